@@ -1,0 +1,13 @@
+//! sentra-core: the hot paths of the sentra-openai simulator, in plain Rust (no PyO3 types).
+//!
+//! * [`limiter`]: GCRA rate limiting with pluggable stores, all-or-nothing across a request's buckets.
+//! * [`cost`]: exact integer cost arithmetic (picodollars) and its decimal formatting.
+//! * [`sse`]: Server-Sent-Events framing of chunk payloads.
+//! * [`fixtures`]: the compiled fixture index (exact and regex matches, priority, weighted choice).
+//! * [`duration`]: Go `time.Duration` strings, the format of OpenAI's `x-ratelimit-reset-*` headers.
+
+pub mod cost;
+pub mod duration;
+pub mod fixtures;
+pub mod limiter;
+pub mod sse;

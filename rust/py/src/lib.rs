@@ -1,0 +1,17 @@
+//! PyO3 bindings of sentra-core as `sentra_openai._native`. Type conversion only: no logic lives here.
+use pyo3::prelude::*;
+
+mod cost;
+mod fixtures;
+mod limiter;
+mod sse;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    limiter::register(m)?;
+    cost::register(m)?;
+    sse::register(m)?;
+    fixtures::register(m)?;
+    Ok(())
+}
