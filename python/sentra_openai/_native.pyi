@@ -4,8 +4,117 @@ __version__: str
 
 # --- limiter (rust/py/src/limiter.rs) ---
 
+from collections.abc import Sequence
+from typing import final
+
+@final
+class NativeDecision:
+    """Per-limit lists in the order of the limits given to `NativeLimiter.acquire`."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def remaining(self) -> list[int]: ...
+    @property
+    def reset_after_ns(self) -> list[int]: ...
+    @property
+    def retry_after_ns(self) -> list[int]:
+        """0 where the limit admits; 2**64 - 1 where the cost exceeds the capacity."""
+    @property
+    def too_large(self) -> list[bool]: ...
+
+@final
+class NativeLimiter:
+    """GCRA limiter over a store: "memory" (shm:/path and redis://... are planned)."""
+
+    def __init__(self, store: str = "memory") -> None: ...
+    @property
+    def store(self) -> str: ...
+    def acquire(
+        self,
+        key: str,
+        limits: Sequence[tuple[str, int, int]],
+        costs: Sequence[int],
+        now_ns: int,
+    ) -> NativeDecision:
+        """limits: (name, capacity, period_ns). Raises ValueError on bad input, never charges then."""
+    def evict_expired(self, now_ns: int) -> int:
+        """Drop buckets whose TAT is <= now_ns; returns how many were dropped."""
+
+def go_duration(ns: int) -> str:
+    """ns rounded up to whole ms, as a Go duration string ("0s", "120ms", "17.28s", "6m0s")."""
+
 # --- cost (rust/py/src/cost.rs) ---
+
+# Money is integer picodollars (1e-12 USD); prices are integer micro-dollars (per 1M tokens, or per image).
+# Every int argument must be >= 0 and fit in 64 bits (format_usd: 128 bits): ValueError otherwise,
+# TypeError for a non-int.
+
+def cost_picodollars(
+    prompt_tokens: int,
+    cached_tokens: int,
+    completion_tokens: int,
+    input_micro: int,
+    cached_micro: int,
+    output_micro: int,
+) -> int:
+    """(prompt - cached) * input + cached * cached + completion * output. ValueError if cached > prompt."""
+
+def image_cost_picodollars(n_images: int, price_micro: int) -> int:
+    """n_images * price_micro * 1_000_000."""
+
+def format_usd(picodollars: int) -> str:
+    """Exact decimal USD with the fewest digits: 0 -> "0", 40_000_000_000 -> "0.04", 10**12 -> "1"."""
 
 # --- sse (rust/py/src/sse.rs) ---
 
+DONE: bytes
+"""b"data: [DONE]\n\n", the event that ends a chat stream."""
+
+def frame(payload: bytes) -> bytes:
+    """b"data: " + payload + b"\n\n"."""
+
+def json_string(text: str) -> str:
+    """text as a JSON string literal, quotes included; byte-identical to orjson.dumps(text)."""
+
+@final
+class ChunkTemplate:
+    """Chunk JSON = head + json_string(text) + tail [+ ',"obfuscation":' + json_string(obfuscation)] + "}".
+
+    `tail` excludes the chunk object's closing brace so that `obfuscation` stays the last key.
+    """
+
+    def __init__(self, head: str, tail: str) -> None: ...
+    @staticmethod
+    def from_chunk_json(chunk_json: str, marker: str) -> ChunkTemplate:
+        """Split a compact chunk JSON (no obfuscation key) around json_string(marker), which must occur once."""
+    @property
+    def head(self) -> str: ...
+    @property
+    def tail(self) -> str: ...
+    def chunk(self, text: str, obfuscation: str | None = None) -> bytes:
+        """The chunk JSON alone, without SSE framing."""
+    def frame_text(self, text: str, obfuscation: str | None = None) -> bytes:
+        """The whole SSE event: b"data: " + chunk + b"\n\n"."""
+    def frame_texts(self, texts: Sequence[str], obfuscations: Sequence[str] | None = None) -> list[bytes]:
+        """[frame_text(t, o) ...] in one call; ValueError if the two lengths differ."""
+
 # --- fixtures (rust/py/src/fixtures.rs) ---
+
+@final
+class FixtureIndex:
+    """Compiled fixture matching rules. Entries: (priority, exact, regex, model, weight).
+
+    exact: equals the prompt with surrounding whitespace stripped; regex (Rust `regex` syntax): found in the
+    prompt; model: an exact id or a prefix ending in "*"; weight > 0. An entry without exact and regex matches
+    any prompt. ValueError names the entry (by `names[i]` when given) for a bad regex or weight.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[tuple[int, str | None, str | None, str | None, float]],
+        names: Sequence[str] | None = None,
+    ) -> None: ...
+    def lookup(self, model: str, prompt: str, draw: float) -> int | None:
+        """Index of the chosen entry: highest matching priority, then by weight with draw in [0, 1)."""
+    def __len__(self) -> int: ...

@@ -1,5 +1,137 @@
+//! `NativeLimiter`, `NativeDecision` and `go_duration`: Python views of `sentra_core::limiter` and
+//! `sentra_core::duration`. Type conversion and validation errors only; the public, documented API
+//! is `sentra_openai.ratelimit`.
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::PyInt;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use sentra_core::duration;
+use sentra_core::limiter::{self, Decision, Limit, Request, Store};
+
+/// An integer argument as u64; out-of-range ints (negative, >= 2**64) are a ValueError rather
+/// than PyO3's OverflowError, non-ints keep their TypeError.
+fn to_u64(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    value.extract::<u64>().map_err(|err| {
+        if value.is_instance_of::<PyInt>() {
+            PyValueError::new_err(format!("{what} must be an integer in [0, 2**64 - 1], got {value}"))
+        } else {
+            err
+        }
+    })
+}
+
+fn value_error(err: limiter::LimitError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+/// Per-limit outcome lists, in the order of the limits passed to `NativeLimiter.acquire`.
+#[pyclass(frozen, get_all, module = "sentra_openai._native")]
+pub struct NativeDecision {
+    allowed: bool,
+    remaining: Vec<u64>,
+    reset_after_ns: Vec<u64>,
+    retry_after_ns: Vec<u64>,
+    too_large: Vec<bool>,
+}
+
+impl From<Decision> for NativeDecision {
+    fn from(decision: Decision) -> Self {
+        let v = &decision.verdicts;
+        NativeDecision {
+            allowed: decision.allowed,
+            remaining: v.iter().map(|x| x.remaining).collect(),
+            reset_after_ns: v.iter().map(|x| x.reset_after_ns).collect(),
+            retry_after_ns: v.iter().map(|x| x.retry_after_ns).collect(),
+            too_large: v.iter().map(|x| x.too_large).collect(),
+        }
+    }
+}
+
+#[pymethods]
+impl NativeDecision {
+    fn __repr__(&self) -> String {
+        let py_bool = |b: bool| if b { "True" } else { "False" };
+        let too_large: Vec<&str> = self.too_large.iter().map(|&b| py_bool(b)).collect();
+        format!(
+            "NativeDecision(allowed={}, remaining={:?}, reset_after_ns={:?}, retry_after_ns={:?}, too_large=[{}])",
+            py_bool(self.allowed),
+            self.remaining,
+            self.reset_after_ns,
+            self.retry_after_ns,
+            too_large.join(", "),
+        )
+    }
+}
+
+/// A GCRA limiter over one store; `store` is `"memory"` for now.
+#[pyclass(frozen, module = "sentra_openai._native")]
+pub struct NativeLimiter {
+    store: Box<dyn Store>,
+    spec: String,
+}
+
+#[pymethods]
+impl NativeLimiter {
+    #[new]
+    #[pyo3(signature = (store = "memory"))]
+    fn new(store: &str) -> PyResult<Self> {
+        let opened = limiter::open_store(store).map_err(value_error)?;
+        Ok(NativeLimiter { store: opened, spec: store.to_owned() })
+    }
+
+    /// `limits` holds `(name, capacity, period_ns)` tuples; one cost per limit.
+    fn acquire(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        limits: Vec<(PyBackedStr, Bound<'_, PyAny>, Bound<'_, PyAny>)>,
+        costs: Vec<Bound<'_, PyAny>>,
+        now_ns: Bound<'_, PyAny>,
+    ) -> PyResult<NativeDecision> {
+        let now_ns = to_u64(&now_ns, "now_ns")?;
+        let costs = costs.iter().map(|c| to_u64(c, "cost")).collect::<PyResult<Vec<u64>>>()?;
+        let limits = limits
+            .iter()
+            .map(|(name, capacity, period)| {
+                Ok(Limit::new(name, to_u64(capacity, "capacity")?, to_u64(period, "period_ns")?))
+            })
+            .collect::<PyResult<Vec<Limit<'_>>>>()?;
+        let request = Request::new(key, &limits, &costs, now_ns).map_err(value_error)?;
+        // Releasing the GIL costs more than an in-memory decision (and may stall on re-acquiring
+        // it), so only stores that wait on I/O get it released.
+        let decision = if self.store.may_block() {
+            py.detach(|| self.store.acquire(&request))
+        } else {
+            self.store.acquire(&request)
+        };
+        Ok(decision.map_err(value_error)?.into())
+    }
+
+    /// Drop buckets whose TAT is at or before `now_ns`; returns how many were dropped.
+    fn evict_expired(&self, now_ns: Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.store.evict_expired(to_u64(&now_ns, "now_ns")?))
+    }
+
+    #[getter]
+    fn store(&self) -> &str {
+        &self.spec
+    }
+
+    fn __repr__(&self) -> String {
+        format!("NativeLimiter(store='{}')", self.spec)
+    }
+}
+
+/// `ns` nanoseconds as a Go duration string rounded up to whole ms (`x-ratelimit-reset-*` format).
+#[pyfunction]
+fn go_duration(ns: Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(duration::go_duration(to_u64(&ns, "ns")?))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeLimiter>()?;
+    m.add_class::<NativeDecision>()?;
+    m.add_function(wrap_pyfunction!(go_duration, m)?)?;
     Ok(())
 }

@@ -1,0 +1,291 @@
+"""The engine: (method, path, headers, body) -> Outcome, through the pipeline of design.md:
+
+parse -> validate -> authenticate -> count prompt tokens -> rate limit -> fault injection -> generate -> cost
+      -> pace -> respond -> metrics + log
+
+Endpoint modules implement the middle (validate .. generate) on a `Call`; this module does routing, the common
+headers, authentication, error envelopes and the bookkeeping around them. Nothing here knows about a web framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import Catalog
+from ..config import Settings
+from ..ratelimit import RateLimiter
+from ..tokens import TokenCounter
+from . import errors
+from .clock import Clock, MonotonicClock
+from .errors import ApiError
+from .faults import Fault, FaultInjector, fault_error, parse_fault_header
+from .fixtures import FixtureSet
+from .prompt_cache import PromptCache
+from .ratelimits import RateLimits
+from .types import Outcome, Request
+
+OPENAI_VERSION = "2020-10-01"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class Record:
+    """What one request did, for metrics and the request log."""
+
+    request_id: str
+    method: str
+    path: str
+    endpoint: str
+    status: int = 200
+    model: str | None = None
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    cost_picodollars: int = 0
+    cost_usd: str = "0"
+    latency_s: float = 0.0
+    error_type: str | None = None
+    rate_limited: str | None = None  # which limit refused, for 429s of the limiter
+    stream: bool = False
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+
+
+class Observer:
+    """Receives one Record per request (metrics, logs). The default does nothing."""
+
+    def observe(self, record: Record) -> None:
+        pass
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    tokens: TokenCounter
+    fixtures: FixtureSet
+    rate_limits: RateLimits
+    faults: FaultInjector
+    prompt_cache: PromptCache
+    clock: Clock = field(default_factory=MonotonicClock)
+    observer: Observer = field(default_factory=Observer)
+
+
+class Call:
+    """One request on its way through the pipeline: its RNGs, ids, timing and the response headers so far."""
+
+    def __init__(self, services: Services, request: Request, endpoint: str, sequence: int) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.request = request
+        self.headers_in = request.headers
+        self.started = services.clock.now()
+        self.wall_started = time.time()
+        control_seed = request.headers.get("x-sentra-seed")
+        # Draws that need not repeat across identical requests (ids, jitter, faults) come from `rng`: seeded by the
+        # config seed and the request's position in the run, or by X-Sentra-Seed alone when the client pins it.
+        seed_material = f"{self.settings.seed}:{'pin:' + control_seed if control_seed else sequence}"
+        self.rng = random.Random(seed_material)
+        self.request_id = "req_" + "%032x" % self.rng.getrandbits(128)
+        self.record = Record(self.request_id, request.method, request.path, endpoint)
+        self.response_headers: dict[str, str] = {}
+        self.api_key = _bearer(request.headers.get("authorization"))
+        self.time_scale = self._time_scale()
+        forced = request.headers.get("x-sentra-error")
+        self.forced_fault: Fault | None = parse_fault_header(forced) if forced else None
+
+    def _time_scale(self) -> float:
+        scale = self.settings.effective_time_scale
+        raw = self.headers_in.get("x-sentra-time-scale")
+        if raw is not None:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not value >= 0 or value == float("inf"):
+                raise ApiError(400, f"Invalid X-Sentra-Time-Scale header: {raw!r}. Expected a number >= 0.",
+                               param="X-Sentra-Time-Scale")
+            scale = value if self.settings.latency.enable else 0.0
+        return scale
+
+    def content_rng(self, *parts: Any) -> random.Random:
+        """An RNG for generated content: the same request (and `seed`) gives the same content."""
+        digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+        return random.Random(f"{self.settings.seed}:{digest}")
+
+    def new_id(self, prefix: str, length: int) -> str:
+        return prefix + "".join(self.rng.choice(_BASE62) for _ in range(length))
+
+    def elapsed_ms(self) -> int:
+        return int((self.services.clock.now() - self.started) * 1000)
+
+    def resolve_model(self, name: str):
+        model = self.services.catalog.get(name)
+        if model is None:
+            if self.settings.models.strict:
+                raise errors.model_not_found(name)
+            model = self.services.catalog.get(self.settings.models.fallback)
+        self.record.model = model.id
+        return model
+
+    def check_fault(self, model_id: str, streaming: bool) -> Fault | None:
+        """The fault for this request, forced or drawn; raises it now unless it strikes mid-stream."""
+        fault = self.forced_fault
+        drawn = self.services.faults.draw(model_id, self.rng, self.services.clock.now(), streaming)
+        fault = fault or drawn
+        if fault is None:
+            return None
+        if fault.at_chunk is not None and streaming:
+            return fault
+        if fault.status == 429:
+            raise self.injected_rate_limit(model_id)
+        raise fault_error(fault, self.request_id)
+
+    def injected_rate_limit(self, model_id: str) -> ApiError:
+        """An injected 429 looks like the limiter's own: OpenAI's RPM message with a short wait."""
+        model = self.services.catalog.get(model_id)
+        limits = self.services.rate_limits.limits_for(model) if model is not None else None
+        rpm = limits.rpm if limits else 500
+        wait_ms = self.rng.randint(200, 2000)
+        org = self.services.rate_limits.organization_id
+        message = (
+            f"Rate limit reached for {model_id} in organization {org} on requests per min (RPM): Limit {rpm}, "
+            f"Used {rpm}, Requested 1. Please try again in {wait_ms}ms. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+        headers = {"retry-after": str(-(-wait_ms // 1000)), "retry-after-ms": str(wait_ms)}
+        self.record.rate_limited = "injected"
+        return ApiError(429, message, type="requests", code="rate_limit_exceeded", headers=headers)
+
+
+Handler = Callable[[Call], Outcome]
+
+
+class Engine:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.routes: dict[str, dict[str, tuple[str, Handler]]] = {}
+        self.prefix_routes: list[tuple[str, dict[str, tuple[str, Handler]]]] = []
+        self._sequence = 0
+        self.public_endpoints: set[str] = set()
+        self._allowed_keys = frozenset(self.settings.auth.api_keys)
+
+    def route(self, method: str, path: str, endpoint: str, handler: Handler, *, prefix: bool = False) -> None:
+        """Registers a handler; `prefix` routes match `path` + one more segment (e.g. /v1/models/{id})."""
+        if prefix:
+            for existing, table in self.prefix_routes:
+                if existing == path:
+                    table[method] = (endpoint, handler)
+                    return
+            self.prefix_routes.append((path, {method: (endpoint, handler)}))
+        else:
+            self.routes.setdefault(path, {})[method] = (endpoint, handler)
+
+    def _find(self, path: str) -> dict[str, tuple[str, Handler]] | None:
+        table = self.routes.get(path.rstrip("/") or "/")
+        if table is not None:
+            return table
+        for prefix, candidates in self.prefix_routes:
+            if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix):]:
+                return candidates
+        return None
+
+    def handle(self, request: Request) -> Outcome:
+        self._sequence += 1
+        table = self._find(request.path)
+        entry = table.get(request.method) if table else None
+        endpoint = entry[0] if entry else "unknown"
+        try:
+            call = Call(self.services, request, endpoint, self._sequence)
+        except ApiError as exc:  # a malformed control header
+            call = Call(self.services, Request(request.method, request.path, {}, b""), endpoint, self._sequence)
+            return self._error(call, exc)
+        if self.settings.logging.log_bodies:
+            call.record.request_body = request.body
+        try:
+            if table is None:
+                raise errors.invalid_url(request.method, request.path)
+            if entry is None:
+                raise errors.invalid_method(request.method, request.path)
+            if len(request.body) > self.settings.server.max_body_bytes:
+                raise errors.body_too_large(self.settings.server.max_body_bytes)
+            if endpoint not in self.public_endpoints:
+                self._authenticate(call)
+            outcome = entry[1](call)
+        except ApiError as exc:
+            return self._error(call, exc)
+        except Exception:  # a bug of ours must still answer as OpenAI does, never crash the server
+            import logging
+
+            logging.getLogger("sentra_openai").exception("unhandled error in %s %s", request.method, request.path)
+            return self._error(call, errors.server_error())
+        return self._finish(call, outcome)
+
+    def _authenticate(self, call: Call) -> None:
+        if not self.settings.auth.require_api_key:
+            return
+        if not call.api_key:
+            raise errors.missing_api_key()
+        if call.api_key not in self._allowed_keys:
+            raise errors.incorrect_api_key(call.api_key)
+
+    def common_headers(self, call: Call, processing_ms: int) -> dict[str, str]:
+        return {
+            "x-request-id": call.request_id,
+            "openai-organization": self.settings.server.organization,
+            "openai-processing-ms": str(processing_ms),
+            "openai-project": self.settings.server.project,
+            "openai-version": OPENAI_VERSION,
+            "access-control-expose-headers": "X-Request-ID",
+        }
+
+    def _finish(self, call: Call, outcome: Outcome) -> Outcome:
+        record = call.record
+        record.status = outcome.status
+        simulated_ms = int(outcome.delay * 1000) + call.elapsed_ms()
+        headers = self.common_headers(call, simulated_ms)
+        headers.update(call.response_headers)
+        headers.update(outcome.headers)
+        headers["x-sentra-cost-usd"] = record.cost_usd
+        headers["x-response-time-ms"] = str(simulated_ms)
+        outcome.headers = headers
+        record.latency_s = outcome.delay + call.elapsed_ms() / 1000
+        record.stream = outcome.stream is not None
+        if self.settings.logging.log_bodies and outcome.stream is None:
+            record.response_body = outcome.body
+        self.services.observer.observe(record)
+        return outcome
+
+    def _error(self, call: Call, exc: ApiError) -> Outcome:
+        record = call.record
+        record.status = exc.status
+        record.error_type = exc.code or exc.type
+        body = exc.body()
+        if exc.bare:
+            headers = {"content-type": exc.content_type(), "vary": "Origin", "x-request-id": call.request_id}
+        else:
+            headers = self.common_headers(call, call.elapsed_ms())
+            headers["content-type"] = exc.content_type()
+            headers.update(call.response_headers)
+            headers["x-sentra-cost-usd"] = "0"
+            headers["x-response-time-ms"] = str(call.elapsed_ms())
+        headers.update(exc.headers)
+        if self.settings.logging.log_bodies:
+            record.response_body = body
+        self.services.observer.observe(record)
+        return Outcome(exc.status, headers, body)
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None

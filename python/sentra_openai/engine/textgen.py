@@ -1,0 +1,250 @@
+"""Deterministic prose for answers that no fixture covers.
+
+Everything here is a pure function of a passed-in ``random.Random`` (and a tiktoken encoding, for lengths):
+the same RNG state always gives the same text. The word lists and templates live in config/lexicon.yaml.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from .tokensplit import token_pieces
+
+_LEXICON_PATH = Path(__file__).resolve().parents[1] / "config" / "lexicon.yaml"
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Any]:
+    """The word lists and templates (config/lexicon.yaml), read once per process."""
+    with open(_LEXICON_PATH, "rb") as handle:
+        return yaml.safe_load(handle)
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    """An answer and how it ended: ``finish_reason`` is "length" when it was cut at ``max_tokens``."""
+
+    text: str
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length"
+
+
+def natural_length(rng: random.Random) -> int:
+    """How many tokens an unconstrained answer would have (lognormal, clipped; parameters in the lexicon)."""
+    params = lexicon()["answer_length"]
+    drawn = rng.lognormvariate(math.log(params["median_tokens"]), params["sigma"])
+    return max(params["min_tokens"], min(params["max_tokens"], round(drawn)))
+
+
+def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: str = "") -> GeneratedText:
+    """A natural-length answer, cut at ``max_tokens`` tokens when it would be longer.
+
+    The answer's content does not depend on ``max_tokens``: a smaller limit gives a prefix of the same text,
+    as a real model would, so only the RNG (and the prompt) decide what is said.
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    target = natural_length(rng)
+    text, count = _compose(rng, target, max_tokens, encoding, _salient_words(prompt))
+    if count <= max_tokens:
+        return GeneratedText(text, count, "stop")
+    cut = truncate_to_tokens(encoding, text, max_tokens)
+    return GeneratedText(cut, len(encoding.encode_ordinary(cut)), "length")
+
+
+def generate_text(rng: random.Random, max_tokens: int, encoding: Any, prompt: str = "") -> str:
+    """The text of :func:`generate_answer`: readable prose of at most ``max_tokens`` tokens."""
+    return generate_answer(rng, max_tokens, encoding, prompt).text
+
+
+def truncate_to_tokens(encoding: Any, text: str, n: int) -> str:
+    """The longest prefix of ``text`` made of its first ``n`` tokens or fewer that re-encodes to <= ``n`` tokens.
+
+    Guarantees: the result is a prefix of ``text``; it ends on a boundary of ``text``'s own tokens and never
+    inside a character; ``len(encoding.encode_ordinary(result)) <= n``; and ``text`` itself when it already has
+    <= ``n`` tokens. For ordinary prose the result is exactly the first ``n`` tokens. It can be shorter when the
+    n-th token ends inside a multi-byte character, or when BPE would merge the cut prefix into more tokens than
+    it had inside the longer text (the prefix then drops trailing tokens until it fits).
+    """
+    if n <= 0:
+        return ""
+    pieces = token_pieces(encoding, text)
+    # `ends[i]` = character length of the prefix made of pieces[:i+1]; `token_ends[i]` = tokens it spans.
+    prefix_len = 0
+    tokens_so_far = 0
+    boundaries: list[int] = []
+    for piece, token_count in pieces:
+        tokens_so_far += token_count
+        if tokens_so_far > n:
+            break
+        prefix_len += len(piece)
+        boundaries.append(prefix_len)
+    if tokens_so_far <= n and len(boundaries) == len(pieces):
+        return text
+    for end in reversed(boundaries):
+        candidate = text[:end]
+        if len(encoding.encode_ordinary(candidate)) <= n:
+            return candidate
+    return ""
+
+
+def apply_stop(text: str, stops: list[str] | None) -> tuple[str, bool]:
+    """Cut ``text`` before the earliest occurrence of any stop sequence; the flag says whether it was cut."""
+    earliest = -1
+    for stop in stops or ():
+        if not stop:
+            continue
+        found = text.find(stop)
+        if found != -1 and (earliest == -1 or found < earliest):
+            earliest = found
+    if earliest == -1:
+        return text, False
+    return text[:earliest], True
+
+
+def generate_json_object(rng: random.Random, encoding: Any, max_tokens: int, prompt: str = "") -> str:
+    """A small, realistic JSON object (compact or pretty-printed) for ``response_format: json_object``.
+
+    Properties are dropped from the end until the document fits in ``max_tokens``; ``{}`` (one token in the
+    OpenAI encodings) is the floor. The result always parses.
+    """
+    # Imported here because schema_gen uses this module's lexicon; a module-level import would be circular.
+    from .schema_gen import instance_for_schema
+
+    shapes = lexicon()["json_object_shapes"]
+    shape = shapes[rng.randrange(len(shapes))]
+    schema = {"type": "object", "properties": shape, "required": list(shape), "additionalProperties": False}
+    value: dict[str, Any] = instance_for_schema(schema, rng)
+    pretty = rng.random() < 0.5
+    keys = list(value)
+    while True:
+        document = _dump_json({key: value[key] for key in keys}, pretty)
+        if not keys or len(encoding.encode_ordinary(document)) <= max_tokens:
+            return document
+        keys.pop()
+
+
+def _dump_json(value: dict[str, Any], pretty: bool) -> str:
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    return orjson.dumps(value, option=option).decode()
+
+
+# ----------------------------------------------------------------------------------------------- composition
+
+
+def _compose(
+    rng: random.Random, target: int, max_tokens: int, encoding: Any, topics: list[str]
+) -> tuple[str, int]:
+    """Sentences until the target is reached (or the limit passed); returns the text and its token count."""
+    lex = lexicon()
+    if target <= lex["answer_length"]["short_reply_max_tokens"]:
+        text = lex["short_replies"][rng.randrange(len(lex["short_replies"]))]
+        return text, len(encoding.encode_ordinary(text))
+
+    # Generation stops one sentence past whichever comes first, the target or the limit: past the limit the
+    # rest would be cut anyway, and stopping early keeps long targets cheap under small limits.
+    stop_at = min(target, max_tokens + 1)
+    paragraphs: list[list[str]] = [[]]
+    paragraph_size = rng.randint(2, 4)
+    count = 0
+    sentence_index = 0
+    while count < stop_at:
+        if sentence_index == 0 and rng.random() < 0.6:
+            template_list = lex["openers"]
+        elif count > 40 and target - count < 25 and rng.random() < 0.5:
+            template_list = lex["closers"]
+        else:
+            template_list = lex["sentences"]
+        sentence = fill_template(rng, template_list[rng.randrange(len(template_list))], topics)
+        if target > lex["answer_length"]["paragraph_min_tokens"] and len(paragraphs[-1]) >= paragraph_size:
+            paragraphs.append([])
+            paragraph_size = rng.randint(2, 4)
+        # Summing per-sentence counts is exact except at paragraph breaks, where BPE may merge ".\n\n";
+        # the exact count of the whole text is taken once at the end.
+        joiner = " " if paragraphs[-1] else ("\n\n" if sentence_index else "")
+        count += len(encoding.encode_ordinary(joiner + sentence))
+        paragraphs[-1].append(sentence)
+        sentence_index += 1
+        if template_list is lex["closers"]:
+            break
+    text = "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
+    return text, len(encoding.encode_ordinary(text))
+
+
+def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
+    """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml)."""
+    lex = lexicon()
+
+    def slot(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "topic":
+            pool = topics or lex["topics"]
+            return pool[rng.randrange(len(pool))]
+        if name == "number":
+            return str(rng.choice((2, 3, 5, 10, 20, 30, 50, 80)))
+        if name in ("noun", "nouns"):
+            pair = lex["nouns"][rng.randrange(len(lex["nouns"]))]
+            return pair[0] if name == "noun" else pair[1]
+        if name in ("verb", "verb_s", "verb_ing"):
+            forms = lex["verbs"][rng.randrange(len(lex["verbs"]))]
+            return forms[("verb", "verb_s", "verb_ing").index(name)]
+        pool = {"adj": lex["adjectives"], "adv": lex["adverbs"], "degree": lex["degree_adverbs"],
+                "connector": lex["connectors"]}[name]
+        return pool[rng.randrange(len(pool))]
+
+    sentence = _fix_articles(_SLOT.sub(slot, template))
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _fix_articles(sentence: str) -> str:
+    lex = lexicon()
+    takes_a = set(lex["article_a_words"])
+    takes_an = set(lex["article_an_words"])
+
+    def article(match: re.Match[str]) -> str:
+        word = match.group(2)
+        lowered = word.lower()
+        vowel_sound = (lowered[0] in "aeiou" and lowered not in takes_a) or lowered in takes_an
+        return f"{match.group(1)}{'n' if vowel_sound else ''} {word}"
+
+    return re.sub(r"\b([Aa])n? ([A-Za-z][\w-]*)", article, sentence)
+
+
+def _salient_words(prompt: str) -> list[str]:
+    """Up to two short phrases from the prompt (runs of content words), so the answer reads as related.
+
+    Phrases are at most two words (the end of a run, where English puts the head noun), ranked by
+    frequency, then by length; a prompt with no word of five letters or more gives none.
+    """
+    if not prompt:
+        return []
+    stop = set(lexicon()["stopwords"])
+    phrases: dict[str, int] = {}
+    run: list[str] = []
+    # Non-word characters other than spaces end a run, so phrases never straddle punctuation.
+    for token in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]", prompt[-2000:]):
+        word = token.lower() if token[:1].isupper() and token[1:].islower() else token
+        if len(token) >= 3 and token[0].isalpha() and word.lower() not in stop and not token.isupper():
+            run.append(word)
+            continue
+        _close_run(run, phrases)
+        run = []
+    _close_run(run, phrases)
+    ranked = sorted(phrases, key=lambda p: (-phrases[p], -len(p), p))
+    return ranked[:2]
+
+
+def _close_run(run: list[str], phrases: dict[str, int]) -> None:
+    if run and max(len(word) for word in run[-2:]) >= 5:
+        phrase = " ".join(run[-2:])
+        phrases[phrase] = phrases.get(phrase, 0) + 1

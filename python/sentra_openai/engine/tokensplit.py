@@ -1,0 +1,70 @@
+"""Cut text on token boundaries, the way streamed deltas and logprobs entries are cut.
+
+A BPE token can end in the middle of a multi-byte UTF-8 character (emoji, CJK, accents). A streamed delta must
+be valid text, so such a token is merged with the following token(s) until the bytes complete a character.
+The pieces always concatenate back to exactly the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _groups(encoding: Any, text: str) -> list[tuple[bytes, int]]:
+    """(bytes, number of tokens) per piece: each token's bytes, merged forward until they decode."""
+    # encode_ordinary: text that merely looks like a special token (<|endoftext|>) is ordinary output text.
+    token_bytes = encoding.decode_tokens_bytes(encoding.encode_ordinary(text))
+    groups: list[tuple[bytes, int]] = []
+    pending = b""
+    pending_count = 0
+    for chunk in token_bytes:
+        if pending_count:
+            pending += chunk
+            pending_count += 1
+        else:
+            pending, pending_count = chunk, 1
+        if _ends_on_char_boundary(pending):
+            groups.append((pending, pending_count))
+            pending, pending_count = b"", 0
+    if pending_count:  # unreachable for valid text; kept so no byte is ever dropped
+        groups.append((pending, pending_count))
+    return groups
+
+
+def _ends_on_char_boundary(data: bytes) -> bool:
+    """True when the last UTF-8 sequence in ``data`` is complete (``data`` starts on a boundary)."""
+    # Walk back over at most 3 continuation bytes (10xxxxxx) to the lead byte of the last sequence.
+    last = len(data) - 1
+    index = last
+    while index >= 0 and last - index < 4 and (data[index] & 0xC0) == 0x80:
+        index -= 1
+    if index < 0:
+        return False  # only continuation bytes: the sequence started in an earlier token
+    lead = data[index]
+    if lead < 0x80:
+        needed = 1
+    elif lead >= 0xF0:
+        needed = 4
+    elif lead >= 0xE0:
+        needed = 3
+    else:
+        needed = 2
+    return last - index + 1 >= needed
+
+
+def token_pieces(encoding: Any, text: str) -> list[tuple[str, int]]:
+    """Pieces of ``text`` with the number of tokens each one spans (1 unless a character was split)."""
+    return [(chunk.decode("utf-8"), count) for chunk, count in _groups(encoding, text)]
+
+
+def split_on_tokens(encoding: Any, text: str) -> list[str]:
+    """``text`` cut into one piece per token where possible; ``"".join(result) == text``, no piece empty.
+
+    ``text`` must be valid Unicode (no lone surrogates), as any decoded JSON string is.
+    """
+    return [chunk.decode("utf-8") for chunk, _ in _groups(encoding, text)]
+
+
+def token_pieces_with_bytes(encoding: Any, text: str) -> list[tuple[str, list[int]]]:
+    """Each piece of :func:`split_on_tokens` with its UTF-8 bytes as a list of ints (logprobs ``bytes``)."""
+    return [(chunk.decode("utf-8"), list(chunk)) for chunk, _ in _groups(encoding, text)]

@@ -1,0 +1,45 @@
+"""The engine's plain-data boundary: a Request in, an Outcome out. No web framework types cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Piece:
+    """One event of a stream, due `due` seconds after the request arrived.
+
+    Either `raw` (an already framed SSE event) or `text` framed by `frame` at emission time. Consecutive late text
+    pieces with the same `frame` are merged into one event, as a real server catching up would send them.
+    """
+
+    due: float
+    raw: bytes | None = None
+    text: str | None = None
+    frame: Callable[[str], bytes] | None = None
+
+
+@dataclass(slots=True)
+class StreamPlan:
+    pieces: list[Piece]
+    paced: bool  # False when there is no delay at all: then every piece stays its own event
+    cut_after: int | None = None  # end the stream abruptly after this many events (an injected fault)
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    delay: float = 0.0  # seconds to wait before answering (simulated latency, already time-scaled)
+    stream: StreamPlan | None = None

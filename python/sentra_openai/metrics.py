@@ -1,0 +1,72 @@
+"""Prometheus metrics of design.md, correct across processes (prometheus-client's multiprocess mode).
+
+With several server processes every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR and the parent's
+metrics endpoint sums them; that directory must be set before prometheus_client is imported, hence `prepare()`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from .engine.core import Record
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+def prepare(processes: int) -> str | None:
+    """Sets up multiprocess collection when several processes will serve; returns the directory used."""
+    if processes <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = tempfile.mkdtemp(prefix="sentra-openai-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    import atexit
+
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
+
+
+class Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.requests = Counter("openai_mock_requests_total", "Requests answered", ["model", "endpoint", "status"])
+        self.latency = Histogram(
+            "openai_mock_latency_seconds", "Simulated response time (to the last byte)", ["model", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.tokens = Counter("openai_mock_tokens_total", "Tokens billed", ["model", "type"])
+        self.cost = Counter("openai_mock_cost_usd_total", "Cost of the answered requests in USD", ["model"])
+        self.errors = Counter("openai_mock_errors_total", "Error responses", ["model", "error_type"])
+        self.rate_limit_hits = Counter("openai_mock_rate_limit_hits_total", "Requests refused by a rate limit", ["model", "limit"])
+
+    def observe(self, record: Record) -> None:
+        model = record.model or "none"
+        self.requests.labels(model, record.endpoint, str(record.status)).inc()
+        self.latency.labels(model, record.endpoint).observe(record.latency_s)
+        if record.input_tokens:
+            self.tokens.labels(model, "input").inc(record.input_tokens)
+        if record.cached_tokens:
+            self.tokens.labels(model, "cached_input").inc(record.cached_tokens)
+        if record.output_tokens:
+            self.tokens.labels(model, "output").inc(record.output_tokens)
+        if record.cost_picodollars:
+            self.cost.labels(model).inc(record.cost_picodollars / 1e12)
+        if record.status >= 400 or record.error_type:
+            self.errors.labels(model, record.error_type or str(record.status)).inc()
+        if record.rate_limited:
+            self.rate_limit_hits.labels(model, record.rate_limited).inc()
+
+
+def start_server(port: int, host: str = "127.0.0.1") -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, addr=host, registry=registry)
+    else:
+        start_http_server(port, addr=host)

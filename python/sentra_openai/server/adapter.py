@@ -1,0 +1,70 @@
+"""Converts between Robyn's request/response objects and the engine's plain Request/Outcome."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from robyn import Headers, Request as RobynRequest, Response, StreamingResponse
+
+from ..engine import Engine, Outcome, Request
+from ..engine.clock import Clock
+from ..engine.pacing import immediate_events, paced_events
+from .inflight import InFlight
+
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+
+
+def to_engine_request(request: RobynRequest) -> Request:
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode()
+    query = {key: values[-1] for key, values in request.query_params.to_dict().items() if values}
+    return Request(request.method, request.url.path, request.headers.to_dict(), body or b"", query)
+
+
+def _response(outcome: Outcome) -> Response:
+    return Response(status_code=outcome.status, headers=Headers(outcome.headers), description=outcome.body)
+
+
+def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
+    """An async handler (delays and paced streams) and a sync one (faster, for a server that never waits)."""
+
+    async def handle_async(request: RobynRequest):
+        with inflight.track():
+            outcome = engine.handle(to_engine_request(request))
+            if outcome.delay > 0:
+                await clock.sleep(outcome.delay)
+            if outcome.stream is None:
+                return _response(outcome)
+        events = _paced(outcome, clock, inflight) if outcome.stream.paced else _immediate(outcome, inflight)
+        return _streaming(outcome, events)
+
+    def handle_sync(request: RobynRequest):
+        with inflight.track():
+            outcome = engine.handle(to_engine_request(request))
+            if outcome.stream is None:
+                return _response(outcome)
+        return _streaming(outcome, _immediate(outcome, inflight))
+
+    return handle_async, handle_sync
+
+
+def _streaming(outcome: Outcome, events) -> StreamingResponse:
+    content_type = outcome.headers.get("content-type", "text/event-stream")
+    return StreamingResponse(events, status_code=outcome.status, headers=Headers(outcome.headers), media_type=content_type)
+
+
+async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight) -> AsyncIterator[bytes]:
+    assert outcome.stream is not None
+    with inflight.track():
+        async for event in paced_events(outcome.stream, clock):
+            yield event
+
+
+def _immediate(outcome: Outcome, inflight: InFlight) -> Iterator[bytes]:
+    assert outcome.stream is not None
+    with inflight.track():
+        yield from immediate_events(outcome.stream)
+
+
+__all__ = ["METHODS", "make_handlers", "to_engine_request"]

@@ -1,0 +1,126 @@
+"""Starts the Robyn server around an engine: routes, processes, signals and a bounded drain on shutdown.
+
+Robyn 0.88 quirks handled here (shared/reference/robyn-maturin.md §2): `import robyn` parses sys.argv (the CLI clears
+it first), a single process ignores SIGTERM (we install our own handler), and with several processes its parent
+SIGKILLs the workers (we run the process pool ourselves and forward SIGTERM so each worker drains).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from ..config import Settings
+from ..engine import MonotonicClock, build_engine
+from .adapter import METHODS, make_handlers
+from .inflight import InFlight
+
+log = logging.getLogger("sentra_openai.server")
+
+
+def build_app(settings: Settings, inflight: InFlight):
+    from robyn import Robyn
+    from robyn.argument_parser import Config
+
+    clock = MonotonicClock()
+    from ..observe import build_observer
+
+    engine = build_engine(settings, clock=clock, observer=build_observer(settings))
+    handle_async, handle_sync = make_handlers(engine, clock, inflight)
+    # A server that never waits answers from a sync handler: Robyn runs those without an event-loop hop.
+    handler = handle_sync if not settings.latency.enable else handle_async
+
+    config = Config()
+    config.processes = settings.server.processes
+    config.workers = 1
+    config.log_level = "WARN"
+    config.disable_openapi = True
+    app = Robyn(__file__, config=config)
+    for method in METHODS:
+        app.add_route(method, "/", handler)
+        app.add_route(method, "/*path", handler)
+    return app, engine
+
+
+def serve(settings: Settings) -> int:
+    from ..observe import configure_logging, start_metrics_server
+
+    configure_logging(settings)
+    inflight = InFlight()
+    app, _engine = build_app(settings, inflight)
+    start_metrics_server(settings)
+    log.info(
+        "sentra-openai listening on http://%s:%d (mode %s, %d process%s)",
+        settings.server.host, settings.server.port, settings.mode, settings.server.processes,
+        "" if settings.server.processes == 1 else "es",
+    )
+    if settings.server.processes == 1:
+        _install_signal_handlers(settings, inflight, children=[])
+        app.start(host=settings.server.host, port=settings.server.port, _check_port=False)
+        return 0
+    return _run_pool(app, settings, inflight)
+
+
+def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list) -> None:
+    """On SIGTERM/SIGINT: stop within drain_seconds, letting in-flight requests and streams finish first.
+
+    The wait runs on its own thread: this handler runs on the main thread, which is also the thread of the event loop
+    that drives async streams, so blocking here would freeze the very streams being drained.
+    """
+    stopping = threading.Event()
+
+    def drain_and_exit() -> None:
+        if children:
+            for child in children:
+                if child.is_alive() and child.pid:
+                    os.kill(child.pid, signal.SIGTERM)
+            deadline = time.monotonic() + settings.server.drain_seconds + 0.5
+            for child in children:
+                child.join(max(0.0, deadline - time.monotonic()))
+                if child.is_alive():
+                    child.kill()
+        else:
+            inflight.wait_idle(settings.server.drain_seconds)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+    def stop(_signum, _frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=drain_and_exit, name="sentra-drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def _run_pool(app, settings: Settings, inflight: InFlight) -> int:
+    """Robyn's own pool, minus its SIGKILL-on-signal: workers inherit our handler and drain themselves."""
+    from robyn.processpool import init_processpool
+    from robyn.robyn import SocketHeld
+
+    # Workers fork with this handler: they drain their own in-flight requests on SIGTERM.
+    _install_signal_handlers(settings, inflight, children=[])
+    socket = SocketHeld(settings.server.host, settings.server.port)
+    pool = init_processpool(
+        app.directories,
+        app.request_headers,
+        app.router.get_routes(),
+        app.middleware_router.get_global_middlewares(),
+        app.middleware_router.get_route_middlewares(),
+        app.web_socket_router.get_routes(),
+        app.event_handlers,
+        socket,
+        1,
+        settings.server.processes,
+        app.response_headers,
+        app.excluded_response_headers_paths,
+    )
+    _install_signal_handlers(settings, inflight, children=pool)
+    for process in pool:
+        process.join()
+    return 0

@@ -1,0 +1,134 @@
+"""Shared fixtures: real server processes on free ports, and in-process engines for fast, clock-driven tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen
+    port: int
+    metrics_port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def client(self, **kwargs: Any):
+        import openai
+
+        kwargs.setdefault("api_key", "sk-test-key-0001")
+        kwargs.setdefault("max_retries", 0)
+        return openai.OpenAI(base_url=self.api_url, **kwargs)
+
+    def async_client(self, **kwargs: Any):
+        import openai
+
+        kwargs.setdefault("api_key", "sk-test-key-0001")
+        kwargs.setdefault("max_retries", 0)
+        return openai.AsyncOpenAI(base_url=self.api_url, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
+        """Stops the server; returns how long it took to exit."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return time.monotonic() - started
+
+
+def start_server(
+    tmp_path: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    mode: str = "fast",
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ready_timeout: float = 15.0,
+) -> RunningServer:
+    port, metrics_port = free_port(), free_port()
+    config_path = tmp_path / f"config-{port}.yaml"
+    config_path.write_text(yaml.safe_dump(config or {}))
+    log_path = tmp_path / f"server-{port}.log"
+    command = [sys.executable, "-m", "sentra_openai", "serve", "--mode", mode, "--config", str(config_path),
+               "--port", str(port), "--metrics-port", str(metrics_port), *(args or [])]
+    environment = {k: v for k, v in os.environ.items() if k not in ("PORT", "METRICS_PORT", "CONFIG_PATH", "SENTRA_MODE", "REDIS_URL")}
+    environment.update(env or {})
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=cwd or tmp_path,
+                                   start_new_session=True)
+    server = RunningServer(process, port, metrics_port, log_path)
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=0.5).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"server did not become ready:\n{server.log()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator:
+    """Starts servers with a config dict; all are stopped at the end of the test."""
+    started: list[RunningServer] = []
+
+    def factory(config: dict[str, Any] | None = None, **kwargs: Any) -> RunningServer:
+        server = start_server(tmp_path, config, **kwargs)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One shared server in `fast` mode (no delays, limits or faults) for wire-format tests."""
+    server = start_server(tmp_path_factory.mktemp("fast-server"), {"metrics": {"enable": False}})
+    yield server
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def openai_client(fast_server: RunningServer):
+    return fast_server.client()

@@ -1,0 +1,59 @@
+"""Regenerates tests/data/openapi-subset.json: the component schemas the tests validate against, with everything they
+reference, taken from OpenAI's official OpenAPI spec (MIT; see tests/data/OPENAPI-LICENSE).
+
+Usage: python tests/data/extract_openapi.py /path/to/openapi.yaml
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOTS = [
+    "CreateChatCompletionResponse",
+    "CreateChatCompletionStreamResponse",
+    "CreateCompletionResponse",
+    "CreateEmbeddingResponse",
+    "ImagesResponse",
+    "ListModelsResponse",
+    "Model",
+    "ErrorResponse",
+]
+
+
+def refs(node, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[-1])
+        for value in node.values():
+            refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            refs(value, found)
+
+
+def main(spec_path: str) -> None:
+    spec = yaml.load(Path(spec_path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    schemas = spec["components"]["schemas"]
+    wanted, queue = set(), list(ROOTS)
+    while queue:
+        name = queue.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        found: set[str] = set()
+        refs(schemas[name], found)
+        queue.extend(found - wanted)
+    subset = {"openapi": spec["openapi"], "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
+              "components": {"schemas": {name: schemas[name] for name in sorted(wanted)}}}
+    out = Path(__file__).with_name("openapi-subset.json")
+    out.write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {out} with {len(wanted)} schemas")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,175 @@
+"""The native GCRA limiter decides exactly like the pure-Python reference, and obeys the rate bound.
+
+design.md: "A hypothesis test proves each store makes the same decisions as reference.py for any
+sequence of (time step, cost) operations." Stores other than "memory" join STORES when they exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sentra_openai._native import NativeLimiter
+from sentra_openai.reference import ReferenceLimiter
+
+STORES = ["memory"]
+U64_MAX = 2**64 - 1
+SECOND = 1_000_000_000
+NAMES = ["requests", "tokens", "requests_per_day"]
+KEYS = ["org-a:gpt-4o", "org-a:gpt-4o-mini", "org-b:gpt-4o"]
+
+
+@dataclass(frozen=True)
+class Acquire:
+    step_ns: int
+    key: str
+    limits: tuple[tuple[str, int, int], ...]
+    costs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Evict:
+    step_ns: int
+
+
+capacities = st.one_of(st.integers(1, 10), st.integers(1, 100_000), st.sampled_from([1, 3, 7, 500, 30_000]))
+periods = st.one_of(
+    st.integers(1, 1_000),  # tiny periods make every rounding boundary reachable
+    st.integers(1, 120 * SECOND),
+    st.sampled_from([SECOND, 60 * SECOND, 86_400 * SECOND]),
+)
+steps = st.one_of(st.just(0), st.integers(0, 2_000), st.integers(0, 10**9), st.integers(0, 200 * SECOND))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[int, list[Acquire | Evict]]:
+    """A start time and a sequence of operations over a fixed pool of limits per name."""
+    pool = {name: (name, draw(capacities), draw(periods)) for name in NAMES}
+    start = draw(st.integers(0, 2**62))
+    ops: list[Acquire | Evict] = []
+    for _ in range(draw(st.integers(1, 40))):
+        step = draw(steps)
+        if draw(st.integers(0, 9)) == 0:
+            ops.append(Evict(step))
+            continue
+        names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+        limits = tuple(pool[name] for name in names)
+        costs = tuple(draw(costs_for(capacity)) for _, capacity, _ in limits)
+        ops.append(Acquire(step, draw(st.sampled_from(KEYS)), limits, costs))
+    return start, ops
+
+
+def costs_for(capacity: int) -> st.SearchStrategy[int]:
+    """Mostly costs that fit (so buckets fill up and refuse on rate), sometimes 0, the full
+    capacity, or a cost that can never fit (just above the capacity, or anything up to 2**64-1)."""
+    return st.integers(0, 9).flatmap(
+        lambda kind: {
+            0: st.one_of(st.just(capacity + 1), st.integers(capacity + 1, U64_MAX)),
+            1: st.just(0),
+            2: st.just(capacity),
+        }.get(kind, st.integers(0, capacity))
+    )
+
+
+def observed(decision: object) -> tuple[object, ...]:
+    return tuple(
+        getattr(decision, field)
+        for field in ("allowed", "remaining", "reset_after_ns", "retry_after_ns", "too_large")
+    )
+
+
+@pytest.mark.parametrize("store", STORES)
+@settings(max_examples=500, deadline=None)
+@given(scenario=scenarios())
+def test_native_decides_like_reference(store: str, scenario: tuple[int, list[Acquire | Evict]]) -> None:
+    now, ops = scenario
+    native, reference = NativeLimiter(store), ReferenceLimiter()
+    for index, op in enumerate(ops):
+        now += op.step_ns
+        if isinstance(op, Evict):
+            assert native.evict_expired(now) == reference.evict_expired(now), f"op {index}"
+            continue
+        got = native.acquire(op.key, list(op.limits), list(op.costs), now)
+        want = reference.acquire(op.key, list(op.limits), list(op.costs), now)
+        assert observed(got) == observed(want), f"op {index}: {op}"
+
+
+@st.composite
+def single_bucket_traffic(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int]]]:
+    capacity, period = draw(capacities), draw(periods)
+    arrivals = draw(
+        st.lists(st.tuples(steps, costs_for(capacity)), min_size=1, max_size=60)
+    )
+    return capacity, period, arrivals
+
+
+@settings(max_examples=500, deadline=None)
+@given(traffic=single_bucket_traffic())
+def test_admitted_units_never_exceed_burst_plus_rate(traffic: tuple[int, int, list[tuple[int, int]]]) -> None:
+    """In every window [t_a, t_b] of arrivals, admitted units <= C + C * (t_b - t_a) / P."""
+    capacity, period, arrivals = traffic
+    limiter = NativeLimiter()
+    now = 10**12
+    admitted: list[tuple[int, int]] = []  # (time, units)
+    for step, cost in arrivals:
+        now += step
+        decision = limiter.acquire("k", [("tokens", capacity, period)], [cost], now)
+        if decision.allowed:
+            admitted.append((now, cost))
+    for first in range(len(admitted)):
+        units = 0
+        for last in range(first, len(admitted)):
+            units += admitted[last][1]
+            elapsed = admitted[last][0] - admitted[first][0]
+            # Multiplied out by P to stay in exact integers.
+            assert units * period <= capacity * (period + elapsed), (first, last)
+
+
+@settings(max_examples=500, deadline=None)
+@given(scenario=scenarios())
+def test_refused_requests_change_nothing(scenario: tuple[int, list[Acquire | Evict]]) -> None:
+    """All-or-nothing, observed from outside: a limiter that never saw the refused requests
+    makes the same decisions on everything else."""
+    now, ops = scenario
+    seen_all, skipped_refused = NativeLimiter(), NativeLimiter()
+    for index, op in enumerate(ops):
+        now += op.step_ns
+        if isinstance(op, Evict):
+            continue
+        full = seen_all.acquire(op.key, list(op.limits), list(op.costs), now)
+        if not full.allowed:
+            continue
+        other = skipped_refused.acquire(op.key, list(op.limits), list(op.costs), now)
+        assert observed(other) == observed(full), f"op {index}: {op}"
+
+
+INVALID_CALLS = [
+    pytest.param([("requests", 1, SECOND)], [], 0, id="fewer-costs"),
+    pytest.param([("requests", 0, SECOND)], [1], 0, id="zero-capacity"),
+    pytest.param([("requests", 5, 0)], [1], 0, id="zero-period"),
+    pytest.param([("r", 5, SECOND), ("r", 5, SECOND)], [1, 1], 0, id="duplicate-name"),
+    pytest.param([("requests", 5, SECOND)], [-1], 0, id="negative-cost"),
+    pytest.param([("requests", -5, SECOND)], [1], 0, id="negative-capacity"),
+    pytest.param([("requests", 5, SECOND)], [1], -1, id="negative-now"),
+    pytest.param([("requests", 5, SECOND)], [1], U64_MAX, id="tat-overflows-u64"),
+]
+
+
+@pytest.mark.parametrize(("limits", "costs", "now_ns"), INVALID_CALLS)
+def test_invalid_input_is_a_value_error_in_both_and_charges_nothing(
+    limits: list[tuple[str, int, int]], costs: list[int], now_ns: int
+) -> None:
+    native, reference = NativeLimiter(), ReferenceLimiter()
+    for limiter in (native, reference):
+        with pytest.raises(ValueError):
+            limiter.acquire("k", limits, costs, now_ns)
+    assert native.evict_expired(U64_MAX) == 0
+
+
+def test_unknown_store_lists_accepted_forms() -> None:
+    with pytest.raises(ValueError, match="memory") as error:
+        NativeLimiter("memcached://localhost")
+    assert "redis://" in str(error.value) and "shm:" in str(error.value)

@@ -1,0 +1,407 @@
+"""Structured-output and tool-argument values: valid against their schema as jsonschema (Draft 2020-12) sees it."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from sentra_openai.engine.schema_gen import SchemaGenerationError, arguments_for_tool, instance_for_schema
+
+
+def assert_valid(schema: Any, value: Any) -> None:
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
+    assert not errors, (errors, value)
+    # The engine serialises with orjson: the value must be plain JSON and survive the round trip.
+    assert orjson.loads(orjson.dumps(value)) == value
+
+
+def generate(schema: Any, seed: int = 0) -> Any:
+    return instance_for_schema(schema, random.Random(seed))
+
+
+# ------------------------------------------------------------------------------ strict-mode schemas (hypothesis)
+
+PROPERTY_NAMES = ["name", "email", "city", "location", "age", "price", "created_at", "id", "url", "description",
+                  "title", "status", "count", "score", "tags", "items", "notes", "x", "value", "flag", "kind",
+                  "latitude", "user_id", "unit", "date"]
+SIMPLE_PATTERNS = [r"^[A-Z]{3}-\d{4}$", r"^[a-z]+$", r"^\d{5}(-\d{4})?$", r"^(red|green|blue)$",
+                   r"^[A-Za-z0-9_]{3,16}$", r"^#[0-9a-fA-F]{6}$", r"^\+?[0-9]{7,12}$", r"[aeiou]", r"^v\d+\.\d+$",
+                   r"^(?:[a-z]+-)*[a-z]+$"]
+FORMATS = ["date-time", "date", "time", "email", "uuid", "uri", "ipv4", "hostname"]
+
+
+@st.composite
+def string_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    choice = draw(st.sampled_from(["plain", "length", "pattern", "format"]))
+    if choice == "length":
+        low = draw(st.integers(0, 30))
+        schema["minLength"] = low
+        if draw(st.booleans()):
+            schema["maxLength"] = low + draw(st.integers(0, 30))
+    elif choice == "pattern":
+        schema["pattern"] = draw(st.sampled_from(SIMPLE_PATTERNS))
+    elif choice == "format":
+        schema["format"] = draw(st.sampled_from(FORMATS))
+    return schema
+
+
+@st.composite
+def number_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    integer = draw(st.booleans())
+    schema: dict[str, Any] = {"type": "integer" if integer else "number"}
+    bound = st.integers(-1000, 1000) if integer else st.one_of(
+        st.integers(-1000, 1000), st.floats(-1000, 1000, allow_nan=False).map(lambda f: round(f, 3)))
+    low = draw(st.one_of(st.none(), bound))
+    high = draw(st.one_of(st.none(), bound))
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    if low is not None and high is not None and high - low < 8:
+        high = low + 8  # leave room for exclusive bounds and a multiple of 3
+    if low is not None:
+        schema["exclusiveMinimum" if draw(st.booleans()) else "minimum"] = low
+    if high is not None:
+        schema["exclusiveMaximum" if draw(st.booleans()) else "maximum"] = high
+    if draw(st.booleans()):
+        schema["multipleOf"] = draw(st.sampled_from([1, 2, 3]) if integer else st.sampled_from([0.5, 0.25, 0.1, 0.01, 1]))
+    return schema
+
+
+def scalar_schemas() -> st.SearchStrategy[dict[str, Any]]:
+    enum_values = st.one_of(st.text(max_size=8), st.integers(-50, 50), st.none(), st.booleans())
+    return st.one_of(
+        string_schemas(),
+        number_schemas(),
+        st.just({"type": "boolean"}),
+        st.just({"type": "null"}),
+        st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=5, unique=True).map(
+            lambda values: {"type": "string", "enum": values}),
+        st.lists(enum_values, min_size=1, max_size=4).map(lambda values: {"enum": values}),
+        enum_values.map(lambda value: {"const": value}),
+    )
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's way of making a strict property optional: a type list with "null"."""
+    if isinstance(schema.get("type"), str) and "enum" not in schema and schema["type"] != "null":
+        return {**schema, "type": [schema["type"], "null"]}
+    return schema
+
+
+def compound(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    def strict_object(props: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+    @st.composite
+    def arrays(draw: st.DrawFn) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array", "items": draw(children)}
+        if draw(st.booleans()):
+            schema["minItems"] = draw(st.integers(0, 3))
+        if draw(st.booleans()):
+            schema["maxItems"] = schema.get("minItems", 0) + draw(st.integers(0, 3))
+        return schema
+
+    return st.one_of(
+        st.dictionaries(st.sampled_from(PROPERTY_NAMES), children, max_size=5).map(strict_object),
+        arrays(),
+        st.lists(children, min_size=2, max_size=3).map(lambda branches: {"anyOf": branches}),
+        children.map(nullable),
+    )
+
+
+RECURSIVE_DEFS = {
+    "Node": {
+        "type": "object",
+        "properties": {"label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+        "required": ["label", "children"],
+        "additionalProperties": False,
+    },
+    "Chain": {
+        "anyOf": [
+            {"type": "null"},
+            {"type": "object", "properties": {"value": {"type": "integer"}, "next": {"$ref": "#/$defs/Chain"}},
+             "required": ["value", "next"], "additionalProperties": False},
+        ]
+    },
+}
+
+
+@st.composite
+def strict_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    """A response_format json_schema as OpenAI strict mode accepts it: an object root, all properties required,
+    additionalProperties false, with $defs (some recursive) referenced from anywhere."""
+    plain_defs = draw(st.dictionaries(st.sampled_from(["Money", "Address", "Tag", "Point"]),
+                                      st.recursive(scalar_schemas(), compound, max_leaves=4), max_size=3))
+    defs = {**plain_defs, **RECURSIVE_DEFS}
+    refs = st.sampled_from(sorted(defs)).map(lambda name: {"$ref": f"#/$defs/{name}"})
+    body = draw(st.recursive(st.one_of(scalar_schemas(), refs), compound, max_leaves=12))
+    props = draw(st.dictionaries(st.sampled_from(PROPERTY_NAMES), st.just(body) | st.recursive(
+        st.one_of(scalar_schemas(), refs), compound, max_leaves=6), min_size=1, max_size=6))
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False,
+            "$defs": defs}
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=strict_schemas(), seed=st.integers(0, 2**32 - 1))
+def test_generated_values_are_valid_for_strict_mode_schemas(schema: dict[str, Any], seed: int) -> None:
+    assert_valid(schema, generate(schema, seed))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=st.recursive(scalar_schemas(), compound, max_leaves=10), seed=st.integers(0, 2**32 - 1))
+def test_generated_values_are_valid_for_any_root(schema: dict[str, Any], seed: int) -> None:
+    assert_valid(schema, generate(schema, seed))
+
+
+@settings(max_examples=200, deadline=None)
+@given(schema=strict_schemas(), seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_value(schema: dict[str, Any], seed: int) -> None:
+    assert orjson.dumps(generate(schema, seed)) == orjson.dumps(generate(schema, seed))
+
+
+# --------------------------------------------------------------------------------------------- tricky cases
+
+TREE = {
+    "$defs": {
+        "node": {
+            "type": "object",
+            "properties": {"value": {"type": "integer"}, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+            "required": ["value", "children"],
+            "additionalProperties": False,
+        }
+    },
+    "$ref": "#/$defs/node",
+}
+
+
+def tree_depth(node: dict[str, Any]) -> int:
+    return 1 + max((tree_depth(child) for child in node["children"]), default=0)
+
+
+def test_recursive_tree_terminates_and_is_valid() -> None:
+    depths = []
+    for seed in range(50):
+        value = generate(TREE, seed)
+        assert_valid(TREE, value)
+        depths.append(tree_depth(value))
+    assert max(depths) > 1, "children should sometimes be filled in, not always empty"
+    assert max(depths) < 10
+
+
+def test_recursion_through_definitions_and_root_ref() -> None:
+    schema = {
+        "definitions": {"person": {"type": "object", "properties": {
+            "name": {"type": "string"}, "manager": {"anyOf": [{"$ref": "#/definitions/person"}, {"type": "null"}]}},
+            "required": ["name", "manager"], "additionalProperties": False}},
+        "type": "object",
+        "properties": {"boss": {"$ref": "#/definitions/person"}, "self": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}},
+        "required": ["boss", "self"],
+        "additionalProperties": False,
+    }
+    for seed in range(40):
+        assert_valid(schema, generate(schema, seed))
+
+
+def test_anyof_object_or_null_produces_both_kinds() -> None:
+    schema = {"type": "object", "properties": {"result": {"anyOf": [
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False},
+        {"type": "null"}]}}, "required": ["result"], "additionalProperties": False}
+    values = [generate(schema, seed)["result"] for seed in range(60)]
+    for seed in range(60):
+        assert_valid(schema, generate(schema, seed))
+    assert any(v is None for v in values) and any(isinstance(v, dict) for v in values)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1e-9},
+    {"type": "integer", "exclusiveMinimum": 4, "exclusiveMaximum": 6},
+    {"type": "integer", "exclusiveMinimum": 4.5, "maximum": 5},
+    {"type": "number", "minimum": 5, "exclusiveMinimum": 5, "maximum": 5.5},
+    {"type": "integer", "minimum": 10**12},
+    {"type": "number", "maximum": -10**6},
+])
+def test_exclusive_and_extreme_bounds(schema: dict[str, Any]) -> None:
+    for seed in range(30):
+        assert_valid(schema, generate(schema, seed))
+
+
+@pytest.mark.parametrize("divisor", [0.1, 0.01, 0.05, 0.3, 0.25, 1.5, 7])
+def test_float_multiple_of(divisor: float) -> None:
+    schema = {"type": "number", "multipleOf": divisor, "minimum": -3, "maximum": 40}
+    for seed in range(40):
+        assert_valid(schema, generate(schema, seed))
+
+
+def test_integer_multiple_of_within_narrow_bounds() -> None:
+    schema = {"type": "integer", "multipleOf": 7, "minimum": 100, "maximum": 110}
+    assert {generate(schema, seed) for seed in range(20)} == {105}
+
+
+def test_pattern_with_anchors_class_and_quantifiers() -> None:
+    schema = {"type": "string", "pattern": r"^[A-Z]{3}-\d{4}$"}
+    values = {generate(schema, seed) for seed in range(30)}
+    assert all(re.fullmatch(r"[A-Z]{3}-\d{4}", v) for v in values)
+    assert len(values) > 20
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "pattern": r"^(foo|bar)+$", "minLength": 10, "maxLength": 12},
+    {"type": "string", "pattern": r"^[a-z]{2,4}(\.[a-z]{2,4}){1,3}$"},
+    {"type": "string", "pattern": r"^(?!admin)[a-z]{5}$"},
+    {"type": "string", "pattern": r"^(\w)\w\1$"},
+    {"type": "string", "pattern": r"^[^aeiou\s]{4}$"},
+    {"type": "string", "pattern": r"\bcat\b", "minLength": 20},
+    {"type": "string", "pattern": r"^a", "maxLength": 1},
+    {"type": "string", "pattern": "^[\u4e00-\u9fff]{2}$"},
+])
+def test_patterns_beyond_the_simple_subset(schema: dict[str, Any]) -> None:
+    for seed in range(20):
+        assert_valid(schema, generate(schema, seed))
+
+
+def test_formats_are_well_formed() -> None:
+    for fmt in FORMATS + ["ipv6", "duration", "uri-reference", "json-pointer"]:
+        schema = {"type": "string", "format": fmt}
+        for seed in range(10):
+            assert_valid(schema, generate(schema, seed))
+
+
+def test_property_names_give_meaningful_values() -> None:
+    schema = {"type": "object", "properties": {
+        "email": {"type": "string"}, "created_at": {"type": "string"}, "age": {"type": "integer"},
+        "website": {"type": "string"}, "city": {"type": "string"}, "description": {"type": "string"},
+        "latitude": {"type": "number"}, "customer_name": {"type": "string"}},
+        "required": ["email", "created_at", "age", "website", "city", "description", "latitude", "customer_name"],
+        "additionalProperties": False}
+    for seed in range(20):
+        value = generate(schema, seed)
+        assert re.fullmatch(r"[a-z.]+@[a-z.]+\.[a-z]{2,}", value["email"])
+        datetime.fromisoformat(value["created_at"].replace("Z", "+00:00"))
+        assert 0 < value["age"] < 120
+        assert value["website"].startswith("https://")
+        assert value["city"][:1].isupper() and value["city"].replace(" ", "").isalpha()
+        assert value["description"].endswith(".") and len(value["description"].split()) >= 4
+        assert -90 <= value["latitude"] <= 90
+        assert len(value["customer_name"].split()) == 2
+
+
+def test_oneof_value_matches_exactly_one_branch() -> None:
+    schema = {"oneOf": [{"type": "integer"}, {"type": "number"}]}
+    for seed in range(30):
+        value = generate(schema, seed)
+        assert_valid(schema, value)
+        assert isinstance(value, float) and not value.is_integer()
+
+
+def test_allof_merges_constraints() -> None:
+    schema = {"allOf": [
+        {"type": "object", "properties": {"a": {"type": "integer", "minimum": 5}}, "required": ["a"]},
+        {"properties": {"a": {"maximum": 6}, "b": {"type": "string", "pattern": "^x+$"}}, "required": ["b"]},
+        {"$ref": "#/$defs/extra"},
+    ], "$defs": {"extra": {"properties": {"c": {"const": 3}}, "required": ["c"]}}}
+    for seed in range(20):
+        value = generate(schema, seed)
+        assert_valid(schema, value)
+        assert value["a"] in (5, 6) and value["c"] == 3
+
+
+@pytest.mark.parametrize("schema", [
+    True,
+    {},
+    {"not": {"type": "string"}},
+    {"type": "array", "items": {"enum": [1, 2, 3, 4]}, "uniqueItems": True, "minItems": 4},
+    {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False, "minItems": 2},
+    {"type": "array", "contains": {"const": "needle"}, "items": {"type": "string"}},
+    {"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False,
+     "minProperties": 2},
+    {"type": "object", "additionalProperties": {"type": "boolean"}, "minProperties": 1, "maxProperties": 2},
+    {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+     "dependentRequired": {"a": ["b"]}},
+    {"type": ["string", "null"], "minLength": 3},
+    {"enum": ["a", 1, None], "type": "integer"},
+    {"type": "string", "minLength": 500},
+    {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "integer"}], "minLength": 1},
+])
+def test_less_common_keywords(schema: Any) -> None:
+    for seed in range(15):
+        assert_valid(schema, generate(schema, seed))
+
+
+def test_strict_mode_includes_every_property() -> None:
+    props = {name: {"type": "string"} for name in ("a", "b", "c", "d", "e")}
+    schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    for seed in range(10):
+        assert list(generate(schema, seed)) == list(props)  # all of them, in declaration order
+
+
+def test_optional_properties_vary() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}
+    shapes = {tuple(generate(schema, seed)) for seed in range(40)}
+    assert len(shapes) > 2
+
+
+def test_different_seeds_give_different_values() -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    assert len({orjson.dumps(generate(schema, seed)) for seed in range(20)}) > 15
+
+
+# --------------------------------------------------------------------------------------------- unsatisfiable
+
+
+@pytest.mark.parametrize(("schema", "path"), [
+    ({"type": "object", "properties": {"age": {"type": "integer", "minimum": 10, "maximum": 5}}, "required": ["age"]},
+     "$.age"),
+    ({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string", "minLength": 5,
+                                                                              "maxLength": 2}, "minItems": 1}},
+      "required": ["tags"]}, "$.tags[0]"),
+    ({"type": "array", "minItems": 3, "maxItems": 1}, "$"),
+    ({"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 1}, "$"),
+    ({"type": "integer", "exclusiveMinimum": 1, "exclusiveMaximum": 2}, "$"),
+    ({"type": "integer", "multipleOf": 10, "minimum": 1, "maximum": 9}, "$"),
+    ({"type": "object", "required": ["missing"], "additionalProperties": False}, "$.missing"),
+    ({"enum": ["a", "b"], "type": "integer"}, "$"),
+    ({"type": "object", "properties": {"x": False}, "required": ["x"]}, "$.x"),
+    ({"allOf": [{"type": "string"}, {"type": "integer"}]}, "$"),
+    ({"type": "object", "properties": {"n": {"$ref": "#/$defs/loop"}}, "required": ["n"],
+      "$defs": {"loop": {"type": "object", "properties": {"n": {"$ref": "#/$defs/loop"}}, "required": ["n"]}}},
+     "$.n.n"),
+    ({"type": "array", "items": {"enum": [1, 2]}, "uniqueItems": True, "minItems": 3}, "$"),
+    ({"type": "string", "pattern": "^[a-c]{2}$", "minLength": 5}, "$"),
+    ({"$ref": "#/$defs/nowhere"}, "$"),
+    ({"type": "string", "pattern": "(unclosed"}, "$"),
+])
+def test_unsatisfiable_schemas_raise_with_the_path(schema: Any, path: str) -> None:
+    with pytest.raises(SchemaGenerationError) as raised:
+        generate(schema)
+    assert str(raised.value).startswith(path) or f" {path}" in str(raised.value), str(raised.value)
+    assert isinstance(raised.value, ValueError)
+
+
+# --------------------------------------------------------------------------------------------- tool arguments
+
+
+def test_tool_arguments() -> None:
+    assert arguments_for_tool(None, random.Random(1)) == {}
+    assert arguments_for_tool({}, random.Random(1)) == {}
+    assert arguments_for_tool({"type": "object", "properties": {}}, random.Random(1)) == {}
+    weather = {"type": "object", "properties": {
+        "location": {"type": "string", "description": "City and country, e.g. Paris, France"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location"]}
+    for seed in range(20):
+        arguments = arguments_for_tool(weather, random.Random(seed))
+        assert_valid(weather, arguments)
+        assert re.fullmatch(r"[A-Z][\w ]+, [A-Z][\w ]+", arguments["location"])
+    with pytest.raises(SchemaGenerationError):
+        arguments_for_tool({"type": "string"}, random.Random(0))
