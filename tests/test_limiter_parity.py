@@ -7,6 +7,7 @@ sequence of (time step, cost) operations." Stores other than "memory" join STORE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import permutations
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,8 @@ U64_MAX = 2**64 - 1
 SECOND = 1_000_000_000
 NAMES = ["requests", "tokens", "requests_per_day"]
 KEYS = ["org-a:gpt-4o", "org-a:gpt-4o-mini", "org-b:gpt-4o"]
+# Every ordered choice of 1 to 3 distinct limit names, so that order effects are covered too.
+NAME_CHOICES = [names for size in (1, 2, 3) for names in permutations(NAMES, size)]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,10 @@ periods = st.one_of(
     st.sampled_from([SECOND, 60 * SECOND, 86_400 * SECOND]),
 )
 steps = st.one_of(st.just(0), st.integers(0, 2_000), st.integers(0, 10**9), st.integers(0, 200 * SECOND))
+op_counts = st.integers(1, 30)
+one_in_ten = st.integers(0, 9)
+name_choices = st.sampled_from(NAME_CHOICES)
+keys = st.sampled_from(KEYS)
 
 
 @st.composite
@@ -50,28 +57,28 @@ def scenarios(draw: st.DrawFn) -> tuple[int, list[Acquire | Evict]]:
     pool = {name: (name, draw(capacities), draw(periods)) for name in NAMES}
     start = draw(st.integers(0, 2**62))
     ops: list[Acquire | Evict] = []
-    for _ in range(draw(st.integers(1, 40))):
+    for _ in range(draw(op_counts)):
         step = draw(steps)
-        if draw(st.integers(0, 9)) == 0:
+        if draw(one_in_ten) == 0:
             ops.append(Evict(step))
             continue
-        names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
-        limits = tuple(pool[name] for name in names)
-        costs = tuple(draw(costs_for(capacity)) for _, capacity, _ in limits)
-        ops.append(Acquire(step, draw(st.sampled_from(KEYS)), limits, costs))
+        limits = tuple(pool[name] for name in draw(name_choices))
+        costs = tuple(draw_cost(draw, capacity) for _, capacity, _ in limits)
+        ops.append(Acquire(step, draw(keys), limits, costs))
     return start, ops
 
 
-def costs_for(capacity: int) -> st.SearchStrategy[int]:
+def draw_cost(draw: st.DrawFn, capacity: int) -> int:
     """Mostly costs that fit (so buckets fill up and refuse on rate), sometimes 0, the full
     capacity, or a cost that can never fit (just above the capacity, or anything up to 2**64-1)."""
-    return st.integers(0, 9).flatmap(
-        lambda kind: {
-            0: st.one_of(st.just(capacity + 1), st.integers(capacity + 1, U64_MAX)),
-            1: st.just(0),
-            2: st.just(capacity),
-        }.get(kind, st.integers(0, capacity))
-    )
+    kind = draw(one_in_ten)
+    if kind == 0:
+        return draw(st.one_of(st.just(capacity + 1), st.integers(capacity + 1, U64_MAX)))
+    if kind == 1:
+        return 0
+    if kind == 2:
+        return capacity
+    return draw(st.integers(0, capacity))
 
 
 def observed(decision: object) -> tuple[object, ...]:
@@ -100,9 +107,7 @@ def test_native_decides_like_reference(store: str, scenario: tuple[int, list[Acq
 @st.composite
 def single_bucket_traffic(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int]]]:
     capacity, period = draw(capacities), draw(periods)
-    arrivals = draw(
-        st.lists(st.tuples(steps, costs_for(capacity)), min_size=1, max_size=60)
-    )
+    arrivals = [(draw(steps), draw_cost(draw, capacity)) for _ in range(draw(st.integers(1, 60)))]
     return capacity, period, arrivals
 
 

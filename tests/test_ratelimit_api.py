@@ -100,8 +100,9 @@ def test_retry_after_is_accurate_to_the_nanosecond() -> None:
 @given(
     capacities=st.tuples(st.integers(1, 1_000), st.integers(1, 100_000)),
     periods_ms=st.tuples(st.integers(1, 120_000), st.integers(1, 120_000)),
+    # (ms since the previous request, requests and tokens as percentages of their capacities)
     traffic=st.lists(
-        st.tuples(st.integers(0, 5_000), st.integers(0, 1_000), st.integers(0, 100_000)), min_size=1, max_size=30
+        st.tuples(st.integers(0, 5_000), st.integers(0, 105), st.integers(0, 105)), min_size=1, max_size=30
     ),
 )
 def test_waiting_retry_after_is_always_enough_and_never_too_much(
@@ -113,9 +114,9 @@ def test_waiting_retry_after_is_always_enough_and_never_too_much(
         Limit("requests", capacities[0], per_seconds=periods_ms[0] / 1000),
         Limit("tokens", capacities[1], per_seconds=periods_ms[1] / 1000),
     ]
-    for step_ms, requests, tokens in traffic:
+    for step_ms, requests_pct, tokens_pct in traffic:
         clock.advance(step_ms * 1_000_000)
-        costs = [requests, tokens]
+        costs = [capacities[0] * requests_pct // 100, capacities[1] * tokens_pct // 100]
         decision = limiter.acquire("k", limits, costs)
         if decision.allowed or any(decision.too_large):
             continue

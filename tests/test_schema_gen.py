@@ -136,19 +136,22 @@ RECURSIVE_DEFS = {
 }
 
 
+DEF_NAMES = ["Money", "Address", "Tag", "Point"]
+REFS = st.sampled_from(DEF_NAMES + sorted(RECURSIVE_DEFS)).map(lambda name: {"$ref": f"#/$defs/{name}"})
+SCALARS = scalar_schemas()
+PLAIN_SCHEMAS = st.recursive(SCALARS, compound, max_leaves=10)
+SMALL_SCHEMAS = st.recursive(SCALARS, compound, max_leaves=4)
+SCHEMAS_WITH_REFS = st.recursive(st.one_of(SCALARS, REFS), compound, max_leaves=10)
+
+
 @st.composite
 def strict_schemas(draw: st.DrawFn) -> dict[str, Any]:
     """A response_format json_schema as OpenAI strict mode accepts it: an object root, all properties required,
-    additionalProperties false, with $defs (some recursive) referenced from anywhere."""
-    plain_defs = draw(st.dictionaries(st.sampled_from(["Money", "Address", "Tag", "Point"]),
-                                      st.recursive(scalar_schemas(), compound, max_leaves=4), max_size=3))
-    defs = {**plain_defs, **RECURSIVE_DEFS}
-    refs = st.sampled_from(sorted(defs)).map(lambda name: {"$ref": f"#/$defs/{name}"})
-    body = draw(st.recursive(st.one_of(scalar_schemas(), refs), compound, max_leaves=12))
-    props = draw(st.dictionaries(st.sampled_from(PROPERTY_NAMES), st.just(body) | st.recursive(
-        st.one_of(scalar_schemas(), refs), compound, max_leaves=6), min_size=1, max_size=6))
+    additionalProperties false, and $defs (two of them recursive) that properties reference at any depth."""
+    defs = {name: draw(SMALL_SCHEMAS) for name in DEF_NAMES}
+    props = draw(st.dictionaries(st.sampled_from(PROPERTY_NAMES), SCHEMAS_WITH_REFS, min_size=1, max_size=6))
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False,
-            "$defs": defs}
+            "$defs": {**defs, **RECURSIVE_DEFS}}
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -158,7 +161,7 @@ def test_generated_values_are_valid_for_strict_mode_schemas(schema: dict[str, An
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(schema=st.recursive(scalar_schemas(), compound, max_leaves=10), seed=st.integers(0, 2**32 - 1))
+@given(schema=PLAIN_SCHEMAS, seed=st.integers(0, 2**32 - 1))
 def test_generated_values_are_valid_for_any_root(schema: dict[str, Any], seed: int) -> None:
     assert_valid(schema, generate(schema, seed))
 

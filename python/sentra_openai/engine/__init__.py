@@ -47,7 +47,7 @@ def build_engine(
     catalog: Catalog | None = None,
     tokens: TokenCounter | None = None,
 ) -> Engine:
-    from . import chat, health, models_api
+    from . import chat, completions, embeddings, health, images, models_api
 
     clock = clock or MonotonicClock()
     catalog = catalog or (Catalog.load(settings.models.catalog) if settings.models.catalog else Catalog.default())
@@ -66,6 +66,6 @@ def build_engine(
         observer=observer or Observer(),
     )
     engine = Engine(services)
-    for module in (health, models_api, chat):
+    for module in (health, models_api, chat, completions, embeddings, images):
         module.register(engine)
     return engine

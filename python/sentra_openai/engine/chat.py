@@ -62,16 +62,23 @@ def handle(call: Call) -> Outcome:
             "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?",
             param="model",
         )
-    if model.reasoning:
-        chat_request.check_reasoning_model_rules(body)
-    req = chat_request.parse_chat_request(body, model.max_output)
+    try:
+        if model.reasoning:
+            chat_request.check_reasoning_model_rules(body)
+        req = chat_request.parse_chat_request(body, model.max_output)
+    except ApiError as exc:
+        # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
+        # (captures chat-bad-request, chat-no-messages).
+        respond.admit(call, model, 0)
+        exc.headers.update(call.response_headers)
+        raise
 
     prompt = services.tokens.chat_prompt_tokens(
         model,
         req.messages,
-        tools=req.tools if not req.legacy_functions else None,
+        tools=req.raw.get("tools") or None,
         tool_choice=req.raw.get("tool_choice"),
-        functions=req.tools if req.legacy_functions else None,
+        functions=req.raw.get("functions") or None,
         function_call=req.raw.get("function_call"),
     )
     prompt_tokens = prompt.total
@@ -86,8 +93,7 @@ def handle(call: Call) -> Outcome:
     encoding = services.tokens.encoding(model.encoding)
     content_rng = call.content_rng("chat", model.id, req.messages, req.tools, req.tool_choice, req.response_format,
                                    req.n, req.max_output, req.stop, req.seed)
-    fixture = services.fixtures.match(model.id, req.last_user_text(), content_rng.random())
-    choices = [_generate_choice(i, req, model, encoding, content_rng, fixture, call) for i in range(req.n)]
+    choices = [_generate_choice(i, req, model, encoding, content_rng, services.fixtures) for i in range(req.n)]
 
     cached = _cached_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
@@ -158,7 +164,9 @@ def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens:
 # ---- generation ---------------------------------------------------------------------------------------------------
 
 
-def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixture, call: Call) -> Choice:
+def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
+    """One sampled answer; each choice draws its own fixture variant and text, as n samples of a model differ."""
+    fixture = fixtures.match(model.id, req.last_user_text(), rng.random())
     reasoning = _reasoning_tokens(rng, model, req.max_output)
     budget = (req.max_output if req.max_output is not None else min(model.max_output, DEFAULT_ANSWER_CAP)) - reasoning
     if budget <= 0:
@@ -181,7 +189,8 @@ def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.
         finish = "function_call" if req.legacy_functions else "tool_calls"
         return Choice(index, None, [], finish, calls, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
 
-    text = _answer_text(req, encoding, rng, fixture, budget)
+    # The model does not see max_tokens: it writes its natural answer and the limit cuts it.
+    text = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP))
     text, stopped = textgen.apply_stop(text, req.stop)
     finish = "stop"
     if len(encoding.encode(text, disallowed_special=())) > budget:
@@ -195,15 +204,27 @@ def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.
     return choice
 
 
-def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, budget: int) -> str:
+def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: int) -> str:
     fmt = req.response_format
     if fmt is not None and fmt["type"] == "json_schema":
         return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng)).decode()
     if fmt is not None and fmt["type"] == "json_object":
-        return textgen.generate_json_object(rng, encoding, budget)
+        return textgen.generate_json_object(rng, encoding, cap)
+    if req.answering_tool_result():
+        return _tool_result_answer(req, encoding, rng, cap)
     if fixture is not None and fixture.content is not None:
         return fixture.content
-    return textgen.generate_text(rng, budget, encoding, req.last_user_text())
+    return textgen.generate_text(rng, cap, encoding, req.last_user_text())
+
+
+def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: int) -> str:
+    """After a tool result the model answers from it in text, so an agent loop ends as it would against OpenAI."""
+    result = chat_request.message_text(req.messages[-1].get("content")).strip()
+    if len(result) > 200:
+        result = result[:200].rstrip() + "..."
+    lead = f"Based on the result ({result}), " if result else "Based on the result, "
+    follow = textgen.generate_text(rng, max(budget - 40, 1), encoding, req.last_user_text())
+    return lead + follow[:1].lower() + follow[1:]
 
 
 def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
@@ -213,10 +234,10 @@ def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
     if isinstance(req.tool_choice, dict):
         return [req.tool_choice["name"]]
     names = [t["name"] for t in req.tools]
-    if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") in names:
-        return [fixture.tool_call["name"]]
     scores = _relevance(req.last_user_text(), req.tools)
     relevant = [name for name, score in scores if score > 0]
+    if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") in names:
+        relevant = [fixture.tool_call["name"]] + [name for name in relevant if name != fixture.tool_call["name"]]
     if req.tool_choice == "required" and not relevant:
         relevant = [scores[0][0]]
     if not relevant:

@@ -1,5 +1,5 @@
-"""Injected faults: forced per request by the X-Sentra-Error control header, or drawn from the request's RNG at a
-configured rate per model that grows under burst load.
+"""Injected faults: forced per request by the X-Sentra-Error control header, or drawn from a seeded RNG at a
+configured rate and status mix per model, a rate that grows under burst load.
 
 Bodies: 500 and 503 as OpenAI sends them (openai-wire.md §2.5); 502 and 504 as its Cloudflare edge sends them.
 """
@@ -57,32 +57,43 @@ def fault_error(fault: Fault, request_id: str) -> ApiError:
 
 
 class LoadWindow:
-    """Counts requests over a sliding window in fixed slots, so it keeps up with thousands of requests a second."""
+    """The request rate over a sliding window, counted in fixed slots (integer slot numbers, so float rounding never
+    splits a slot): O(1) per request, so it keeps up with thousands of requests a second."""
 
     def __init__(self, window_seconds: float, slots: int = 20) -> None:
-        self.slot_seconds = window_seconds / slots
-        self.window_seconds = window_seconds
-        self.slots: deque[list[float]] = deque()  # [slot start, count]
+        self.window_seconds = max(window_seconds, 1e-3)
+        self.slots_per_window = slots
+        self.slot_seconds = self.window_seconds / slots
+        self.slots: deque[list[int]] = deque()  # [slot number, count], oldest first
         self.total = 0
 
     def add(self, now: float) -> float:
-        """Records one request; returns the request rate (per second) over the window."""
-        start = now - (now % self.slot_seconds)
-        if self.slots and self.slots[-1][0] == start:
+        """Records one request at `now`; returns the request rate (per second) over the last window."""
+        slot = int(now // self.slot_seconds)
+        if self.slots and self.slots[-1][0] == slot:
             self.slots[-1][1] += 1
         else:
-            self.slots.append([start, 1])
+            self.slots.append([slot, 1])
         self.total += 1
-        horizon = now - self.window_seconds
-        while self.slots and self.slots[0][0] + self.slot_seconds <= horizon:
-            self.total -= int(self.slots.popleft()[1])
+        oldest = slot - self.slots_per_window + 1  # the window is this slot and the ones before it
+        while self.slots[0][0] < oldest:
+            self.total -= self.slots.popleft()[1]
         return self.total / self.window_seconds
 
 
 class FaultInjector:
-    def __init__(self, settings: ErrorInjectionSettings) -> None:
+    """Draws the injected fault of each request.
+
+    Unpinned draws come from a stream of their own, `Random(f"{seed}:fault:{n}")` for the n-th request that reaches
+    fault injection: requests that never could fail (health checks, model listings, validation errors) do not shift
+    it, so the same seed and the same sequence of API requests give the same faults in every run.
+    """
+
+    def __init__(self, settings: ErrorInjectionSettings, seed: int = 0) -> None:
         self.settings = settings
+        self.seed = seed
         self.load = LoadWindow(settings.burst_window_seconds)
+        self._draws = 0
 
     def error_rate(self, model_id: str, rps: float) -> float:
         s = self.settings
@@ -93,14 +104,20 @@ class FaultInjector:
         excess = min((rps - s.burst_threshold_rps) / s.burst_threshold_rps, 1.0)
         return min(1.0, base * (1.0 + (s.burst_multiplier - 1.0) * excess))
 
-    def draw(self, model_id: str, rng: random.Random, now: float, streaming: bool) -> Fault | None:
+    def draw(self, model_id: str, rng: random.Random | None, now: float, streaming: bool) -> Fault | None:
+        """The fault this request suffers, if any. `rng` is the request's own RNG when its seed is pinned
+        (X-Sentra-Seed); None draws from the injector's request-ordered stream."""
         rps = self.load.add(now)
         if not self.settings.enable:
             return None
+        self._draws += 1
+        if rng is None:
+            rng = random.Random(f"{self.seed}:fault:{self._draws}")
         if rng.random() < self.error_rate(model_id, rps):
             weights = self.settings.per_model.get(model_id, {}).get("weights", self.settings.weights)
             statuses = [int(k) for k in weights]
             return Fault(rng.choices(statuses, weights=[float(w) for w in weights.values()])[0])
         if streaming and self.settings.midstream_rate and rng.random() < self.settings.midstream_rate:
+            # Somewhere in the first 20 events; half of the failures announce themselves with an error event.
             return Fault(500, at_chunk=rng.randint(1, 20), as_event=rng.random() < 0.5)
         return None

@@ -1,6 +1,16 @@
-"""Per-model latency: a heavy-tailed time to first token and a jittered token rate, drawn from the request's RNG.
+"""Per-model latency of text generation: a heavy-tailed time to first token, a prompt-length (prefill) term, hidden
+reasoning time, and a jittered token rate; every draw comes from the request's RNG.
 
-The profile numbers live in config/models.yaml (latency: ...), each calibrated from an observed figure named there.
+The profile numbers live in config/models.yaml (`latency:` of each model), each calibrated there from an observed
+figure of shared/reference/tokens-pricing.md §5. The model, in unscaled seconds:
+
+    F      = exp(N(0, sigma)),  sigma = ln(ttft_p95_s / ttft_median_s) / z95     (lognormal: median 1, p95 p95/median)
+    rate   = tokens_per_s * exp(N(0, tokens_per_s_jitter))                         (this request's speed)
+    ttft   = (ttft_median_s + reasoning_delay_s) * F + uncached_prompt_tokens * PREFILL + hidden_tokens / rate
+    token i (i = 1 .. n-1) is due at  ttft + i / rate + wobble_i,  |wobble_i| <= TOKEN_JITTER_FRACTION / rate
+
+so the median first token comes after ttft_median_s (+ prefill, + thinking) and the median speed is tokens_per_s.
+Every deadline is absolute (from the request's arrival) and multiplied by the time scale.
 """
 
 from __future__ import annotations
@@ -11,11 +21,13 @@ from dataclasses import dataclass
 
 # z-score of the 95th percentile of a standard normal: a lognormal with median m and p95 q has sigma = ln(q/m)/z95.
 _Z95 = 1.6448536269514722
-# How much later the first token comes per prompt token (prefill). About 0.2 s for a 10k-token prompt, in line with
-# Artificial Analysis's TTFT growing from ~0.45 s (short prompts) to ~0.9 s at their 10k-token workload
-# (shared/reference/tokens-pricing.md §5).
-PREFILL_SECONDS_PER_TOKEN = 2e-5
-# Each token's deadline may move by up to this fraction of the mean gap, so gaps vary without drifting.
+# Seconds of prefill per uncached prompt token (0.1 s per 10k tokens). Calibration, tokens-pricing.md §5: gpt-4o's
+# Artificial Analysis TTFT was 0.39 s in 2024 (short prompts) and 0.45-0.53 s after AA moved to a 10k-token input
+# workload, i.e. 0.06-0.14 s more for ~10k more prompt tokens. Cached prefix tokens skip prefill (that is what the
+# cache is for), so callers pass the uncached count.
+PREFILL_SECONDS_PER_TOKEN = 1e-5
+# Each token's deadline may move by up to this fraction of the mean gap (uniformly), so gaps vary without drifting:
+# with 0.35 < 0.5 consecutive deadlines always stay in order.
 TOKEN_JITTER_FRACTION = 0.35
 
 
@@ -30,11 +42,17 @@ class Timing:
         return Timing(0.0, (0.0,) * max(n_tokens - 1, 0), 0.0)
 
 
+def tail_factor(rng: random.Random, median: float, p95: float) -> float:
+    """A lognormal multiplier with median 1 whose 95th percentile is p95 / median."""
+    if median <= 0 or p95 <= median:
+        return 1.0
+    return math.exp(rng.gauss(0.0, math.log(p95 / median) / _Z95))
+
+
 def lognormal_from_median_p95(rng: random.Random, median: float, p95: float) -> float:
     if median <= 0:
         return 0.0
-    sigma = math.log(p95 / median) / _Z95 if p95 > median else 0.0
-    return median * math.exp(rng.gauss(0.0, sigma))
+    return median * tail_factor(rng, median, p95)
 
 
 def tokens_per_second(rng: random.Random, median_rate: float, relative_jitter: float) -> float:
@@ -51,14 +69,17 @@ def plan_timing(
     hidden_tokens: int = 0,
     time_scale: float,
 ) -> Timing:
-    """Deadlines of a response's tokens. `hidden_tokens` (reasoning) are generated before the first visible token."""
+    """Deadlines of a response's visible tokens. `prompt_tokens` is the uncached part of the prompt (prefill);
+    `hidden_tokens` (reasoning) are generated before the first visible token."""
     if time_scale <= 0:
         return Timing.instant(output_tokens)
-    ttft = lognormal_from_median_p95(rng, profile.ttft_median_s, profile.ttft_p95_s)
-    ttft += prompt_tokens * PREFILL_SECONDS_PER_TOKEN
+    factor = tail_factor(rng, profile.ttft_median_s, profile.ttft_p95_s)
     rate = tokens_per_second(rng, profile.tokens_per_s, profile.tokens_per_s_jitter)
     gap = 1.0 / rate
-    ttft += hidden_tokens * gap + (getattr(profile, "reasoning_delay_s", 0.0) or 0.0 if hidden_tokens else 0.0)
+    thinking = (getattr(profile, "reasoning_delay_s", 0.0) or 0.0) if hidden_tokens else 0.0
+    # The tail factor stretches the queueing/thinking part: a slow first token is slow whatever the model does.
+    ttft = (profile.ttft_median_s + thinking) * factor
+    ttft += max(prompt_tokens, 0) * PREFILL_SECONDS_PER_TOKEN + hidden_tokens * gap
     times = []
     for i in range(1, output_tokens):
         wobble = (rng.random() - 0.5) * 2 * TOKEN_JITTER_FRACTION * gap

@@ -2,7 +2,7 @@
 headers, and the 429 bodies.
 
 Sources: shared/design.md "Rate limiting semantics"; shared/reference/openai-wire.md §1.2 (header formats) and §2.4
-(429 messages: type `requests` / `tokens`, code `rate_limit_exceeded`, Go-duration waits).
+(429 messages: type `requests` / `tokens`, code `rate_limit_exceeded`, Go-duration waits, "Request too large").
 """
 
 from __future__ import annotations
@@ -14,11 +14,23 @@ from ..ratelimit import Decision, Limit, RateLimiter, format_go_duration
 from .errors import ApiError
 
 RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
-_WINDOW_WORDS = {
-    "requests": ("requests per min (RPM)", "requests"),
-    "tokens": ("tokens per min (TPM)", "tokens"),
-    "requests_per_day": ("requests per day (RPD)", "requests"),
+MINUTE_SECONDS = 60.0
+DAY_SECONDS = 86_400.0
+
+# limit name -> (how OpenAI's message names the window, the error `type`, the short name used in metrics and logs)
+_WINDOWS = {
+    "requests": ("requests per min (RPM)", "requests", "rpm"),
+    "tokens": ("tokens per min (TPM)", "tokens", "tpm"),
+    "requests_per_day": ("requests per day (RPD)", "requests", "rpd"),
 }
+
+
+class RateLimitRefusal(ApiError):
+    """OpenAI's 429 for a refused request; `limit` says which bucket refused ("rpm", "tpm" or "rpd")."""
+
+    def __init__(self, message: str, limit: str, error_type: str, headers: dict[str, str]) -> None:
+        super().__init__(429, message, type=error_type, code="rate_limit_exceeded", headers=headers)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -27,10 +39,11 @@ class ModelLimits:
     tpm: int
     rpd: int | None
 
-    def limits(self) -> list[Limit]:
-        limits = [Limit("requests", self.rpm, per_seconds=60.0), Limit("tokens", self.tpm, per_seconds=60.0)]
+    def limits(self, window_scale: float = 1.0) -> list[Limit]:
+        minute = MINUTE_SECONDS * window_scale
+        limits = [Limit("requests", self.rpm, per_seconds=minute), Limit("tokens", self.tpm, per_seconds=minute)]
         if self.rpd:
-            limits.append(Limit("requests_per_day", self.rpd, per_seconds=86400.0))
+            limits.append(Limit("requests_per_day", self.rpd, per_seconds=DAY_SECONDS * window_scale))
         return limits
 
 
@@ -41,11 +54,28 @@ class Admission:
     headers: dict[str, str]
 
 
+def window_scale_for(settings) -> float:
+    """How long a rate-limit "minute" lasts, relative to a real one: the configured `latency.time_scale`.
+
+    Simulated time runs at one speed: at time_scale 0.01 a response takes 1/100 of its real time and a bucket refills
+    100 times faster, so retry-after waits shrink with every other delay. Without delays (latency off, or scale 0)
+    windows keep their real length: there is no meaningful "infinitely fast" minute.
+    """
+    scale = settings.latency.time_scale
+    return scale if settings.latency.enable and scale > 0 else 1.0
+
+
 class RateLimits:
-    def __init__(self, settings: RateLimitSettings, limiter: RateLimiter, organization_id: str) -> None:
+    def __init__(self, settings: RateLimitSettings, limiter: RateLimiter, organization_id: str,
+                 window_scale: float = 1.0) -> None:
         self.settings = settings
         self.limiter = limiter
         self.organization_id = organization_id
+        self.window_scale = window_scale
+
+    def period(self, real_seconds: float) -> float:
+        """The length of a window of `real_seconds` in this server's (scaled) time, for other limits (images)."""
+        return real_seconds * self.window_scale
 
     def limits_for(self, model) -> ModelLimits | None:
         tier = model.limits.get(self.settings.default_tier) if model.limits else None
@@ -54,46 +84,69 @@ class RateLimits:
         tpm = override.get("tpm") or (tier.tpm if tier else None)
         rpd = override["rpd"] if "rpd" in override else (tier.rpd if tier else None)
         if not rpm or not tpm:
-            return None  # no published limits for this model and tier: unlimited
+            return None  # no published request and token limits for this model and tier: unlimited
         return ModelLimits(rpm=rpm, tpm=tpm, rpd=rpd)
 
+    @staticmethod
+    def _bucket(api_key: str, model) -> str:
+        return f"{api_key}\x1f{model.id}"
+
     def admit(self, api_key: str, model, tokens: int) -> Admission | None:
-        """Charges 1 request and `tokens`; raises the 429 OpenAI would send when a bucket refuses."""
+        """Charges 1 request and `tokens`, all or nothing; raises the 429 OpenAI would send when a bucket refuses."""
         if not self.settings.enable:
             return None
         limits = self.limits_for(model)
         if limits is None:
             return None
-        bucket_limits = limits.limits()
+        bucket_limits = limits.limits(self.window_scale)
         costs = [1, tokens] + ([1] if limits.rpd else [])
-        decision = self.limiter.acquire(f"{api_key}\x1f{model.id}", bucket_limits, costs)
+        decision = self.limiter.acquire(self._bucket(api_key, model), bucket_limits, costs)
         headers = _headers(limits, decision)
         if not decision.allowed:
             raise self._refusal(model.id, bucket_limits, costs, decision, headers)
         return Admission(decision, limits, headers)
 
-    def _refusal(self, model_id: str, limits: list[Limit], costs: list[int], decision: Decision, headers: dict[str, str]) -> ApiError:
-        index = decision.denied_by
+    def current_headers(self, api_key: str, model) -> dict[str, str]:
+        """The x-ratelimit-* headers of the buckets as they stand, charging nothing: for responses that fail before
+        admission (OpenAI's validation 400s carry them too, openai-wire.md §1.1)."""
+        if not self.settings.enable:
+            return {}
+        limits = self.limits_for(model)
+        if limits is None:
+            return {}
+        bucket_limits = limits.limits(self.window_scale)
+        decision = self.limiter.acquire(self._bucket(api_key, model), bucket_limits, [0] * len(bucket_limits))
+        return _headers(limits, decision)
+
+    def _refusal(self, model_id: str, limits: list[Limit], costs: list[int], decision: Decision,
+                 headers: dict[str, str]) -> RateLimitRefusal:
+        # A request no wait can ever admit is reported as such first, whatever else also refused.
+        too_large = [i for i, large in enumerate(decision.too_large) if large]
+        index = too_large[0] if too_large else decision.denied_by
         assert index is not None
         limit, cost = limits[index], costs[index]
-        window, error_type = _WINDOW_WORDS[limit.name]
+        window, error_type, short = _WINDOWS[limit.name]
         where = f"for {model_id} in organization {self.organization_id} on {window}"
-        if decision.too_large[index]:
+        if too_large:
+            # No retry-after: waiting never helps (the SDK still retries a 429, as it does against OpenAI).
             message = (
                 f"Request too large {where}: Limit {limit.capacity}, Requested {cost}. "
                 "The input or output tokens must be reduced in order to run successfully."
             )
-            return ApiError(429, message, type=error_type, code="rate_limit_exceeded", headers=headers)
+            return RateLimitRefusal(message, short, error_type, headers)
         wait_ns = decision.retry_after_ns[index] or 0
         used = limit.capacity - decision.remaining[index]
         message = (
             f"Rate limit reached {where}: Limit {limit.capacity}, Used {used}, Requested {cost}. "
             f"Please try again in {format_go_duration(wait_ns)}. Visit {RATE_LIMITS_URL} to learn more."
         )
+        # The whole request is admitted once its slowest refusing bucket admits it.
+        whole_wait_ns = max(ns for ns in decision.retry_after_ns if ns is not None)
         retry_headers = dict(headers)
-        retry_headers["retry-after"] = str(max(1, -(-wait_ns // 1_000_000_000)))
-        retry_headers["retry-after-ms"] = str(max(1, -(-wait_ns // 1_000_000)))
-        return ApiError(429, message, type=error_type, code="rate_limit_exceeded", headers=retry_headers)
+        # retry-after: whole seconds, at least 1 (OpenAPI spec: integer >= 1); retry-after-ms: exact, rounded up.
+        retry_headers["retry-after"] = str(max(1, -(-whole_wait_ns // 1_000_000_000)))
+        retry_headers["retry-after-ms"] = str(max(1, -(-whole_wait_ns // 1_000_000)))
+        return RateLimitRefusal(message, short, error_type, retry_headers)
 
 
 def _headers(limits: ModelLimits, decision: Decision) -> dict[str, str]:

@@ -419,14 +419,21 @@ class _Generator:
         if max_length is not None and min_length > max_length:
             raise SchemaGenerationError(f"{path}: minLength {min_length} is greater than maxLength {max_length}")
         pattern = schema.get("pattern")
-        if pattern is not None:
-            return _pattern_string(pattern, min_length, max_length, self.rng, path)
         fmt = schema.get("format")
+        kind = _string_hint(name) if name else None
+        if pattern is not None:
+            # A realistic value that happens to match (an email for an email pattern) beats a sampled one.
+            compiled = _compile(pattern, path)
+            for make in (_FORMATS.get(fmt), _HINTED.get(kind) if kind else None):
+                if make is not None:
+                    value = make(self.rng)
+                    if _length_ok(value, min_length, max_length) and compiled.search(value):
+                        return value
+            return _pattern_string(pattern, min_length, max_length, self.rng, path)
         if fmt in _FORMATS:
             value = _FORMATS[fmt](self.rng)
             if _length_ok(value, min_length, max_length):
                 return value
-        kind = _string_hint(name) if name else None
         value = _HINTED[kind](self.rng) if kind else self._plain_string()
         return _fit_length(value, min_length, max_length, self.rng)
 
@@ -961,8 +968,9 @@ def _pattern_string(pattern: str, min_length: int, max_length: int | None, rng: 
     tree = _parse(pattern)
     padding = string.ascii_lowercase
     for attempt in range(_PATTERN_ATTEMPTS):
-        stretch = attempt % 4 if attempt < 20 else rng.randint(0, max(4, min_length))
-        sampler = _RegexSampler(rng, stretch)
+        # Natural lengths first; then the fewest repetitions (for maxLength) and longer ones (for minLength).
+        stretch = 0 if attempt < 10 else rng.randint(0, max(8, min_length))
+        sampler = _RegexSampler(rng, stretch, minimal=attempt % 5 == 4)
         try:
             candidate = sampler.render(tree)
         except _Unsupported:
@@ -994,11 +1002,15 @@ _PRINTABLE = string.ascii_letters + string.digits + " -_.,:;!?@#/+"
 
 
 class _RegexSampler:
-    """Renders a parsed (sre) regex as one matching string; ``stretch`` = extra repeats for ``*``, ``+``, ``{n,}``."""
+    """Renders a parsed (sre) regex as one matching string.
 
-    def __init__(self, rng: random.Random, stretch: int) -> None:
+    ``stretch`` adds repetitions to every quantifier; ``minimal`` uses each quantifier's minimum.
+    """
+
+    def __init__(self, rng: random.Random, stretch: int, minimal: bool = False) -> None:
         self.rng = rng
         self.stretch = stretch
+        self.minimal = minimal
         self.groups: dict[int, str] = {}
 
     def render(self, tree: Any) -> str:
@@ -1025,9 +1037,13 @@ class _RegexSampler:
             return text
         if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
             low, high, body = arg
-            if high == _sre.MAXREPEAT:
-                high = low + self.stretch
-            count = rng.randint(low, max(low, min(high, low + max(self.stretch, 1) + 2)))
+            if self.minimal:
+                count = low
+            else:
+                # Word-like runs for a repeated character ([a-z]+), a few repetitions of a larger group.
+                single = len(body) == 1 and body[0][0] in (_sre.LITERAL, _sre.NOT_LITERAL, _sre.IN, _sre.ANY)
+                top = low + (6 if single else 2) + self.stretch
+                count = rng.randint(low, top if high == _sre.MAXREPEAT else min(high, top + 8))
             return "".join(self.render(body) for _ in range(count))
         if op is getattr(_sre, "ATOMIC_GROUP", None):
             return self.render(arg)
@@ -1048,7 +1064,9 @@ class _RegexSampler:
             if not allowed:
                 raise _Unsupported("negated class excludes every printable character")
             return self.rng.choice(allowed)
-        op, arg = items[self.rng.randrange(len(items))]
+        # Pick a class member in proportion to its size, so [a-z0-9._-] reads mostly as letters.
+        weights = [_class_item_size(op, arg) for op, arg in items]
+        op, arg = self.rng.choices(items, weights=weights)[0]
         if op is _sre.LITERAL:
             return chr(arg)
         if op is _sre.RANGE:
@@ -1056,6 +1074,14 @@ class _RegexSampler:
         if op is _sre.CATEGORY:
             return self.rng.choice(_CATEGORY_CHARS.get(arg, string.ascii_letters))
         raise _Unsupported(str(op))
+
+
+def _class_item_size(op: Any, arg: Any) -> int:
+    if op is _sre.RANGE:
+        return arg[1] - arg[0] + 1
+    if op is _sre.CATEGORY:
+        return len(_CATEGORY_CHARS.get(arg, string.ascii_letters))
+    return 1
 
 
 def _in_set(char: str, items: list[Any]) -> bool:

@@ -51,7 +51,12 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings)
     inflight = InFlight()
-    app, _engine = build_app(settings, inflight)
+    app, engine = build_app(settings, inflight)
+    if settings.server.processes == 1:
+        # Serve /health at once and load the tokenizers meanwhile (requests that need one wait for it).
+        threading.Thread(target=engine.warm_up, name="sentra-warm-up", daemon=True).start()
+    else:
+        engine.warm_up()  # before the fork, so workers share the loaded tables and no lock is held mid-fork
     start_metrics_server(settings)
     log.info(
         "sentra-openai listening on http://%s:%d (mode %s, %d process%s)",

@@ -14,7 +14,9 @@ use sentra_core::limiter::{self, Decision, Limit, Request, Store};
 fn to_u64(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     value.extract::<u64>().map_err(|err| {
         if value.is_instance_of::<PyInt>() {
-            PyValueError::new_err(format!("{what} must be an integer in [0, 2**64 - 1], got {value}"))
+            PyValueError::new_err(format!(
+                "{what} must be an integer in [0, 2**64 - 1], got {value}"
+            ))
         } else {
             err
         }
@@ -77,7 +79,10 @@ impl NativeLimiter {
     #[pyo3(signature = (store = "memory"))]
     fn new(store: &str) -> PyResult<Self> {
         let opened = limiter::open_store(store).map_err(value_error)?;
-        Ok(NativeLimiter { store: opened, spec: store.to_owned() })
+        Ok(NativeLimiter {
+            store: opened,
+            spec: store.to_owned(),
+        })
     }
 
     /// `limits` holds `(name, capacity, period_ns)` tuples; one cost per limit.
@@ -90,11 +95,18 @@ impl NativeLimiter {
         now_ns: Bound<'_, PyAny>,
     ) -> PyResult<NativeDecision> {
         let now_ns = to_u64(&now_ns, "now_ns")?;
-        let costs = costs.iter().map(|c| to_u64(c, "cost")).collect::<PyResult<Vec<u64>>>()?;
+        let costs = costs
+            .iter()
+            .map(|c| to_u64(c, "cost"))
+            .collect::<PyResult<Vec<u64>>>()?;
         let limits = limits
             .iter()
             .map(|(name, capacity, period)| {
-                Ok(Limit::new(name, to_u64(capacity, "capacity")?, to_u64(period, "period_ns")?))
+                Ok(Limit::new(
+                    name,
+                    to_u64(capacity, "capacity")?,
+                    to_u64(period, "period_ns")?,
+                ))
             })
             .collect::<PyResult<Vec<Limit<'_>>>>()?;
         let request = Request::new(key, &limits, &costs, now_ns).map_err(value_error)?;

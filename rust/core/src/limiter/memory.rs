@@ -66,20 +66,33 @@ impl MemoryStore {
     pub fn with_sweep_threshold(threshold: usize) -> Self {
         let threshold = threshold.max(1);
         let shards = (0..SHARDS)
-            .map(|_| Mutex::new(Shard { keys: HashMap::new(), sweep_at: threshold }))
+            .map(|_| {
+                Mutex::new(Shard {
+                    keys: HashMap::new(),
+                    sweep_at: threshold,
+                })
+            })
             .collect();
-        MemoryStore { shards, hasher: RandomState::new(), min_sweep_threshold: threshold }
+        MemoryStore {
+            shards,
+            hasher: RandomState::new(),
+            min_sweep_threshold: threshold,
+        }
     }
 
     /// Buckets currently held, expired or not (for tests and metrics).
     pub fn bucket_count(&self) -> usize {
-        (0..SHARDS).map(|i| self.lock(i).keys.values().map(Vec::len).sum::<usize>()).sum()
+        (0..SHARDS)
+            .map(|i| self.lock(i).keys.values().map(Vec::len).sum::<usize>())
+            .sum()
     }
 
     fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         // A panic elsewhere while holding the lock cannot leave a half-written TAT (writes are
         // single u64 stores after the decision), so a poisoned shard is still consistent.
-        self.shards[shard].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shards[shard]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn shard_of(&self, key: &str) -> usize {
@@ -96,7 +109,12 @@ impl Store for MemoryStore {
         let mut tats: Vec<u64> = match shard.keys.get(request.key()) {
             Some(buckets) => limits
                 .iter()
-                .map(|l| buckets.iter().find(|b| &*b.name == l.name).map_or(now, |b| b.tat))
+                .map(|l| {
+                    buckets
+                        .iter()
+                        .find(|b| &*b.name == l.name)
+                        .map_or(now, |b| b.tat)
+                })
                 .collect(),
             None => vec![now; limits.len()],
         };
@@ -115,13 +133,18 @@ impl Store for MemoryStore {
         for (limit, tat) in limits.iter().zip(tats) {
             match buckets.iter_mut().find(|b| &*b.name == limit.name) {
                 Some(bucket) => bucket.tat = tat,
-                None => buckets.push(Bucket { name: limit.name.into(), tat }),
+                None => buckets.push(Bucket {
+                    name: limit.name.into(),
+                    tat,
+                }),
             }
         }
         Ok(decision)
     }
 
     fn evict_expired(&self, now_ns: u64) -> usize {
-        (0..SHARDS).map(|i| self.lock(i).evict_expired(now_ns)).sum()
+        (0..SHARDS)
+            .map(|i| self.lock(i).evict_expired(now_ns))
+            .sum()
     }
 }

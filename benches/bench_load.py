@@ -1,0 +1,102 @@
+"""Benchmarks 1 and 2: non-streaming throughput and latency overhead, sentra-openai vs a bare Robyn ceiling.
+
+For each process count N, the Robyn ceiling (benches/robyn_ceiling.py) and `serve --mode fast --processes N` are
+started in turn, warmed up, then loaded by wrk at 50 keep-alive connections for `runs` runs; the median run by
+requests/s is reported. Ceiling and ours alternate so that drift in the machine's background load hits both alike.
+
+Overhead: at 50 connections the p99 is mostly queueing (50 connections / throughput), so it is reported next to
+the ceiling's, and a 1-connection run gives the per-request service time without any queue.
+"""
+
+from __future__ import annotations
+
+import time
+
+import harness
+import loadgen
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+def _plan(quick: bool) -> dict:
+    if quick:
+        return {"warmup_s": 1, "run_s": 3, "runs": 1, "single_s": 2}
+    return {"warmup_s": 2, "run_s": 6, "runs": 3, "single_s": 3}
+
+
+def _measure(server: harness.Server, tool: str, plan: dict, *, single: bool) -> dict:
+    url = server.url(CHAT_PATH)
+    loadgen.run(tool, url, connections=50, seconds=plan["warmup_s"])
+    runs = [loadgen.run(tool, url, connections=50, seconds=plan["run_s"]) for _ in range(plan["runs"])]
+    median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+    result = {
+        "rps": median["rps"],
+        "rps_runs": [r["rps"] for r in runs],
+        "latency_ms": median["latency_ms"],
+        "failed": sum(r["failed"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "command": median["command"],
+        "workers_alive": len(server.pids()),
+    }
+    if single:
+        one = loadgen.run(tool, url, connections=1, seconds=plan["single_s"])
+        result["single_connection"] = {"rps": one["rps"], "latency_ms": one["latency_ms"], "failed": one["failed"]}
+    return result
+
+
+def run(ctx, *, processes: tuple[int, ...] = (1, 2), runs: int | None = None) -> dict:
+    plan = _plan(ctx.quick)
+    if runs is not None:
+        plan["runs"] = runs
+    tool = loadgen.ensure_tool()
+    by_n: dict[str, dict] = {}
+    for n in processes:
+        entry: dict = {}
+        for kind in ("ceiling", "ours"):
+            server = (harness.start_ceiling(ctx.workdir, processes=n) if kind == "ceiling"
+                      else harness.start_sentra(ctx.workdir, mode="fast", processes=n))
+            try:
+                started = time.monotonic()
+                entry[kind] = _measure(server, tool, plan, single=(n == 1))
+                entry[kind]["wall_s"] = round(time.monotonic() - started, 1)
+            finally:
+                server.stop()
+        entry["ratio_ours_to_ceiling"] = round(entry["ours"]["rps"] / entry["ceiling"]["rps"], 3)
+        by_n[f"processes_{n}"] = entry
+        ctx.say(f"  load N={n}: ours {entry['ours']['rps']:.0f} rps, ceiling {entry['ceiling']['rps']:.0f} rps "
+                f"(ratio {entry['ratio_ours_to_ceiling']:.2f})")
+    load = {
+        "what": "non-streaming POST /v1/chat/completions, fast mode, wrk -t1 -c50 (median of runs)",
+        "tool": tool,
+        "plan": plan,
+        "request_body": loadgen._lua_body(),
+        "results": by_n,
+    }
+    return {"load": load, "overhead": _overhead(by_n)}
+
+
+def _overhead(by_n: dict) -> dict:
+    """p99 at 50 connections with 1 process (ours vs ceiling), and the unqueued service time at 1 connection."""
+    entry = by_n.get("processes_1")
+    if entry is None:
+        return {"skipped": "needs the 1-process load runs"}
+    ours, ceiling = entry["ours"], entry["ceiling"]
+    out = {
+        "what": "server latency at 50 concurrent connections (wrk --latency, 1 process) and at 1 connection",
+        "c50": {
+            "ours_ms": {k: ours["latency_ms"][k] for k in ("p50", "p90", "p99")},
+            "ceiling_ms": {k: ceiling["latency_ms"][k] for k in ("p50", "p90", "p99")},
+            "added_p99_ms": round(ours["latency_ms"]["p99"] - ceiling["latency_ms"]["p99"], 3),
+        },
+    }
+    if "single_connection" in ours and "single_connection" in ceiling:
+        o, c = ours["single_connection"], ceiling["single_connection"]
+        out["c1"] = {
+            "ours_ms": {k: o["latency_ms"][k] for k in ("p50", "p90", "p99")},
+            "ceiling_ms": {k: c["latency_ms"][k] for k in ("p50", "p90", "p99")},
+            "added_p50_ms": round(o["latency_ms"]["p50"] - c["latency_ms"]["p50"], 3),
+            "ours_rps": o["rps"],
+            "ceiling_rps": c["rps"],
+        }
+    out["ours_p99_ms"] = ours["latency_ms"]["p99"]
+    return out
