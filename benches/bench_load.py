@@ -38,6 +38,8 @@ def _measure(server: harness.Server, tool: str, plan: dict, *, single: bool) -> 
         "command": median["command"],
         "workers_alive": len(server.pids()),
     }
+    # Statuses >= 400 or socket errors mean the figures are not of successful completions: say so loudly.
+    result["error_rate"] = round(result["failed"] / max(result["requests"], 1), 4)
     if single:
         one = loadgen.run(tool, url, connections=1, seconds=plan["single_s"])
         result["single_connection"] = {"rps": one["rps"], "latency_ms": one["latency_ms"], "failed": one["failed"]}
@@ -59,6 +61,9 @@ def run(ctx, *, processes: tuple[int, ...] = (1, 2), runs: int | None = None) ->
                 started = time.monotonic()
                 entry[kind] = _measure(server, tool, plan, single=(n == 1))
                 entry[kind]["wall_s"] = round(time.monotonic() - started, 1)
+                if entry[kind]["error_rate"] > 0:
+                    ctx.say(f"  WARNING: {kind} N={n}: {entry[kind]['failed']} failed requests "
+                            f"({entry[kind]['error_rate']:.1%}); see {server.log_path}")
             finally:
                 server.stop()
         entry["ratio_ours_to_ceiling"] = round(entry["ours"]["rps"] / entry["ceiling"]["rps"], 3)

@@ -25,9 +25,30 @@ HOST = "127.0.0.1"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on. Checked, because Robyn binds with SO_REUSEPORT: a server started on a port that
+    another SO_REUSEPORT server already holds starts without error and silently gets only part of the traffic."""
+    for _ in range(20):
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+        if not listening(port):
+            return port
+    raise RuntimeError("no free port found")
+
+
+def listening(port: int) -> int:
+    """How many sockets listen on `port` (any address), from /proc/net/tcp{,6}."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                count += 1
+    return count
 
 
 def _health_ok(port: int, path: str) -> bool:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 import random
 import re
 import statistics
-import tempfile
-from functools import lru_cache
-from pathlib import Path
 
 import orjson
 import pytest
@@ -18,7 +12,6 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sentra_openai
 from sentra_openai.engine.textgen import (
     apply_stop,
     generate_answer,
@@ -27,22 +20,7 @@ from sentra_openai.engine.textgen import (
     natural_length,
     truncate_to_tokens,
 )
-
-
-@lru_cache(maxsize=None)
-def load_encoding(name: str) -> tiktoken.Encoding:
-    """tiktoken through its own cache, filled from the copies shipped in the package: no network needed."""
-    url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-    cache = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or Path(tempfile.gettempdir()) / "data-gym-cache")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-    target = cache / hashlib.sha1(url.encode()).hexdigest()
-    if not target.exists():  # tiktoken checks the sha256 itself when it reads the file
-        cache.mkdir(parents=True, exist_ok=True)
-        shipped = Path(sentra_openai.__file__).parent / "encodings" / f"{name}.tiktoken.gz"
-        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        partial.write_bytes(gzip.decompress(shipped.read_bytes()))
-        partial.replace(target)
-    return tiktoken.get_encoding(name)
+from sentra_openai.tokens import get_encoding  # offline: the encodings shipped in the package
 
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
@@ -60,7 +38,7 @@ def count(encoding: tiktoken.Encoding, text: str) -> int:
 @settings(max_examples=500, deadline=None)
 @given(seed=st.integers(0, 2**64 - 1), max_tokens=st.one_of(st.integers(1, 8), st.integers(1, 2000)))
 def test_answers_never_exceed_max_tokens(name: str, seed: int, max_tokens: int) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     answer = generate_answer(random.Random(seed), max_tokens, encoding, PROMPT)
     assert 1 <= count(encoding, answer.text) <= max_tokens
     assert answer.completion_tokens == count(encoding, answer.text)
@@ -71,7 +49,7 @@ def test_answers_never_exceed_max_tokens(name: str, seed: int, max_tokens: int) 
 @settings(max_examples=500, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), small=st.integers(1, 300), extra=st.integers(0, 500))
 def test_a_smaller_limit_cuts_the_same_answer(name: str, seed: int, small: int, extra: int) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     short = generate_answer(random.Random(seed), small, encoding, PROMPT)
     longer = generate_answer(random.Random(seed), small + extra, encoding, PROMPT)
     assert longer.text.startswith(short.text)
@@ -82,14 +60,14 @@ def test_a_smaller_limit_cuts_the_same_answer(name: str, seed: int, small: int, 
 
 
 def test_same_seed_same_text_and_seeds_differ() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     texts = [generate_text(random.Random(seed), 500, encoding, PROMPT) for seed in range(40)]
     assert texts == [generate_text(random.Random(seed), 500, encoding, PROMPT) for seed in range(40)]
     assert len(set(texts)) >= 38
 
 
 def test_answer_lengths_look_like_chat_answers() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     answers = [generate_answer(random.Random(seed), 4096, encoding, PROMPT) for seed in range(400)]
     lengths = [a.completion_tokens for a in answers]
     assert 40 <= statistics.median(lengths) <= 90
@@ -103,7 +81,7 @@ def test_answer_lengths_look_like_chat_answers() -> None:
 
 
 def test_answers_read_as_prose() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     for seed in range(100):
         text = generate_text(random.Random(seed), 4096, encoding, PROMPT)
         assert text[0].isupper()
@@ -117,7 +95,7 @@ def test_answers_read_as_prose() -> None:
 
 
 def test_answers_mention_the_prompt() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     answers = [generate_text(random.Random(seed), 4096, encoding, PROMPT) for seed in range(60)]
     substantial = [a for a in answers if count(encoding, a) > 30]
     related = [a for a in substantial if "tomatoes" in a or "small balcony" in a]
@@ -127,7 +105,7 @@ def test_answers_mention_the_prompt() -> None:
 
 
 def test_length_cut_reports_length() -> None:
-    encoding = load_encoding("cl100k_base")
+    encoding = get_encoding("cl100k_base")
     for seed in range(50):
         answer = generate_answer(random.Random(seed), 3, encoding)
         natural = generate_answer(random.Random(seed), 4096, encoding)
@@ -146,7 +124,7 @@ def test_truncation_is_a_token_prefix_within_the_limit(name: str, text: str, n: 
     """What is guaranteed for any text: a prefix made of whole tokens of `text`, re-encoding to <= n tokens,
     and nothing lost when the text already fits. (A cut can re-encode to fewer than n tokens when the n-th
     token ends inside a character.)"""
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     result = truncate_to_tokens(encoding, text, n)
     assert text.startswith(result)
     assert count(encoding, result) <= n
@@ -162,7 +140,7 @@ def test_truncation_is_a_token_prefix_within_the_limit(name: str, text: str, n: 
 @settings(max_examples=500, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300))
 def test_truncated_prose_has_exactly_n_tokens(name: str, seed: int, n: int) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     text = generate_text(random.Random(seed), 4096, encoding, PROMPT)
     tokens = encoding.encode_ordinary(text)
     result = truncate_to_tokens(encoding, text, n)
@@ -174,7 +152,7 @@ def test_truncated_prose_has_exactly_n_tokens(name: str, seed: int, n: int) -> N
 
 
 def test_truncation_never_splits_a_character() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     text = "Bravo 🦄🦄 done"
     for n in range(count(encoding, text) + 1):
         result = truncate_to_tokens(encoding, text, n)
@@ -213,7 +191,7 @@ def test_apply_stop_cuts_before_the_first_stop(text: str, stops: list[str]) -> N
 @settings(max_examples=500, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), max_tokens=st.integers(1, 300))
 def test_json_object_parses_and_fits(name: str, seed: int, max_tokens: int) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     document = generate_json_object(random.Random(seed), encoding, max_tokens)
     assert isinstance(orjson.loads(document), dict)
     assert count(encoding, document) <= max_tokens
@@ -221,7 +199,7 @@ def test_json_object_parses_and_fits(name: str, seed: int, max_tokens: int) -> N
 
 
 def test_json_objects_vary_in_content_and_layout() -> None:
-    encoding = load_encoding("o200k_base")
+    encoding = get_encoding("o200k_base")
     documents = [generate_json_object(random.Random(seed), encoding, 500) for seed in range(40)]
     assert len({tuple(orjson.loads(d)) for d in documents}) >= 4  # several shapes of object
     assert any("\n" in d for d in documents) and any("\n" not in d for d in documents)

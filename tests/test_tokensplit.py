@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
-import tempfile
-from functools import lru_cache
-from pathlib import Path
-
 import pytest
 import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sentra_openai
 from sentra_openai.engine.tokensplit import split_on_tokens, token_pieces, token_pieces_with_bytes
-
-
-@lru_cache(maxsize=None)
-def load_encoding(name: str) -> tiktoken.Encoding:
-    """tiktoken through its own cache, filled from the copies shipped in the package: no network needed."""
-    url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-    cache = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or Path(tempfile.gettempdir()) / "data-gym-cache")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-    target = cache / hashlib.sha1(url.encode()).hexdigest()
-    if not target.exists():  # tiktoken checks the sha256 itself when it reads the file
-        cache.mkdir(parents=True, exist_ok=True)
-        shipped = Path(sentra_openai.__file__).parent / "encodings" / f"{name}.tiktoken.gz"
-        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        partial.write_bytes(gzip.decompress(shipped.read_bytes()))
-        partial.replace(target)
-    return tiktoken.get_encoding(name)
+from sentra_openai.tokens import get_encoding  # offline: the encodings shipped in the package
 
 
 ENCODINGS = ["o200k_base", "cl100k_base"]
@@ -64,7 +41,7 @@ def char_boundary_token_ends(encoding: tiktoken.Encoding, text: str) -> int:
 @settings(max_examples=500, deadline=None)
 @given(text=texts)
 def test_pieces_rebuild_the_text_and_split_only_between_characters(name: str, text: str) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     pieces = split_on_tokens(encoding, text)
     assert "".join(pieces) == text
     assert all(pieces)
@@ -78,7 +55,7 @@ def test_pieces_rebuild_the_text_and_split_only_between_characters(name: str, te
 @settings(max_examples=500, deadline=None)
 @given(text=st.text(alphabet=st.characters(max_codepoint=0x7F)))
 def test_ascii_text_gives_exactly_one_piece_per_token(name: str, text: str) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     tokens = encoding.encode_ordinary(text)
     assert split_on_tokens(encoding, text) == [encoding.decode([token]) for token in tokens]
 
@@ -87,7 +64,7 @@ def test_ascii_text_gives_exactly_one_piece_per_token(name: str, text: str) -> N
 @settings(max_examples=500, deadline=None)
 @given(text=texts)
 def test_piece_bytes_are_the_utf8_of_each_piece(name: str, text: str) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     pairs = token_pieces_with_bytes(encoding, text)
     assert [piece for piece, _ in pairs] == split_on_tokens(encoding, text)
     for piece, raw in pairs:
@@ -99,7 +76,7 @@ def test_piece_bytes_are_the_utf8_of_each_piece(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("name", ENCODINGS)
 def test_emoji_split_mid_character_is_merged(name: str) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     text = "Party 🦄🦄 time 👨‍👩‍👧"
     tokens = encoding.encode_ordinary(text)
     pieces = split_on_tokens(encoding, text)
@@ -110,7 +87,7 @@ def test_emoji_split_mid_character_is_merged(name: str) -> None:
 
 @pytest.mark.parametrize("name", ENCODINGS)
 def test_special_token_text_is_ordinary_text(name: str) -> None:
-    encoding = load_encoding(name)
+    encoding = get_encoding(name)
     text = "before <|endoftext|> after"
     assert "".join(split_on_tokens(encoding, text)) == text
     assert split_on_tokens(encoding, "") == []

@@ -13,7 +13,7 @@ from .core import Call, Engine, Observer, Record, Services
 from .faults import FaultInjector
 from .fixtures import FixtureSet
 from .prompt_cache import PromptCache
-from .ratelimits import RateLimits
+from .ratelimits import RateLimits, window_scale_for
 from .types import Outcome, Piece, Request, StreamPlan
 
 __all__ = [
@@ -59,8 +59,9 @@ def build_engine(
         catalog=catalog,
         tokens=tokens or TokenCounter(),
         fixtures=FixtureSet.load(settings.fixture_paths()),
-        rate_limits=RateLimits(settings.rate_limiting, limiter, organization_id(settings.server.organization)),
-        faults=FaultInjector(settings.error_injection),
+        rate_limits=RateLimits(settings.rate_limiting, limiter, organization_id(settings.server.organization),
+                               window_scale=window_scale_for(settings)),
+        faults=FaultInjector(settings.error_injection, seed=settings.seed),
         prompt_cache=PromptCache(settings.prompt_caching),
         clock=clock,
         observer=observer or Observer(),

@@ -6,6 +6,7 @@ usage chunk) and the captures in shared/data/captures.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -14,16 +15,17 @@ from typing import Any
 import orjson
 
 from .. import _native
-from . import chat_request, respond, schema_gen, textgen, tokensplit
+from ..tokens import render_functions
+from . import chat_request, prompt_cache, respond, schema_gen, textgen, tokensplit
 from .chat_request import ChatRequest
 from .core import Call, Engine
 from .errors import ApiError
 from .faults import Fault
+from .ids import base62
 from .latency import Timing, plan_timing
 from .types import Outcome, Piece, StreamPlan
 
 DEFAULT_ANSWER_CAP = 4096  # the longest natural answer generated when the request sets no maximum
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass
@@ -91,9 +93,11 @@ def handle(call: Call) -> Outcome:
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)
-    content_rng = call.content_rng("chat", model.id, req.messages, req.tools, req.tool_choice, req.response_format,
-                                   req.n, req.max_output, req.stop, req.seed)
-    choices = [_generate_choice(i, req, model, encoding, content_rng, services.fixtures) for i in range(req.n)]
+    key = call.content_key("chat", model.id, req.messages, req.tools, req.tool_choice, req.response_format, req.n,
+                           req.max_output, req.stop, req.seed, req.logprobs, req.top_logprobs)
+    choices = call.generated(
+        key, lambda rng: [_generate_choice(i, req, model, encoding, rng, services.fixtures) for i in range(req.n)]
+    )
 
     cached = _cached_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
@@ -103,7 +107,7 @@ def handle(call: Call) -> Outcome:
 
     visible = max((len(c.pieces) + sum(len(t.pieces) for t in c.tool_calls) for c in choices), default=0)
     hidden = max((c.reasoning_tokens for c in choices), default=0)
-    timing = plan_timing(call.rng, model.latency, prompt_tokens=prompt_tokens, output_tokens=max(visible, 1),
+    timing = plan_timing(call.rng, model.latency, prompt_tokens=prompt_tokens - cached, output_tokens=max(visible, 1),
                          hidden_tokens=hidden, time_scale=call.time_scale)
     meta = _Meta(
         id=call.new_id("chatcmpl-", 29),
@@ -142,6 +146,7 @@ def _context_exceeded(window: int, prompt_tokens: int, max_output: int | None) -
     return ApiError(400, message, param="messages", code="context_length_exceeded")
 
 
+@functools.lru_cache(maxsize=256)
 def system_fingerprint(model) -> str | None:
     """`fp_` + 10 hex, stable per model; the gpt-5 family answers null (captures chat-basic, chat-tools)."""
     if model.id.startswith("gpt-5"):
@@ -153,12 +158,15 @@ def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens:
     settings = call.settings.prompt_caching
     if not settings.enable or prompt_tokens < settings.min_tokens:
         return 0
-    # The cache key is the prompt as the model sees it: tools first, then the messages in order.
-    rendered = orjson.dumps([req.tools, req.messages]).decode()
-    ids = encoding.encode(rendered, disallowed_special=())
-    scope = f"{call.api_key or 'anonymous'}\x1f{model.id}"
-    cached = call.services.prompt_cache.cached_tokens(scope, ids, call.services.clock.now())
-    return min(cached, prompt_tokens - prompt_tokens % settings.increment)
+    # The cache compares the prompt as the model reads it: tool definitions first, then the messages in order.
+    fmt = model.prompt_format
+    tools_text = render_functions(req.tools, fmt.tools.dialect) if req.tools else None
+    ids = prompt_cache.prompt_token_ids(encoding.encode_ordinary, req.messages, tools_text, fmt.tokens_per_message)
+    cache_key = req.raw.get("prompt_cache_key")  # a routing hint: requests with different keys land apart
+    scope = f"{call.api_key or 'anonymous'}\x1f{model.id}\x1f{cache_key if isinstance(cache_key, str) else ''}"
+    ttl = prompt_cache.EXTENDED_RETENTION_SECONDS if req.raw.get("prompt_cache_retention") == "24h" else None
+    return call.services.prompt_cache.cached_tokens(scope, ids, call.services.clock.now(), prompt_tokens=prompt_tokens,
+                                                    ttl_seconds=ttl)
 
 
 # ---- generation ---------------------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.
                 arguments = orjson.dumps(fixture.tool_call.get("arguments") or {}).decode()
             else:
                 arguments = orjson.dumps(schema_gen.arguments_for_tool(tool.get("parameters"), rng)).decode()
-            call_id = "call_" + "".join(rng.choice(_BASE62) for _ in range(24))
+            call_id = "call_" + base62(rng, 24)
             calls.append(ToolCall(call_id, name, arguments, tokensplit.split_on_tokens(encoding, arguments)))
         # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them).
         tokens = sum(len(encoding.encode(c.name)) + len(encoding.encode(c.arguments)) + 4 for c in calls)
@@ -345,7 +353,7 @@ class _ChunkWriter:
         """Random padding OpenAI adds to every chunk since 2025-08 (0-15 base62 characters)."""
         if self.obfuscation_rng is None:
             return None
-        return "".join(self.obfuscation_rng.choice(_BASE62) for _ in range(self.obfuscation_rng.randint(0, 15)))
+        return base62(self.obfuscation_rng, self.obfuscation_rng.randint(0, 15))
 
     def event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None, final_usage: bool = False) -> bytes:
         obj = orjson.dumps(choices).decode()

@@ -99,19 +99,14 @@ def handle(call: Call) -> Outcome:
     services = call.services
     body = parse_json_object(call.request.body)
     model = resolve_model_of_kind(call, model_name(body), "completion")
-    req = parse_request(body, model, services.tokens.encoding(model.encoding))
-
-    counts = services.tokens.completion_prompt_tokens(model, _prompt_value(req), req.suffix)
-    suffix_tokens = services.tokens.text_tokens(model, req.suffix) if req.suffix else 0
-    for tokens_of_prompt in counts.per_input:
-        in_prompt = tokens_of_prompt + suffix_tokens  # each prompt is completed with the suffix as context
-        if in_prompt + req.max_tokens > model.context_window:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {model.context_window} tokens, however you requested "
-                f"{in_prompt + req.max_tokens} tokens ({in_prompt} in your prompt; {req.max_tokens} for the "
-                "completion). Please reduce your prompt; or completion length.",
-            )
+    try:
+        req = parse_request(body, model, services.tokens.encoding(model.encoding))
+        counts = _count_prompt_tokens(services.tokens, model, req)
+    except ApiError:
+        # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
+        # (capture completion-bad-request).
+        respond.admit(call, model, 0)
+        raise
     prompt_tokens = counts.total
     per_prompt = max(req.n, req.best_of)
     respond.admit(call, model, prompt_tokens + req.max_tokens * per_prompt * len(req.prompts))
@@ -249,6 +244,22 @@ def _token_prompt(ids: list[int], encoding) -> Prompt:
             # A third-party test double of this error (respx mock of /v1/completions), param and code null.
             raise ApiError(400, f"Invalid token in prompt: {token}. Minimum value is 0, maximum value is {highest} (inclusive).")
     return Prompt(b"".join(_token_bytes(encoding, t) for t in ids).decode("utf-8", errors="replace"), tuple(ids))
+
+
+def _count_prompt_tokens(counter, model, req: CompletionRequest):
+    """usage.prompt_tokens of the request; raises the legacy context-length 400 for a prompt that cannot fit."""
+    counts = counter.completion_prompt_tokens(model, _prompt_value(req), req.suffix)
+    suffix_tokens = counter.text_tokens(model, req.suffix) if req.suffix else 0
+    for tokens_of_prompt in counts.per_input:
+        in_prompt = tokens_of_prompt + suffix_tokens  # each prompt is completed with the suffix as context
+        if in_prompt + req.max_tokens > model.context_window:
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {model.context_window} tokens, however you requested "
+                f"{in_prompt + req.max_tokens} tokens ({in_prompt} in your prompt; {req.max_tokens} for the "
+                "completion). Please reduce your prompt; or completion length.",
+            )
+    return counts
 
 
 def _prompt_value(req: CompletionRequest) -> list[Any]:

@@ -25,12 +25,14 @@ from .clock import Clock, MonotonicClock
 from .errors import ApiError
 from .faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .fixtures import FixtureSet
+from .ids import base62
 from .prompt_cache import PromptCache
+from .pacing import immediate_events
 from .ratelimits import RateLimits
 from .types import Outcome, Request
 
 OPENAI_VERSION = "2020-10-01"
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+CONTENT_CACHE_SIZE = 2048
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Services:
     prompt_cache: PromptCache
     clock: Clock = field(default_factory=MonotonicClock)
     observer: Observer = field(default_factory=Observer)
+    content_cache: dict[str, Any] = field(default_factory=dict)
 
 
 class Call:
@@ -113,13 +116,24 @@ class Call:
             scale = value if self.settings.latency.enable else 0.0
         return scale
 
-    def content_rng(self, *parts: Any) -> random.Random:
-        """An RNG for generated content: the same request (and `seed`) gives the same content."""
-        digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
-        return random.Random(f"{self.settings.seed}:{digest}")
+    def content_key(self, *parts: Any) -> str:
+        """Identifies generated content: the same request (and `seed`) gives the same content."""
+        return f"{self.settings.seed}:" + hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+    def generated(self, key: str, generate: Callable[[random.Random], Any]) -> Any:
+        """Content for `key`, generated once from an RNG seeded by it: load tests repeat requests, and generating
+        text costs more than everything else a request does."""
+        cache = self.services.content_cache
+        value = cache.get(key)
+        if value is None:
+            value = generate(random.Random(key))
+            cache[key] = value
+            if len(cache) > CONTENT_CACHE_SIZE:
+                del cache[next(iter(cache))]
+        return value
 
     def new_id(self, prefix: str, length: int) -> str:
-        return prefix + "".join(self.rng.choice(_BASE62) for _ in range(length))
+        return prefix + base62(self.rng, length)
 
     def elapsed_ms(self) -> int:
         return int((self.services.clock.now() - self.started) * 1000)
@@ -136,7 +150,9 @@ class Call:
     def check_fault(self, model_id: str, streaming: bool) -> Fault | None:
         """The fault for this request, forced or drawn; raises it now unless it strikes mid-stream."""
         fault = self.forced_fault
-        drawn = self.services.faults.draw(model_id, self.rng, self.services.clock.now(), streaming)
+        # A pinned request (X-Sentra-Seed) draws from its own RNG; others from the injector's request-ordered stream.
+        pinned = self.rng if "x-sentra-seed" in self.headers_in else None
+        drawn = self.services.faults.draw(model_id, pinned, self.services.clock.now(), streaming)
         fault = fault or drawn
         if fault is None:
             return None
@@ -262,8 +278,11 @@ class Engine:
         outcome.headers = headers
         record.latency_s = outcome.delay + call.elapsed_ms() / 1000
         record.stream = outcome.stream is not None
-        if self.settings.logging.log_bodies and outcome.stream is None:
-            record.response_body = outcome.body
+        if outcome.stream is not None and outcome.stream.pieces:
+            record.latency_s += outcome.stream.pieces[-1].due  # a stream takes until its last event is due
+        if self.settings.logging.log_bodies:
+            # A stream is logged as planned, one event per token (its random `obfuscation` padding may differ).
+            record.response_body = outcome.body if outcome.stream is None else b"".join(immediate_events(outcome.stream))
         self.services.observer.observe(record)
         return outcome
 

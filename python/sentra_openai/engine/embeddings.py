@@ -40,46 +40,21 @@ def handle(call: Call) -> Outcome:
     services = call.services
     body = parse_json_object(call.request.body)
     call.response_headers["access-control-allow-origin"] = "*"  # on this endpoint's 400s too (captures)
-    name = model_name(body)
-    for field in body:
-        if field not in KNOWN_FIELDS:
-            raise errors.unrecognized_argument(field)
-    inputs = _check_schema(body)
-    model = resolve_model_of_kind(call, name, "embedding")
-    assert model.embedding is not None
-    dimensions = body.get("dimensions")
-    if dimensions is not None:
-        if not model.has("dimensions"):
-            raise ApiError(400, "This model does not support specifying dimensions.")  # third-party 400 bodies
-        if dimensions > model.embedding.dimensions:
-            # Wording unconfirmed: no recorded answer to a too-large `dimensions` was found.
-            raise ApiError(
-                400,
-                f"This model supports at most {model.embedding.dimensions} dimensions, but {dimensions} were requested.",
-                param="dimensions",
-            )
-    if len(inputs) > model.embedding.max_inputs:
-        raise ApiError(400, INVALID_INPUT_MESSAGE)
-
-    encoding = services.tokens.encoding(model.encoding)
-    token_lists = [_tokens_of(item, encoding, services.tokens, model) for item in inputs]
-    limit = model.max_input or DEFAULT_MAX_INPUT_TOKENS
-    for tokens in token_lists:
-        if len(tokens) > limit:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {limit} tokens, however you requested {len(tokens)} tokens "
-                f"({len(tokens)} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.",
-            )
-    prompt_tokens = sum(len(tokens) for tokens in token_lists)
-    if prompt_tokens > MAX_TOKENS_PER_REQUEST:
-        raise ApiError(400, f"Requested {prompt_tokens} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request",
-                       type="max_tokens_per_request", code="max_tokens_per_request")
+    model = resolve_model_of_kind(call, model_name(body), "embedding")
+    try:
+        inputs, dimensions = _validate(body, model)
+        token_lists, prompt_tokens = _tokenize(services.tokens, model, inputs)
+    except ApiError:
+        # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
+        # (capture embeddings-bad-request).
+        respond.admit(call, model, 0)
+        raise
 
     respond.admit(call, model, prompt_tokens)
     call.check_fault(model.id, False)
     respond.charge_tokens(call, model, prompt_tokens, 0, 0)
 
+    assert model.embedding is not None
     as_base64 = body.get("encoding_format") == "base64"
     data = []
     for index, tokens in enumerate(token_lists):
@@ -96,6 +71,48 @@ def handle(call: Call) -> Outcome:
     }
     delay = _delay(call, model, prompt_tokens, len(inputs))
     return respond.json_outcome(payload, headers={"openai-model": echoed}, delay=delay)
+
+
+def _validate(body: dict[str, Any], model) -> tuple[list[str | list[int]], int | None]:
+    """The inputs and the requested dimensions, or OpenAI's 400 for the first problem it would report."""
+    for field in body:
+        if field not in KNOWN_FIELDS:
+            raise errors.unrecognized_argument(field)
+    inputs = _check_schema(body)
+    assert model.embedding is not None
+    dimensions = body.get("dimensions")
+    if dimensions is not None:
+        if not model.has("dimensions"):
+            raise ApiError(400, "This model does not support specifying dimensions.")  # third-party 400 bodies
+        if dimensions > model.embedding.dimensions:
+            # Wording unconfirmed: no recorded answer to a too-large `dimensions` was found.
+            raise ApiError(
+                400,
+                f"This model supports at most {model.embedding.dimensions} dimensions, but {dimensions} were requested.",
+                param="dimensions",
+            )
+    if len(inputs) > model.embedding.max_inputs:
+        raise ApiError(400, INVALID_INPUT_MESSAGE)
+    return inputs, dimensions
+
+
+def _tokenize(counter, model, inputs: list[str | list[int]]) -> tuple[list[list[int]], int]:
+    """Each input's tokens and their total (usage.prompt_tokens), within the per-input and per-request limits."""
+    encoding = counter.encoding(model.encoding)
+    token_lists = [_tokens_of(item, encoding, counter, model) for item in inputs]
+    limit = model.max_input or DEFAULT_MAX_INPUT_TOKENS
+    for tokens in token_lists:
+        if len(tokens) > limit:
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {limit} tokens, however you requested {len(tokens)} tokens "
+                f"({len(tokens)} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.",
+            )
+    prompt_tokens = sum(len(tokens) for tokens in token_lists)
+    if prompt_tokens > MAX_TOKENS_PER_REQUEST:
+        raise ApiError(400, f"Requested {prompt_tokens} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request",
+                       type="max_tokens_per_request", code="max_tokens_per_request")
+    return token_lists, prompt_tokens
 
 
 def _check_schema(body: dict[str, Any]) -> list[str | list[int]]:

@@ -106,18 +106,6 @@ class RateLimits:
             raise self._refusal(model.id, bucket_limits, costs, decision, headers)
         return Admission(decision, limits, headers)
 
-    def current_headers(self, api_key: str, model) -> dict[str, str]:
-        """The x-ratelimit-* headers of the buckets as they stand, charging nothing: for responses that fail before
-        admission (OpenAI's validation 400s carry them too, openai-wire.md §1.1)."""
-        if not self.settings.enable:
-            return {}
-        limits = self.limits_for(model)
-        if limits is None:
-            return {}
-        bucket_limits = limits.limits(self.window_scale)
-        decision = self.limiter.acquire(self._bucket(api_key, model), bucket_limits, [0] * len(bucket_limits))
-        return _headers(limits, decision)
-
     def _refusal(self, model_id: str, limits: list[Limit], costs: list[int], decision: Decision,
                  headers: dict[str, str]) -> RateLimitRefusal:
         # A request no wait can ever admit is reported as such first, whatever else also refused.
@@ -155,6 +143,12 @@ def _headers(limits: ModelLimits, decision: Decision) -> dict[str, str]:
         "x-ratelimit-limit-tokens": str(limits.tpm),
         "x-ratelimit-remaining-requests": str(decision.remaining[0]),
         "x-ratelimit-remaining-tokens": str(decision.remaining[1]),
-        "x-ratelimit-reset-requests": format_go_duration(decision.reset_after_ns[0]),
-        "x-ratelimit-reset-tokens": format_go_duration(decision.reset_after_ns[1]),
+        "x-ratelimit-reset-requests": _reset_value(decision.reset_after_ns[0]),
+        "x-ratelimit-reset-tokens": _reset_value(decision.reset_after_ns[1]),
     }
+
+
+def _reset_value(ns: int) -> str:
+    """Reset headers truncate to the millisecond: real answers show 1.2 ms as `1ms`, 3.9 ms as `3ms` and 0.6 ms as
+    `0s` (captures chat-basic, chat-tools, chat-bad-request). Waits in 429 messages round up instead."""
+    return format_go_duration(ns - ns % 1_000_000)

@@ -25,7 +25,7 @@ def admit(call: Call, model, tokens: int) -> None:
     try:
         admission = call.services.rate_limits.admit(call.api_key or "anonymous", model, tokens)
     except ApiError as exc:
-        call.record.rate_limited = exc.type
+        call.record.rate_limited = getattr(exc, "limit", exc.type)  # "rpm", "tpm" or "rpd"
         raise
     if admission is not None:
         call.response_headers.update(admission.headers)

@@ -38,14 +38,16 @@ class SchemaGenerationError(ValueError):
     """The schema cannot be satisfied (or not by this generator); the message names the JSON path."""
 
 
-# Past this many $ref expansions (or nesting levels) on one branch, generation prefers the smallest branch:
-# null over objects, no optional properties, minItems items. That is what makes recursive schemas terminate.
+# Once one $ref has been expanded this many times on the current branch (recursion), or nesting is this deep,
+# generation prefers the smallest branch: null over objects, no optional properties, minItems items. That is
+# what makes recursive schemas terminate; non-recursive $refs (a Pydantic model per nested object) do not count.
 _SOFT_REF_DEPTH = 3
 _SOFT_NEST_DEPTH = 8
 _HARD_DEPTH = 64
 _NODE_BUDGET = 20_000
 _RETRIES = 12
 _PATTERN_ATTEMPTS = 60
+_MAX_STRING = 1_000_000  # characters; far beyond any max_tokens
 
 _ANNOTATIONS = frozenset(
     {"title", "description", "default", "examples", "$comment", "$schema", "$id", "$anchor", "$defs",
@@ -56,7 +58,6 @@ _OBJECT_KEYS = ("properties", "required", "additionalProperties", "patternProper
 _ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-_SCALAR_TYPES = ("string", "integer", "number", "boolean")
 
 
 def instance_for_schema(schema: dict[str, Any] | bool, rng: random.Random) -> Any:
@@ -64,7 +65,7 @@ def instance_for_schema(schema: dict[str, Any] | bool, rng: random.Random) -> An
     last_error = "no attempt made"
     for _ in range(3):
         generator = _Generator(schema, rng)
-        value = generator.generate(schema, "$", 0, 0, None)
+        value = generator.generate(schema, "$", 0, (), None)
         error = _Validator(schema).first_error(value, schema, "$")
         if error is None:
             return value
@@ -92,23 +93,23 @@ class _Generator:
         self.nodes = 0
         self.validator = _Validator(root)
 
-    # The walk: `depth` counts nesting, `refs` counts $ref expansions on this branch, `name` is the property
+    # The walk: `depth` counts nesting, `refs` lists the $refs expanded on this branch, `name` is the property
     # name (or its singular, for array items) used to pick realistic values.
-    def generate(self, schema: Any, path: str, depth: int, refs: int, name: str | None) -> Any:
+    def generate(self, schema: Any, path: str, depth: int, refs: tuple[str, ...], name: str | None) -> Any:
         self.nodes += 1
         if self.nodes > _NODE_BUDGET:
             raise SchemaGenerationError(f"{_short(path)}: the schema needs too large a value")
         if depth > _HARD_DEPTH:
             raise SchemaGenerationError(f"{_short(path)}: recursion never reaches a terminating branch")
         if schema is True or schema == {}:
-            return self._any_value(name, depth, refs)
+            return self._any_value(name)
         if schema is False:
             raise SchemaGenerationError(f"{path}: the schema `false` admits no value")
         if not isinstance(schema, dict):
             raise SchemaGenerationError(f"{path}: not a schema: {schema!r}")
 
         schema, refs = self._flatten(schema, path, refs)
-        deep = refs >= _SOFT_REF_DEPTH or depth >= _SOFT_NEST_DEPTH
+        deep = depth >= _SOFT_NEST_DEPTH or any(refs.count(ref) >= _SOFT_REF_DEPTH for ref in set(refs))
 
         if "anyOf" in schema or "oneOf" in schema:
             return self._combinator(schema, path, depth, refs, name, deep)
@@ -133,14 +134,15 @@ class _Generator:
         error = self.validator.first_error(value, schema, path)
         raise SchemaGenerationError(f"could not satisfy the schema: {error}")
 
-    def _flatten(self, schema: dict[str, Any], path: str, refs: int) -> tuple[dict[str, Any], int]:
+    def _flatten(self, schema: dict[str, Any], path: str, refs: tuple[str, ...]
+                 ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """Resolve $ref and fold allOf into one schema, so the rest of the walk sees plain keywords."""
         for _ in range(_HARD_DEPTH):
             if "$ref" in schema or "$dynamicRef" in schema:
                 ref = schema.get("$ref", schema.get("$dynamicRef"))
                 target = _resolve(self.root, ref, path)
                 siblings = {k: v for k, v in schema.items() if k not in ("$ref", "$dynamicRef")}
-                refs += 1
+                refs = (*refs, str(ref))
                 if target is False:
                     raise SchemaGenerationError(f"{path}: $ref {ref!r} points to `false`")
                 target = {} if target is True else target
@@ -161,7 +163,7 @@ class _Generator:
             return schema, refs
         raise SchemaGenerationError(f"{path}: $ref chain never ends")
 
-    def _combinator(self, schema: dict[str, Any], path: str, depth: int, refs: int, name: str | None,
+    def _combinator(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
                     deep: bool) -> Any:
         keyword = "anyOf" if "anyOf" in schema else "oneOf"
         branches = schema[keyword]
@@ -196,7 +198,7 @@ class _Generator:
                 last = SchemaGenerationError(f"{path}: value matches more than one oneOf branch")
         raise last or SchemaGenerationError(f"{path}: no {keyword} branch can be satisfied")
 
-    def _generate_plain(self, schema: dict[str, Any], path: str, depth: int, refs: int, name: str | None,
+    def _generate_plain(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
                         deep: bool) -> Any:
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         if "const" in schema:
@@ -252,7 +254,7 @@ class _Generator:
                 return [kind]
         return ["any"]
 
-    def _of_type(self, kind: str, schema: dict[str, Any], path: str, depth: int, refs: int, name: str | None,
+    def _of_type(self, kind: str, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
                  deep: bool) -> Any:
         if kind == "object":
             return self._object(schema, path, depth, refs, deep)
@@ -267,17 +269,17 @@ class _Generator:
         if kind == "null":
             return None
         if kind == "any":
-            return self._any_value(name, depth, refs)
+            return self._any_value(name)
         raise SchemaGenerationError(f"{path}: unknown type {kind!r}")
 
-    def _any_value(self, name: str | None, depth: int, refs: int) -> Any:
+    def _any_value(self, name: str | None) -> Any:
         if name and _number_hint(name) is not None:
             return _number({}, False, name, "$", self.rng)
         return self._string({}, "$", name)
 
     # ---------------------------------------------------------------------------------------- objects
 
-    def _object(self, schema: dict[str, Any], path: str, depth: int, refs: int, deep: bool) -> dict[str, Any]:
+    def _object(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], deep: bool) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties", {}) or {}
         required = list(dict.fromkeys(schema.get("required", []) or []))
         additional = schema.get("additionalProperties", True)
@@ -291,10 +293,9 @@ class _Generator:
         chosen += [key for key in required if key not in properties]
         if not deep:
             chosen += [key for key in properties if key not in required and self.rng.random() < 0.6]
-        chosen = self._close_dependencies(chosen, schema.get("dependentRequired", {}), properties)
+        chosen = self._close_dependencies(chosen, schema.get("dependentRequired", {}))
         if max_props is not None and len(chosen) > max_props:
-            forced = set(required) | set(self._close_dependencies(required, schema.get("dependentRequired", {}),
-                                                                  properties))
+            forced = set(self._close_dependencies(required, schema.get("dependentRequired", {})))
             chosen = [key for key in chosen if key in forced] + [key for key in chosen if key not in forced]
             if len(forced) > max_props:
                 raise SchemaGenerationError(
@@ -325,8 +326,7 @@ class _Generator:
         return result
 
     @staticmethod
-    def _close_dependencies(chosen: list[str], dependent: dict[str, list[str]], properties: dict[str, Any]
-                            ) -> list[str]:
+    def _close_dependencies(chosen: list[str], dependent: dict[str, list[str]]) -> list[str]:
         result = list(chosen)
         for key in result:  # grows while iterating: a dependency may have dependencies of its own
             for needed in dependent.get(key, []):
@@ -350,7 +350,7 @@ class _Generator:
         return {"allOf": parts}
 
     def _extra_name(self, schema: dict[str, Any], taken: dict[str, Any], properties: dict[str, Any],
-                    patterns: dict[str, Any], path: str, depth: int, refs: int) -> str:
+                    patterns: dict[str, Any], path: str, depth: int, refs: tuple[str, ...]) -> str:
         """A new property name, allowed by propertyNames and (when extras are forbidden) by a patternProperty."""
         names_schema = schema.get("propertyNames")
         closed = schema.get("additionalProperties", True) is False
@@ -375,7 +375,7 @@ class _Generator:
 
     # ----------------------------------------------------------------------------------------- arrays
 
-    def _array(self, schema: dict[str, Any], path: str, depth: int, refs: int, name: str | None, deep: bool
+    def _array(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None, deep: bool
                ) -> list[Any]:
         prefix = schema.get("prefixItems", []) or []
         items = schema.get("items", True)
@@ -418,8 +418,10 @@ class _Generator:
         max_length = schema.get("maxLength")
         if max_length is not None and min_length > max_length:
             raise SchemaGenerationError(f"{path}: minLength {min_length} is greater than maxLength {max_length}")
+        if min_length > _MAX_STRING:
+            raise SchemaGenerationError(f"{path}: minLength {min_length} is longer than any model output")
         pattern = schema.get("pattern")
-        fmt = schema.get("format")
+        fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
         kind = _string_hint(name) if name else None
         if pattern is not None:
             # A realistic value that happens to match (an email for an email pattern) beats a sampled one.
@@ -824,8 +826,14 @@ def _length_ok(value: str, min_length: int, max_length: int | None) -> bool:
 
 def _fit_length(value: str, min_length: int, max_length: int | None, rng: random.Random) -> str:
     words = lexicon()["words"]
-    while len(value) < min_length:
-        value = f"{value} {words[rng.randrange(len(words))]}" if value else words[rng.randrange(len(words))]
+    if len(value) < min_length:
+        parts = [value] if value else []
+        total = len(value)
+        while total < min_length:
+            word = words[rng.randrange(len(words))]
+            total += len(word) + (1 if parts else 0)
+            parts.append(word)
+        value = " ".join(parts)
     if max_length is not None and len(value) > max_length:
         cut = value[:max_length]
         value = cut.rstrip() if len(cut.rstrip()) >= min_length else cut

@@ -151,14 +151,17 @@ def _compose(
         text = lex["short_replies"][rng.randrange(len(lex["short_replies"]))]
         return text, len(encoding.encode_ordinary(text))
 
-    # Generation stops one sentence past whichever comes first, the target or the limit: past the limit the
-    # rest would be cut anyway, and stopping early keeps long targets cheap under small limits.
-    stop_at = min(target, max_tokens + 1)
+    # The natural end depends only on the RNG and the target (never on max_tokens), so a smaller limit cuts
+    # the same answer. Generation may stop early once the text is certainly over the limit: the rest would
+    # be cut anyway, and it keeps long targets cheap under small limits. `count` sums per-sentence counts,
+    # which is exact except where BPE merges ".\n\n" at a paragraph break; the limit check is exact.
     paragraphs: list[list[str]] = [[]]
     paragraph_size = rng.randint(2, 4)
     count = 0
     sentence_index = 0
-    while count < stop_at:
+    while count < target:
+        if count > max_tokens and len(encoding.encode_ordinary(_join(paragraphs))) > max_tokens:
+            break
         if sentence_index == 0 and rng.random() < 0.6:
             template_list = lex["openers"]
         elif count > 40 and target - count < 25 and rng.random() < 0.5:
@@ -169,16 +172,18 @@ def _compose(
         if target > lex["answer_length"]["paragraph_min_tokens"] and len(paragraphs[-1]) >= paragraph_size:
             paragraphs.append([])
             paragraph_size = rng.randint(2, 4)
-        # Summing per-sentence counts is exact except at paragraph breaks, where BPE may merge ".\n\n";
-        # the exact count of the whole text is taken once at the end.
         joiner = " " if paragraphs[-1] else ("\n\n" if sentence_index else "")
         count += len(encoding.encode_ordinary(joiner + sentence))
         paragraphs[-1].append(sentence)
         sentence_index += 1
         if template_list is lex["closers"]:
             break
-    text = "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
+    text = _join(paragraphs)
     return text, len(encoding.encode_ordinary(text))
+
+
+def _join(paragraphs: list[list[str]]) -> str:
+    return "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
 
 
 def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:

@@ -21,6 +21,9 @@ def _groups(encoding: Any, text: str) -> list[tuple[bytes, int]]:
         if pending_count:
             pending += chunk
             pending_count += 1
+        elif chunk[-1] < 0x80:  # fast path: starts on a boundary (nothing pending) and ends in ASCII
+            groups.append((chunk, 1))
+            continue
         else:
             pending, pending_count = chunk, 1
         if _ends_on_char_boundary(pending):

@@ -11,7 +11,7 @@ use super::{Decision, Request, Verdict};
 /// `retry_after_ns` of a cost that can never fit its limit (cost > capacity).
 pub const NEVER: u64 = u64::MAX;
 
-/// Time one unit-cost `cost` occupies in the bucket: `ceil(cost * period / capacity)` ns.
+/// Time a cost of `cost` units occupies in the bucket: `ceil(cost * period / capacity)` ns.
 ///
 /// Rounding up keeps the limiter conservative: C requests of cost 1 never take less than P in total.
 /// Only defined for `cost <= capacity`, where the result is at most `period` and so fits a `u64`.
