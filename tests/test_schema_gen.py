@@ -73,7 +73,8 @@ def number_schemas(draw: st.DrawFn) -> dict[str, Any]:
     if high is not None:
         schema["exclusiveMaximum" if draw(st.booleans()) else "maximum"] = high
     if draw(st.booleans()):
-        schema["multipleOf"] = draw(st.sampled_from([1, 2, 3]) if integer else st.sampled_from([0.5, 0.25, 0.1, 0.01, 1]))
+        divisors = [1, 2, 3] if integer else [0.5, 0.25, 0.1, 0.01, 1]
+        schema["multipleOf"] = draw(st.sampled_from(divisors))
     return schema
 
 
@@ -178,7 +179,8 @@ TREE = {
     "$defs": {
         "node": {
             "type": "object",
-            "properties": {"value": {"type": "integer"}, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+            "properties": {"value": {"type": "integer"},
+                           "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
             "required": ["value", "children"],
             "additionalProperties": False,
         }
@@ -217,7 +219,8 @@ def test_recursion_through_definitions_and_root_ref() -> None:
 
 def test_anyof_object_or_null_produces_both_kinds() -> None:
     schema = {"type": "object", "properties": {"result": {"anyOf": [
-        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False},
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+         "additionalProperties": False},
         {"type": "null"}]}}, "required": ["result"], "additionalProperties": False}
     values = [generate(schema, seed)["result"] for seed in range(60)]
     for seed in range(60):

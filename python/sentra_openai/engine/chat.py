@@ -146,12 +146,16 @@ def _context_exceeded(window: int, prompt_tokens: int, max_output: int | None) -
     return ApiError(400, message, param="messages", code="context_length_exceeded")
 
 
-@functools.lru_cache(maxsize=256)
 def system_fingerprint(model) -> str | None:
     """`fp_` + 10 hex, stable per model; the gpt-5 family answers null (captures chat-basic, chat-tools)."""
-    if model.id.startswith("gpt-5"):
+    return _fingerprint(model.id, model.snapshot)
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(model_id: str, snapshot: str) -> str | None:
+    if model_id.startswith("gpt-5"):
         return None
-    return "fp_" + hashlib.sha1(model.snapshot.encode()).hexdigest()[:10]
+    return "fp_" + hashlib.sha1(snapshot.encode()).hexdigest()[:10]
 
 
 def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:

@@ -48,6 +48,9 @@ _NODE_BUDGET = 20_000
 _RETRIES = 12
 _PATTERN_ATTEMPTS = 60
 _MAX_STRING = 1_000_000  # characters; far beyond any max_tokens
+_MAX_TRAIL = 256  # $ref expansions on one branch: more means a $ref cycle with no structure in between
+
+_Trail = tuple[str, ...]  # the $refs expanded on the current branch, outermost first
 
 _ANNOTATIONS = frozenset(
     {"title", "description", "default", "examples", "$comment", "$schema", "$id", "$anchor", "$defs",
@@ -95,7 +98,7 @@ class _Generator:
 
     # The walk: `depth` counts nesting, `refs` lists the $refs expanded on this branch, `name` is the property
     # name (or its singular, for array items) used to pick realistic values.
-    def generate(self, schema: Any, path: str, depth: int, refs: tuple[str, ...], name: str | None) -> Any:
+    def generate(self, schema: Any, path: str, depth: int, refs: _Trail, name: str | None) -> Any:
         self.nodes += 1
         if self.nodes > _NODE_BUDGET:
             raise SchemaGenerationError(f"{_short(path)}: the schema needs too large a value")
@@ -134,8 +137,7 @@ class _Generator:
         error = self.validator.first_error(value, schema, path)
         raise SchemaGenerationError(f"could not satisfy the schema: {error}")
 
-    def _flatten(self, schema: dict[str, Any], path: str, refs: tuple[str, ...]
-                 ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    def _flatten(self, schema: dict[str, Any], path: str, refs: _Trail) -> tuple[dict[str, Any], _Trail]:
         """Resolve $ref and fold allOf into one schema, so the rest of the walk sees plain keywords."""
         for _ in range(_HARD_DEPTH):
             if "$ref" in schema or "$dynamicRef" in schema:
@@ -143,6 +145,8 @@ class _Generator:
                 target = _resolve(self.root, ref, path)
                 siblings = {k: v for k, v in schema.items() if k not in ("$ref", "$dynamicRef")}
                 refs = (*refs, str(ref))
+                if len(refs) > _MAX_TRAIL:
+                    raise SchemaGenerationError(f"{_short(path)}: $ref {ref!r} loops without reaching a value")
                 if target is False:
                     raise SchemaGenerationError(f"{path}: $ref {ref!r} points to `false`")
                 target = {} if target is True else target
@@ -163,7 +167,7 @@ class _Generator:
             return schema, refs
         raise SchemaGenerationError(f"{path}: $ref chain never ends")
 
-    def _combinator(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
+    def _combinator(self, schema: dict[str, Any], path: str, depth: int, refs: _Trail, name: str | None,
                     deep: bool) -> Any:
         keyword = "anyOf" if "anyOf" in schema else "oneOf"
         branches = schema[keyword]
@@ -198,7 +202,7 @@ class _Generator:
                 last = SchemaGenerationError(f"{path}: value matches more than one oneOf branch")
         raise last or SchemaGenerationError(f"{path}: no {keyword} branch can be satisfied")
 
-    def _generate_plain(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
+    def _generate_plain(self, schema: dict[str, Any], path: str, depth: int, refs: _Trail, name: str | None,
                         deep: bool) -> Any:
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         if "const" in schema:
@@ -254,7 +258,7 @@ class _Generator:
                 return [kind]
         return ["any"]
 
-    def _of_type(self, kind: str, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None,
+    def _of_type(self, kind: str, schema: dict[str, Any], path: str, depth: int, refs: _Trail, name: str | None,
                  deep: bool) -> Any:
         if kind == "object":
             return self._object(schema, path, depth, refs, deep)
@@ -279,7 +283,7 @@ class _Generator:
 
     # ---------------------------------------------------------------------------------------- objects
 
-    def _object(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], deep: bool) -> dict[str, Any]:
+    def _object(self, schema: dict[str, Any], path: str, depth: int, refs: _Trail, deep: bool) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties", {}) or {}
         required = list(dict.fromkeys(schema.get("required", []) or []))
         additional = schema.get("additionalProperties", True)
@@ -350,7 +354,7 @@ class _Generator:
         return {"allOf": parts}
 
     def _extra_name(self, schema: dict[str, Any], taken: dict[str, Any], properties: dict[str, Any],
-                    patterns: dict[str, Any], path: str, depth: int, refs: tuple[str, ...]) -> str:
+                    patterns: dict[str, Any], path: str, depth: int, refs: _Trail) -> str:
         """A new property name, allowed by propertyNames and (when extras are forbidden) by a patternProperty."""
         names_schema = schema.get("propertyNames")
         closed = schema.get("additionalProperties", True) is False
@@ -375,7 +379,7 @@ class _Generator:
 
     # ----------------------------------------------------------------------------------------- arrays
 
-    def _array(self, schema: dict[str, Any], path: str, depth: int, refs: tuple[str, ...], name: str | None, deep: bool
+    def _array(self, schema: dict[str, Any], path: str, depth: int, refs: _Trail, name: str | None, deep: bool
                ) -> list[Any]:
         prefix = schema.get("prefixItems", []) or []
         items = schema.get("items", True)
@@ -446,7 +450,9 @@ class _Generator:
 
 
 def _is_null_schema(schema: Any) -> bool:
-    return isinstance(schema, dict) and (schema.get("type") == "null" or ("const" in schema and schema["const"] is None))
+    if not isinstance(schema, dict):
+        return False
+    return schema.get("type") == "null" or ("const" in schema and schema["const"] is None)
 
 
 def _short(path: str) -> str:
@@ -939,7 +945,7 @@ _FORMATS: dict[str, Any] = {
     "idn-hostname": lambda rng: _pick(rng, "web_domains"),
     "ipv4": lambda rng: f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
     "ipv6": lambda rng: "2001:db8:" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(6)),
-    "duration": lambda rng: rng.choice((f"P{rng.randint(1, 30)}D", f"PT{rng.randint(1, 59)}M", f"PT{rng.randint(1, 12)}H")),
+    "duration": lambda rng: rng.choice(("P{}D", "PT{}H", "PT{}M")).format(rng.randint(1, 30)),
     "json-pointer": lambda rng: f"/{_pick(rng, 'url_paths')}/{rng.randint(0, 9)}",
     "relative-json-pointer": lambda rng: f"{rng.randint(0, 3)}/{_pick(rng, 'url_paths')}",
     "regex": lambda rng: "^[a-z]+$",
