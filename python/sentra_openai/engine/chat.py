@@ -25,7 +25,9 @@ from .ids import base62
 from .latency import Timing, plan_timing
 from .types import Outcome, Piece, StreamPlan
 
-DEFAULT_ANSWER_CAP = 4096  # the longest natural answer generated when the request sets no maximum
+DEFAULT_ANSWER_CAP = 4096
+_DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "metadata", "store", "service_tier",
+                              "prompt_cache_key", "prompt_cache_retention", "safety_identifier"})  # the longest natural answer generated when the request sets no maximum
 
 
 @dataclass
@@ -93,8 +95,8 @@ def handle(call: Call) -> Outcome:
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)
-    key = call.content_key("chat", model.id, req.messages, req.tools, req.tool_choice, req.response_format, req.n,
-                           req.max_output, req.stop, req.seed, req.logprobs, req.top_logprobs)
+    # Everything in the body but the fields that only change delivery or bookkeeping decides the content.
+    key = call.content_key("chat", model.id, sorted((k, v) for k, v in req.raw.items() if k not in _DELIVERY_FIELDS))
     choices = call.generated(
         key, lambda rng: [_generate_choice(i, req, model, encoding, rng, services.fixtures) for i in range(req.n)]
     )

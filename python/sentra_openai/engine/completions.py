@@ -64,11 +64,12 @@ class CompletionRequest:
     include_usage: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Candidate:
     text: str  # the generated text only (no echo)
     finish_reason: str
     score: float  # mean log probability per token, what best_of ranks by
+    tokens: int  # completion tokens of `text`
 
 
 @dataclass
@@ -119,11 +120,13 @@ def handle(call: Call) -> Outcome:
     for prompt_index, prompt in enumerate(req.prompts):
         candidates = []
         for k in range(req.best_of):
-            # Neither max_tokens nor stop is part of the key: they cut the text the model would write, not change it.
-            rng = call.content_rng("completion", model.id, prompt.text, prompt.ids, req.suffix, req.seed, k)
-            fixture = services.fixtures.match(model.id, prompt.text, rng.random())
-            candidate = generate_candidate(rng, encoding, prompt.text, req.max_tokens, req.stop, fixture)
-            tokens = len(encoding.encode_ordinary(candidate.text))
+            # The text the model would write depends on the prompt, suffix, seed and candidate number; max_tokens
+            # and stop only cut it, so they key the (cached) result but not the RNG.
+            seed_key = call.content_key("completion", model.id, prompt.text, prompt.ids, req.suffix, req.seed, k)
+            cache_key = call.content_key("completion-cut", seed_key, req.max_tokens, req.stop)
+            candidate = call.generated(cache_key, lambda _: _candidate(seed_key, model.id, encoding, prompt.text, req,
+                                                                       services.fixtures))
+            tokens = candidate.tokens
             completion_tokens += tokens  # every best_of candidate is generated, and billed
             longest = max(longest, tokens)
             candidates.append(candidate)
@@ -269,10 +272,16 @@ def _prompt_value(req: CompletionRequest) -> list[Any]:
 # ---- generation ---------------------------------------------------------------------------------------------------
 
 
+def _candidate(seed_key: str, model_id: str, encoding, prompt: str, req: CompletionRequest, fixtures) -> Candidate:
+    rng = random.Random(seed_key)
+    fixture = fixtures.match(model_id, prompt, rng.random())
+    return generate_candidate(rng, encoding, prompt, req.max_tokens, req.stop, fixture)
+
+
 def generate_candidate(rng: random.Random, encoding, prompt: str, max_tokens: int, stop: list[str], fixture) -> Candidate:
     """A continuation of `prompt`: natural-length text cut by `stop` ("stop") or at `max_tokens` ("length")."""
     if max_tokens == 0:
-        return Candidate("", "length", -rng.uniform(0.2, 2.5))
+        return Candidate("", "length", -rng.uniform(0.2, 2.5), 0)
     if fixture is not None and fixture.content is not None:
         natural = fixture.content
     else:
@@ -280,10 +289,12 @@ def generate_candidate(rng: random.Random, encoding, prompt: str, max_tokens: in
         natural = textgen.generate_answer(rng, max_tokens + 1, encoding, prompt).text
     text, _ = textgen.apply_stop(_lead_in(prompt) + natural, stop)
     finish = "stop"
-    if len(encoding.encode_ordinary(text)) > max_tokens:
+    count = len(encoding.encode_ordinary(text))
+    if count > max_tokens:
         text = textgen.truncate_to_tokens(encoding, text, max_tokens)
         finish = "length"
-    return Candidate(text, finish, -rng.uniform(0.2, 2.5))
+        count = len(encoding.encode_ordinary(text))
+    return Candidate(text, finish, -rng.uniform(0.2, 2.5), count)
 
 
 def _lead_in(prompt: str) -> str:
@@ -302,7 +313,7 @@ def _fill_tokens(choice: Choice, req: CompletionRequest, encoding, call: Call) -
     choice.pieces = tokensplit.token_pieces(encoding, text) if text else []
     if req.logprobs is None:
         return
-    rng = call.content_rng("completion-logprobs", choice.prompt.text, text, req.logprobs)
+    rng = random.Random(call.content_key("completion-logprobs", choice.prompt.text, choice.prompt.ids, text, req.logprobs))
     if req.echo:
         prompt_ids = list(choice.prompt.ids) if choice.prompt.ids is not None else encoding.encode(
             choice.prompt.text, allowed_special={DOCUMENT_START}, disallowed_special=())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import random
 import struct
 from typing import Any
 
@@ -87,7 +88,7 @@ def generate(call: Call) -> Outcome:
     call.record.output_tokens = 0
 
     width, height = (int(side) for side in size.split("x"))
-    rng = call.content_rng("image", model.id, prompt, size, quality, style)
+    rng = random.Random(call.content_key("image", model.id, prompt, size, quality, style))
     data = []
     for _ in range(n):
         image_id = encode_image_id(width, height, rng.getrandbits(64))
