@@ -132,7 +132,8 @@ def _pct(value: float | None, target: float) -> float | None:
     return None if value is None else round((value / target - 1) * 100, 1)
 
 
-def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...] | None = None) -> dict:
+def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...] | None = None,
+        env: dict[str, str] | None = None) -> dict:
     levels = levels or ((100, 500) if ctx.quick else (100, 500, 1000))
     processes = processes or (1,)
     catalog_path = _catalog(ctx.workdir)
@@ -143,7 +144,7 @@ def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...
     }
     for n in processes:
         server = harness.start_sentra(ctx.workdir, mode="default", processes=n, config=_server_config(catalog_path),
-                                      name=f"sentra-stream-p{n}")
+                                      name=f"sentra-stream-p{n}", env=env)
         try:
             ideal = _calibrate(server.port)
             out["ideal"] = ideal

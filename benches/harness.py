@@ -98,6 +98,20 @@ class Server:
                 found.append(int(entry))
         return sorted(found)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the group's live processes (utime + stime of /proc/<pid>/stat)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / ticks
+
     def memory(self) -> list[dict]:
         """RSS and PSS (KiB -> MiB) of each process. PSS splits pages shared by forked workers fairly."""
         rows = []
@@ -194,7 +208,7 @@ def write_config(workdir: Path, name: str, config: dict) -> Path:
 
 
 def start_sentra(workdir: Path, *, mode: str, processes: int, config: dict | None = None,
-                 name: str | None = None) -> Server:
+                 name: str | None = None, env: dict[str, str] | None = None) -> Server:
     """`python -m sentra_openai serve` on free ports; metrics stay on (as users run it), on their own port."""
     port, metrics_port = free_port(), free_port()
     name = name or f"sentra-{mode}-p{processes}"
@@ -202,7 +216,7 @@ def start_sentra(workdir: Path, *, mode: str, processes: int, config: dict | Non
                "--port", str(port), "--metrics-port", str(metrics_port)]
     if config:
         command += ["--config", str(write_config(workdir, f"{name}-config", config))]
-    return start(name, command, port, workdir)
+    return start(name, command, port, workdir, env=env)
 
 
 def start_ceiling(workdir: Path, *, processes: int) -> Server:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
-from datetime import datetime
-from typing import Any
+import subprocess
+import sys
+from datetime import date, datetime
+from typing import Any, Literal
 
+import openai
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from pydantic import BaseModel, Field
 
 from sentra_openai.engine.schema_gen import SchemaGenerationError, arguments_for_tool, instance_for_schema
 
@@ -357,10 +362,78 @@ def test_optional_properties_vary() -> None:
     assert len(shapes) > 2
 
 
+def test_same_seed_same_value_in_another_process() -> None:
+    """Replays with X-Sentra-Seed must not depend on the process (set ordering, string hashing)."""
+    script = (
+        "import random, sys, orjson\n"
+        "from sentra_openai.engine.schema_gen import instance_for_schema\n"
+        "schema = orjson.loads(sys.argv[1])\n"
+        "print(orjson.dumps([instance_for_schema(schema, random.Random(s)) for s in range(20)]).decode())\n"
+    )
+    schema = orjson.dumps({**TREE, "$defs": {"node": {**TREE["$defs"]["node"], "properties": {
+        **TREE["$defs"]["node"]["properties"], "code": {"type": "string", "pattern": r"^[A-Z]{2}\d{3}$"},
+        "weight": {"anyOf": [{"type": "number", "multipleOf": 0.1}, {"type": "null"}]}}}}}).decode()
+    outputs = {
+        subprocess.run([sys.executable, "-c", script, schema], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout
+        for hash_seed in (1, 2)
+    }
+    assert len(outputs) == 1
+    assert orjson.loads(outputs.pop()) == [generate(orjson.loads(schema), s) for s in range(20)]
+
+
 def test_different_seeds_give_different_values() -> None:
     schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
               "required": ["name", "age"], "additionalProperties": False}
     assert len({orjson.dumps(generate(schema, seed)) for seed in range(20)}) > 15
+
+
+class Geo(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class Address(BaseModel):
+    street: str
+    city: str
+    zip_code: str = Field(pattern=r"^\d{5}$")
+    geo: Geo | None = None
+
+
+class Customer(BaseModel):
+    name: str
+    email: str
+    address: Address
+    tags: list[str] = []
+
+
+class LineItem(BaseModel):
+    sku: str
+    quantity: int = Field(gt=0, le=10)
+    price: float = Field(gt=0, multiple_of=0.01)
+
+
+class Order(BaseModel):
+    id: str
+    status: Literal["new", "paid", "shipped"]
+    customer: Customer
+    items: list[LineItem] = Field(min_length=1)
+    placed_on: date
+    note: str | None = None
+
+
+def test_pydantic_models_parse_the_generated_values() -> None:
+    """What `client.beta.chat.completions.parse(response_format=Order)` and pydantic tools rely on."""
+    plain = Order.model_json_schema()
+    strict = openai.pydantic_function_tool(Order)["function"]["parameters"]
+    orders = []
+    for seed in range(30):
+        orders.append(Order.model_validate(generate(plain, seed)))
+        Order.model_validate(arguments_for_tool(strict, random.Random(seed)))
+        assert_valid(strict, arguments_for_tool(strict, random.Random(seed)))
+    # Three nested models via $ref is not recursion: the innermost optional model is still filled in sometimes.
+    assert any(order.customer.address.geo is not None for order in orders)
+    assert any(order.note is not None for order in orders) and any(order.note is None for order in orders)
 
 
 # --------------------------------------------------------------------------------------------- unsatisfiable
@@ -386,6 +459,12 @@ def test_different_seeds_give_different_values() -> None:
     ({"type": "array", "items": {"enum": [1, 2]}, "uniqueItems": True, "minItems": 3}, "$"),
     ({"type": "string", "pattern": "^[a-c]{2}$", "minLength": 5}, "$"),
     ({"$ref": "#/$defs/nowhere"}, "$"),
+    ({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "$"),
+    ({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}, "$"),
+    ({"$defs": {"n": {"type": "object", "required": ["kids"], "properties": {
+        "kids": {"type": "array", "minItems": 2, "items": {"$ref": "#/$defs/n"}}}}}, "$ref": "#/$defs/n"}, "$.kids[0]"),
+    ({"type": "string", "minLength": 10**9}, "$"),
+    ({"type": "array", "minItems": 10**9}, "$["),
     ({"type": "string", "pattern": "(unclosed"}, "$"),
 ])
 def test_unsatisfiable_schemas_raise_with_the_path(schema: Any, path: str) -> None:

@@ -1,8 +1,10 @@
-"""One JSON line per request on stderr (request_id, model, tokens, latency, cost, status); bodies in debug mode."""
+"""One JSON line per request on stderr (request_id, model, tokens, latency, cost, status); bodies when
+`logging.log_bodies` is on (the `debug` mode)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -28,6 +30,8 @@ def request_line(record: Record) -> bytes:
         "request_id": record.request_id,
         "method": record.method,
         "path": record.path,
+        "endpoint": record.endpoint,
+        "pid": os.getpid(),  # which server process answered (with --processes N)
         "model": record.model,
         "status": record.status,
         "input_tokens": record.input_tokens,
@@ -39,6 +43,8 @@ def request_line(record: Record) -> bytes:
     }
     if record.error_type:
         line["error"] = record.error_type
+    if record.rate_limited:
+        line["rate_limit"] = record.rate_limited  # which limit refused: rpm, tpm, rpd, images or injected
     if record.request_body is not None:
         line["request_body"] = record.request_body.decode("utf-8", "replace")
     if record.response_body is not None:

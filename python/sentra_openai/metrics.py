@@ -6,6 +6,7 @@ metrics endpoint sums them; that directory must be set before prometheus_client 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -59,14 +60,25 @@ class Metrics:
             self.rate_limit_hits.labels(model, record.rate_limited).inc()
 
 
-def start_server(port: int, host: str = "127.0.0.1") -> None:
+def start_server(port: int, host: str = "127.0.0.1") -> bool:
+    """Serves /metrics on a thread; returns False (with a warning) when the port is taken: a busy metrics port, as
+    with several simulators in one CI job, must not stop the API itself."""
     from prometheus_client import CollectorRegistry, start_http_server
 
+    registry = None
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
+        # The parent sums every worker's sample files (a worker's own registry would see only itself).
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(port, addr=host, registry=registry)
-    else:
-        start_http_server(port, addr=host)
+    try:
+        if registry is None:
+            start_http_server(port, addr=host)
+        else:
+            start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        logging.getLogger("sentra_openai").warning("metrics disabled: cannot listen on %s:%d (%s)", host, port,
+                                                   exc.strerror or exc)
+        return False
+    return True

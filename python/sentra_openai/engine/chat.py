@@ -97,9 +97,15 @@ def handle(call: Call) -> Outcome:
     encoding = services.tokens.encoding(model.encoding)
     # Everything in the body but the fields that only change delivery or bookkeeping decides the content.
     key = call.content_key("chat", model.id, sorted((k, v) for k, v in req.raw.items() if k not in _DELIVERY_FIELDS))
-    choices = call.generated(
-        key, lambda rng: [_generate_choice(i, req, model, encoding, rng, services.fixtures) for i in range(req.n)]
-    )
+    try:
+        choices = call.generated(
+            key, lambda rng: [_generate_choice(i, req, model, encoding, rng, services.fixtures) for i in range(req.n)]
+        )
+    except schema_gen.SchemaGenerationError as exc:
+        # A schema no value can satisfy: OpenAI rejects such schemas up front with invalid_json_schema.
+        where = f"response_format '{req.response_format['name']}'" if req.response_format else "function parameters"
+        param = "response_format" if req.response_format else "tools"
+        raise ApiError(400, f"Invalid schema for {where}: {exc}", param=param, code="invalid_json_schema") from None
 
     cached = _cached_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
@@ -167,7 +173,8 @@ def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens:
     # The cache compares the prompt as the model reads it: tool definitions first, then the messages in order.
     fmt = model.prompt_format
     tools_text = render_functions(req.tools, fmt.tools.dialect) if req.tools else None
-    ids = prompt_cache.prompt_token_ids(encoding.encode_ordinary, req.messages, tools_text, fmt.tokens_per_message)
+    ids = prompt_cache.prompt_token_ids(encoding.encode_ordinary, req.messages, tools_text, fmt.tokens_per_message,
+                                        fmt.reply_priming)
     cache_key = req.raw.get("prompt_cache_key")  # a routing hint: requests with different keys land apart
     scope = f"{call.api_key or 'anonymous'}\x1f{model.id}\x1f{cache_key if isinstance(cache_key, str) else ''}"
     ttl = prompt_cache.EXTENDED_RETENTION_SECONDS if req.raw.get("prompt_cache_retention") == "24h" else None

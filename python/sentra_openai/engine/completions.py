@@ -124,8 +124,10 @@ def handle(call: Call) -> Outcome:
             # and stop only cut it, so they key the (cached) result but not the RNG.
             seed_key = call.content_key("completion", model.id, prompt.text, prompt.ids, req.suffix, req.seed, k)
             cache_key = call.content_key("completion-cut", seed_key, req.max_tokens, req.stop)
-            candidate = call.generated(cache_key, lambda _: _candidate(seed_key, model.id, encoding, prompt.text, req,
-                                                                       services.fixtures))
+            candidate = call.generated(
+                cache_key, lambda _, key=seed_key, text=prompt.text: _candidate(key, model.id, encoding, text, req,
+                                                                              services.fixtures)
+            )
             tokens = candidate.tokens
             completion_tokens += tokens  # every best_of candidate is generated, and billed
             longest = max(longest, tokens)
@@ -313,7 +315,8 @@ def _fill_tokens(choice: Choice, req: CompletionRequest, encoding, call: Call) -
     choice.pieces = tokensplit.token_pieces(encoding, text) if text else []
     if req.logprobs is None:
         return
-    rng = random.Random(call.content_key("completion-logprobs", choice.prompt.text, choice.prompt.ids, text, req.logprobs))
+    rng = random.Random(call.content_key("completion-logprobs", choice.prompt.text, choice.prompt.ids, text,
+                                         req.logprobs))
     if req.echo:
         prompt_ids = list(choice.prompt.ids) if choice.prompt.ids is not None else encoding.encode(
             choice.prompt.text, allowed_special={DOCUMENT_START}, disallowed_special=())

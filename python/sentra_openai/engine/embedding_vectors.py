@@ -66,7 +66,7 @@ def _sum_fields(tokens: Sequence[int], salt: str, dims: int) -> list[float]:
     salt_key = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "little")
     width = dims * _FIELD_BITS
     mask = (1 << width) - 1
-    sums = [0.0] * dims
+    sums: list[float] | None = None
     for start in range(0, len(tokens), _TOKENS_PER_SLICE):
         chunk = tokens[start:start + _TOKENS_PER_SLICE]
         packed = 0
@@ -78,15 +78,20 @@ def _sum_fields(tokens: Sequence[int], salt: str, dims: int) -> list[float]:
         if sys.byteorder != "little":
             fields.byteswap()
         centre = mean_pair * len(chunk)
-        sums = [s + (f - centre) for s, f in zip(sums, fields)]
+        if sums is None:
+            sums = [f - centre for f in fields]
+        else:
+            sums = [s + (f - centre) for s, f in zip(sums, fields)]
+    assert sums is not None
     return sums
 
 
 def _normalised(values: Sequence[float]) -> list[float]:
-    norm = math.sqrt(math.fsum(v * v for v in values))
+    norm = math.hypot(*values)  # one C call, and accurate
     if norm == 0.0:
         return [1.0 / math.sqrt(len(values))] * len(values)
-    return [v / norm for v in values]
+    scale = 1.0 / norm
+    return [v * scale for v in values]
 
 
 def embedding_vector(tokens: Sequence[int], salt: str, native_dims: int, dims: int | None = None) -> list[float]:

@@ -85,7 +85,6 @@ def generate(call: Call) -> Outcome:
     _admit_images(call, model, n)
     call.check_fault(model.id, False)
     respond.charge_images(call, n, sizes[size].micros)
-    call.record.output_tokens = 0
 
     width, height = (int(side) for side in size.split("x"))
     rng = random.Random(call.content_key("image", model.id, prompt, size, quality, style))

@@ -35,8 +35,10 @@ def prompt_token_ids(
     messages: Sequence[Mapping[str, Any]],
     tools_text: str | None = None,
     tokens_per_message: int = 3,
+    reply_priming: int = 3,
 ) -> list[int]:
-    """The token sequence the cache compares: `tools_text` (the rendered tool definitions), then every message."""
+    """The token sequence the cache compares: `tools_text` (the rendered tool definitions), every message, then the
+    tokens that prime the reply (the same in every request, so a fully repeated prompt is cached to its end)."""
     ids: list[int] = []
     if tools_text:
         ids.append(_TOOLS_TOKEN)
@@ -60,6 +62,7 @@ def prompt_token_ids(
             value = message.get(key)
             if isinstance(value, str):
                 ids.extend(encode(value))
+    ids.extend([_FRAME_TOKEN] * reply_priming)
     return ids
 
 

@@ -678,15 +678,15 @@ def _number(schema: dict[str, Any], integer: bool, name: str | None, path: str, 
     decimals = 0 if integer else int(hint["decimals"])
     lo, hi = _realistic_window(low, high, hint)
 
-    def fits(value: int | float, with_multiple: bool = True) -> bool:
+    divisor = schema.get("multipleOf")
+
+    def fits(value: int | float) -> bool:
         if low is not None and (value < low or (low_open and value == low)):
             return False
         if high is not None and (value > high or (high_open and value == high)):
             return False
-        divisor = schema.get("multipleOf")
-        return not with_multiple or divisor is None or _is_multiple(value, divisor)
+        return divisor is None or _is_multiple(value, divisor)
 
-    divisor = schema.get("multipleOf")
     if divisor is not None:
         if not _is_number(divisor) or divisor <= 0:
             raise SchemaGenerationError(f"{path}: multipleOf must be a positive number")
@@ -708,7 +708,8 @@ def _number(schema: dict[str, Any], integer: bool, name: str | None, path: str, 
             value = int(value)
         if fits(value):
             return value
-    for candidate in ((lo + hi) / 2, (low + high) / 2 if low is not None and high is not None else lo):
+    # Rounding can push a draw out of a narrow or exclusive interval; its midpoint is always inside.
+    for candidate in (lo / 2 + hi / 2, low / 2 + high / 2 if low is not None and high is not None else lo):
         if fits(candidate):
             return candidate
     raise SchemaGenerationError(f"{path}: no number lies within the bounds")

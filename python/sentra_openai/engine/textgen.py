@@ -79,7 +79,7 @@ def truncate_to_tokens(encoding: Any, text: str, n: int) -> str:
     if n <= 0:
         return ""
     pieces = token_pieces(encoding, text)
-    # `ends[i]` = character length of the prefix made of pieces[:i+1]; `token_ends[i]` = tokens it spans.
+    # Character offsets where a piece ends, for every prefix that spans at most n of text's tokens.
     prefix_len = 0
     tokens_so_far = 0
     boundaries: list[int] = []
@@ -91,7 +91,7 @@ def truncate_to_tokens(encoding: Any, text: str, n: int) -> str:
         boundaries.append(prefix_len)
     if tokens_so_far <= n and len(boundaries) == len(pieces):
         return text
-    for end in reversed(boundaries):
+    for end in reversed(boundaries):  # almost always the first one fits
         candidate = text[:end]
         if len(encoding.encode_ordinary(candidate)) <= n:
             return candidate
@@ -112,7 +112,7 @@ def apply_stop(text: str, stops: list[str] | None) -> tuple[str, bool]:
     return text[:earliest], True
 
 
-def generate_json_object(rng: random.Random, encoding: Any, max_tokens: int, prompt: str = "") -> str:
+def generate_json_object(rng: random.Random, encoding: Any, max_tokens: int) -> str:
     """A small, realistic JSON object (compact or pretty-printed) for ``response_format: json_object``.
 
     Properties are dropped from the end until the document fits in ``max_tokens``; ``{}`` (one token in the
@@ -236,10 +236,18 @@ def _salient_words(prompt: str) -> list[str]:
     stop = set(lexicon()["stopwords"])
     phrases: dict[str, int] = {}
     run: list[str] = []
+    sentence_start = True
     # Non-word characters other than spaces end a run, so phrases never straddle punctuation.
     for token in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]", prompt[-2000:]):
-        word = token.lower() if token[:1].isupper() and token[1:].islower() else token
-        if len(token) >= 3 and token[0].isalpha() and word.lower() not in stop and not token.isupper():
+        if not token[0].isalpha():
+            _close_run(run, phrases)
+            run = []
+            sentence_start = token in ".!?"
+            continue
+        # A capital only because the sentence starts here is dropped; a name keeps its capital ("Paris").
+        word = token.lower() if sentence_start and token[1:].islower() else token
+        sentence_start = False
+        if len(token) >= 3 and word.lower() not in stop and not token.isupper():
             run.append(word)
             continue
         _close_run(run, phrases)

@@ -11,13 +11,19 @@
 //!
 //! * [`gcra`]: the arithmetic, shared by every store.
 //! * [`memory`]: the in-process store.
+//! * [`shm`]: a table in a shared file mapping, for several processes on one host.
+//!
+//! The multi-host Redis store lives in the Python package (`sentra_openai.redis_limiter`): it is a
+//! Lua script in Redis, with nothing for Rust to do but the arithmetic it mirrors.
 
 pub mod gcra;
 pub mod memory;
+pub mod shm;
 
 use std::fmt;
 
 pub use memory::MemoryStore;
+pub use shm::ShmStore;
 
 /// A limit: `capacity` units per `period_ns` nanoseconds, as a burst of `capacity` from idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,12 @@ pub enum LimitError {
     UnknownStore {
         spec: String,
     },
+    /// A store that exists but cannot be used: a file that cannot be opened, mapped or read as a
+    /// table. Unlike the other errors this is about the environment, not the arguments.
+    StoreUnavailable {
+        spec: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for LimitError {
@@ -135,9 +147,13 @@ impl fmt::Display for LimitError {
             }
             LimitError::UnknownStore { spec } => write!(
                 f,
-                "unknown limiter store {spec:?}: accepted forms are \"memory\" \
-                 (\"shm:/path\" and \"redis://host:port/db\" are planned, not yet available)"
+                "unknown limiter store {spec:?}: accepted forms are \"memory\" and \"shm:/path\" \
+                 (optionally \"shm:/path?slots=N\"); \"redis://host:port/db\" is provided by the \
+                 Python package (sentra_openai.ratelimit.RateLimiter)"
             ),
+            LimitError::StoreUnavailable { spec, reason } => {
+                write!(f, "limiter store {spec:?} is unavailable: {reason}")
+            }
         }
     }
 }
@@ -228,14 +244,17 @@ pub trait Store: Send + Sync {
 }
 
 /// Open a store from its specification string (the `rate_limiting.store` / `RateLimiter(store=…)`
-/// forms): `"memory"` today; `"shm:/path"` and `"redis://…"` once those stores exist.
+/// forms): `"memory"` or `"shm:/path[?slots=N]"`.
 pub fn open_store(spec: &str) -> Result<Box<dyn Store>, LimitError> {
-    match spec {
-        "memory" => Ok(Box::new(MemoryStore::new())),
-        _ => Err(LimitError::UnknownStore {
-            spec: spec.to_owned(),
-        }),
+    if spec == "memory" {
+        return Ok(Box::new(MemoryStore::new()));
     }
+    if let Some(rest) = spec.strip_prefix("shm:") {
+        return Ok(Box::new(ShmStore::open_spec(rest)?));
+    }
+    Err(LimitError::UnknownStore {
+        spec: spec.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -418,10 +437,12 @@ mod tests {
     #[test]
     fn unknown_store_names_the_accepted_forms() {
         assert!(open_store("memory").is_ok());
-        for spec in ["", "Memory", "shm:/dev/shm/x", "redis://localhost:6379/0"] {
+        for spec in ["", "Memory", "shm/dev/shm/x", "redis://localhost:6379/0"] {
             let message = open_store(spec).err().expect(spec).to_string();
             assert!(
-                message.contains("\"memory\"") && message.contains("redis://"),
+                message.contains("\"memory\"")
+                    && message.contains("shm:/path")
+                    && message.contains("redis://"),
                 "{message}"
             );
         }
