@@ -83,13 +83,16 @@ def _calibrate(port: int) -> dict:
                 pieces += 1
     if usage is None:
         raise RuntimeError("calibration stream carried no usage chunk")
+    # The plan has one piece per completion token (the prompt's answer is ASCII prose, so no token splits a
+    # character). Counting content events instead would undercount: a late server merges due pieces into one event.
+    tokens = usage["completion_tokens"]
     ttft = TTFT_S + usage["prompt_tokens"] * PREFILL_SECONDS_PER_TOKEN
     return {
         "prompt_tokens": usage["prompt_tokens"],
-        "completion_tokens": usage["completion_tokens"],
-        "content_pieces": pieces,
+        "completion_tokens": tokens,
+        "content_events_seen": pieces,
         "ideal_ttft_s": round(ttft, 6),
-        "ideal_total_s": round(ttft + (pieces - 1) / TOKENS_PER_S, 6),
+        "ideal_total_s": round(ttft + (tokens - 1) / TOKENS_PER_S, 6),
     }
 
 

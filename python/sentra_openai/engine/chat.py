@@ -16,7 +16,7 @@ import orjson
 
 from .. import _native
 from ..tokens import render_functions
-from . import chat_request, prompt_cache, respond, schema_gen, textgen, tokensplit
+from . import chat_request, midstream, prompt_cache, respond, schema_gen, textgen, tokensplit
 from .chat_request import ChatRequest
 from .core import Call, Engine
 from .errors import ApiError
@@ -439,16 +439,7 @@ def _stream(call: Call, req: ChatRequest, meta: _Meta, choices: list[Choice], us
 
     plan = StreamPlan(pieces, paced=call.time_scale > 0)
     if fault is not None and fault.at_chunk is not None:
-        position = min(fault.at_chunk, len(pieces))
-        if fault.as_event:
-            error = {"error": {"message": "The server had an error while processing your request. Sorry about that!",
-                               "type": "server_error", "param": None, "code": None}}
-            at = pieces[position - 1].due if position else 0.0
-            pieces.insert(position, Piece(at, raw=_native.frame(orjson.dumps(error))))
-            plan.cut_after = position + 1
-        else:
-            plan.cut_after = position
-        call.record.error_type = "midstream_" + ("event" if fault.as_event else "cut")
+        midstream.strike(call, plan, fault)
     headers = {"content-type": "text/event-stream; charset=utf-8"}
     return Outcome(200, headers, stream=plan)
 

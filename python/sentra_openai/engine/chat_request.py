@@ -327,7 +327,7 @@ def _parse_response_format(f: Fields, messages: list[dict[str, Any]]) -> dict[st
     s = Fields(spec, "response_format.json_schema")
     name = s.string("name", required=True) or ""
     if not _FUNCTION_NAME.match(name):
-        raise ApiError(400, f"Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+        raise ApiError(400, "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
                        param="response_format.json_schema.name", code="invalid_value")
     schema = s.obj("schema") or {}
     strict = bool(s.boolean("strict", False))

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .. import _native
-from . import errors, respond, textgen, tokensplit
+from . import errors, midstream, respond, textgen, tokensplit
 from .core import Call, Engine
 from .endpoint_models import model_name, resolve_model_of_kind
 from .errors import ApiError
@@ -436,7 +436,7 @@ def _stream(call: Call, req: CompletionRequest, completion_id: str, created: int
     pieces.append(Piece(end, raw=_native.DONE))
     plan = StreamPlan(pieces, paced=call.time_scale > 0)
     if fault is not None and fault.at_chunk is not None:
-        _strike_midstream(call, plan, fault)
+        midstream.strike(call, plan, fault)
     headers = {"content-type": EVENT_STREAM, **SUCCESS_HEADERS, "openai-model": model}
     return Outcome(200, headers, stream=plan)
 
@@ -477,18 +477,3 @@ def _group_entries(choice: Choice) -> list[list[Entry]] | None:
     if cursor < len(choice.entries) and groups:
         groups[-1].extend(choice.entries[cursor:])
     return groups
-
-
-def _strike_midstream(call: Call, plan: StreamPlan, fault: Fault) -> None:
-    """An injected mid-stream failure: OpenAI's error event, or the connection cut (openai-wire.md §2.6)."""
-    pieces = plan.pieces
-    assert fault.at_chunk is not None
-    position = min(fault.at_chunk, len(pieces))
-    if fault.as_event:
-        error = errors.server_error().envelope()
-        at = pieces[position - 1].due if position else 0.0
-        pieces.insert(position, Piece(at, raw=_native.frame(orjson.dumps(error))))
-        plan.cut_after = position + 1
-    else:
-        plan.cut_after = position
-    call.record.error_type = "midstream_" + ("event" if fault.as_event else "cut")

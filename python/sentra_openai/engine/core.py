@@ -18,7 +18,6 @@ from typing import Any
 
 from ..catalog import Catalog
 from ..config import Settings
-from ..ratelimit import RateLimiter
 from ..tokens import TokenCounter
 from . import errors
 from .clock import Clock, MonotonicClock
