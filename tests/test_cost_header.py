@@ -12,7 +12,6 @@ from decimal import Decimal
 import httpx
 import orjson
 import pytest
-
 from sentra_openai.catalog import Catalog
 
 pytestmark = pytest.mark.server

@@ -14,7 +14,8 @@ import httpx
 import openai
 import orjson
 import pytest
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine
 from sentra_openai.engine.faults import LoadWindow
@@ -151,7 +152,7 @@ def test_probabilistic_faults_follow_the_configured_rate_and_weights():
     engine = engine_with({"base_error_rate": 0.2, "weights": {"429": 1, "500": 2, "503": 1}})
     counts = collections.Counter(statuses(engine, 1000))
     failures = 1000 - counts[200]
-    assert 160 <= failures <= 240  # 0.2 +- 5 standard deviations of a binomial(1000, 0.2) / 2
+    assert 160 <= failures <= 240  # 200 +- about 3 standard deviations of a binomial(1000, 0.2)
     assert set(counts) == {200, 429, 500, 503}
     assert counts[500] > counts[429] and counts[500] > counts[503]  # twice the weight of each
     assert 0.35 <= counts[500] / failures <= 0.65
@@ -187,6 +188,22 @@ def test_the_load_window_sees_thousands_of_requests_a_second():
     assert 4700 <= rate <= 5000
     assert window.add(now + 3.0) == 1.0  # the burst has left the window
     assert len(window.slots) == 1
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=0.3), min_size=1, max_size=300))
+def test_the_load_window_counts_the_requests_of_the_last_window(gaps):
+    """The slot-based count lies between the exact counts of the last window and of the last window minus a slot."""
+    window = LoadWindow(1.0, slots=20)
+    times: list[float] = []
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        times.append(now)
+        counted = window.add(now) * 1.0
+        at_least = sum(1 for t in times if t > now - 1.0 + window.slot_seconds)
+        at_most = sum(1 for t in times if t >= now - 1.0 - 1e-9)
+        assert at_least <= counted <= at_most
 
 
 def test_midstream_faults_are_drawn_too():

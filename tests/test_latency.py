@@ -15,7 +15,6 @@ from dataclasses import replace
 import httpx
 import orjson
 import pytest
-
 from sentra_openai.catalog import Catalog
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine

@@ -125,11 +125,17 @@ def test_debug_mode_logs_request_and_response_bodies(server_factory):
 
 def test_metrics_are_summed_across_processes(server_factory):
     server = server_factory({"rate_limiting": {"enable": False}}, mode="default", args=["--processes", "2"])
-    total = 80
-    for _ in range(total):
-        assert post(server, CHAT).status_code == 200
-    served_by = {line["pid"] for line in log_lines(server) if line.get("endpoint") == "chat.completions"}
-    assert len(served_by) == 2, "both processes should have served some requests"
-    m = scrape(server)
-    assert value(m, "openai_mock_requests_total", model="gpt-4o-mini", endpoint="chat.completions", status="200") == total
-    assert value(m, "openai_mock_latency_seconds_count", model="gpt-4o-mini", endpoint="chat.completions") == total
+    try:
+        total = 80
+        for _ in range(total):
+            assert post(server, CHAT).status_code == 200
+        served_by = {line["pid"] for line in log_lines(server) if line.get("endpoint") == "chat.completions"}
+        assert len(served_by) == 2, "both processes should have served some requests"
+        m = scrape(server)
+        assert value(m, "openai_mock_requests_total", model="gpt-4o-mini", endpoint="chat.completions",
+                     status="200") == total
+        assert value(m, "openai_mock_latency_seconds_count", model="gpt-4o-mini", endpoint="chat.completions") == total
+    finally:
+        # SIGTERM: the parent forwards it to its workers (the fixture's final SIGKILL would orphan them).
+        server.stop()
+    assert server.process.returncode == 0

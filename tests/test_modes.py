@@ -8,7 +8,6 @@ import time
 import httpx
 import orjson
 import pytest
-
 from sentra_openai.config import config_dir, load_settings
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Tell me about rivers"}], "max_tokens": 30}

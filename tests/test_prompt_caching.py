@@ -12,9 +12,12 @@ from dataclasses import replace
 import httpx
 import orjson
 import pytest
-
-from sentra_openai.config import load_settings
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sentra_openai.config import PromptCachingSettings, load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine
+from sentra_openai.engine.prompt_cache import PromptCache
 
 SYSTEM = "You are a careful hydrologist who answers precisely. " + "Rivers carry sediment from the mountains to the sea. " * 200
 
@@ -160,3 +163,37 @@ def test_caching_can_be_turned_off_and_its_thresholds_configured():
     cached_in_process(coarse)
     hit = cached_in_process(coarse)
     assert hit >= 1536 and (hit - 1536) % 256 == 0
+
+
+# ---- the cache against a brute-force reference ------------------------------------------------------------------
+
+BASE = list(range(100, 160))  # prompts share prefixes of this sequence, then go their own way
+TTL = 10.0
+requests_strategy = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=TTL * 1.5),                 # seconds since the previous request
+        st.sampled_from(["key-a", "key-b"]),                         # scope
+        st.integers(min_value=0, max_value=len(BASE)),               # how much of BASE the prompt starts with
+        st.lists(st.integers(min_value=0, max_value=3), max_size=30),  # then its own tokens
+    ),
+    min_size=1, max_size=25)
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(requests_strategy)
+def test_cached_tokens_is_the_longest_live_shared_prefix_in_steps(requests):
+    """For every request: cached = the longest prefix, at a step boundary, that an earlier request of the same scope
+    sent no more than TTL seconds ago (min_tokens 8, increment 4 here)."""
+    cache = PromptCache(PromptCachingSettings(enable=True, min_tokens=8, increment=4, ttl_seconds=TTL))
+    history: list[tuple[float, str, list[int]]] = []
+    now = 0.0
+    for gap, scope, shared, own in requests:
+        now += gap
+        prompt = BASE[:shared] + own
+        expected = 0
+        for boundary in range(8, len(prompt) + 1, 4):
+            if any(s == scope and now - t <= TTL and len(p) >= boundary and p[:boundary] == prompt[:boundary]
+                   for t, s, p in history):
+                expected = boundary
+        assert cache.cached_tokens(scope, prompt, now) == expected
+        history.append((now, scope, prompt))

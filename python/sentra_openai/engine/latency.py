@@ -38,7 +38,7 @@ class Timing:
     total: float  # seconds until the last token
 
     @staticmethod
-    def instant(n_tokens: int) -> "Timing":
+    def instant(n_tokens: int) -> Timing:
         return Timing(0.0, (0.0,) * max(n_tokens - 1, 0), 0.0)
 
 

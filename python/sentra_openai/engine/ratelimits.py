@@ -82,7 +82,7 @@ class RateLimits:
         override = self.settings.overrides.get(model.id, {})
         rpm = override.get("rpm") or (tier.rpm if tier else None)
         tpm = override.get("tpm") or (tier.tpm if tier else None)
-        rpd = override["rpd"] if "rpd" in override else (tier.rpd if tier else None)
+        rpd = override.get("rpd", tier.rpd if tier else None)  # an explicit `rpd: null` removes the tier's RPD
         if not rpm or not tpm:
             return None  # no published request and token limits for this model and tier: unlimited
         return ModelLimits(rpm=rpm, tpm=tpm, rpd=rpd)
