@@ -351,3 +351,13 @@ def test_context_length_exceeded(fast_server):
     error = response.json()["error"]
     assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
     assert error["message"].startswith("This model's maximum context length is 8192 tokens. However, your messages resulted in")
+
+
+def test_unsatisfiable_schema_is_a_400_not_a_500(fast_server):
+    for schema in ({"type": "integer", "minimum": 10, "maximum": 5},
+                   {"type": "number", "multipleOf": 1e-300, "minimum": 1e300}):
+        response = httpx.post(f"{fast_server.api_url}/chat/completions", json={
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "bad", "schema": schema}}})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_json_schema"
