@@ -138,7 +138,7 @@ def _pct(value: float | None, target: float) -> float | None:
 def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...] | None = None,
         env: dict[str, str] | None = None) -> dict:
     levels = levels or ((100, 500) if ctx.quick else (100, 500, 1000))
-    processes = processes or (1,)
+    processes = processes or ((1,) if ctx.quick else (1, 2))
     catalog_path = _catalog(ctx.workdir)
     out: dict = {
         "what": f"concurrent paced streams of {MAX_TOKENS} tokens at {TOKENS_PER_S:g} tokens/s, ttft {TTFT_S} s, "
@@ -167,7 +167,7 @@ def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...
                 summary["threads_after"] = sum(row["threads"] for row in server.memory())
                 per_level[str(concurrency)] = summary
                 ctx.say(f"  streams N={n} x{concurrency}: total p50 {summary['total']['p50_s']} s "
-                        f"({summary['total']['p50_error_pct']:+}% vs ideal {ideal['ideal_total_s']} s), "
+                        f"({summary['total']['p50_error_pct']}% vs ideal {ideal['ideal_total_s']} s), "
                         f"ttft p50 {summary['ttft']['p50_s']} s, completed {summary['completed']}/{concurrency}")
             out["results"][f"processes_{n}"] = per_level
         finally:

@@ -33,18 +33,20 @@ class Fields:
     def param(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
-    def _get(self, name: str, required: bool) -> Any:
+    def _get(self, name: str, required: bool, expected: str = "a value") -> Any:
         value = self.data.get(name, _MISSING)
-        if value is _MISSING:
-            if required:
+        if required:
+            if value is _MISSING:
                 raise errors.missing_parameter(self.param(name))
+            if value is None:
+                raise errors.invalid_type(self.param(name), expected, None)
         return value
 
     def integer(
         self, name: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None,
         required: bool = False,
     ) -> int | None:
-        value = self._get(name, required)
+        value = self._get(name, required, "an integer")
         if value is _MISSING or value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -85,7 +87,7 @@ class Fields:
         self, name: str, default: str | None = None, *, choices: list[str] | None = None, required: bool = False,
         max_length: int | None = None,
     ) -> str | None:
-        value = self._get(name, required)
+        value = self._get(name, required, "a string")
         if value is _MISSING or value is None:
             return default
         if not isinstance(value, str):
@@ -97,7 +99,7 @@ class Fields:
         return value
 
     def obj(self, name: str, required: bool = False) -> dict[str, Any] | None:
-        value = self._get(name, required)
+        value = self._get(name, required, "an object")
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, dict):
@@ -105,7 +107,7 @@ class Fields:
         return value
 
     def array(self, name: str, required: bool = False, *, min_length: int = 0, max_length: int | None = None) -> list[Any] | None:
-        value = self._get(name, required)
+        value = self._get(name, required, "an array")
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, list):
