@@ -68,7 +68,12 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return time.monotonic() - started
+        elapsed = time.monotonic() - started
+        try:  # workers of a --processes N server live in the server's own process group
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return elapsed
 
 
 def start_server(

@@ -362,8 +362,8 @@ def _validate(s: Settings) -> None:
         if not isinstance(override, dict):
             fail(f"rate_limiting.overrides.{model}", "a mapping such as {rpm: 500, tpm: 30000}", override)
         for key, value in override.items():
-            if key not in ("rpm", "tpm", "rpd"):
-                fail(f"rate_limiting.overrides.{model}.{key}", "one of rpm, tpm, rpd", key)
+            if key not in ("rpm", "tpm", "rpd", "ipm"):
+                fail(f"rate_limiting.overrides.{model}.{key}", "one of rpm, tpm, rpd, ipm", key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 fail(f"rate_limiting.overrides.{model}.{key}", "a positive integer or null", value)
     if s.latency.time_scale < 0:

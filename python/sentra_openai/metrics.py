@@ -20,12 +20,20 @@ def prepare(processes: int) -> str | None:
     """Sets up multiprocess collection when several processes will serve; returns the directory used."""
     if processes <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    global _owned
     directory = tempfile.mkdtemp(prefix="sentra-openai-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    import atexit
-
-    atexit.register(shutil.rmtree, directory, True)
+    _owned = (os.getpid(), directory)
     return directory
+
+
+_owned: tuple[int, str] | None = None
+
+
+def cleanup() -> None:
+    """Removes the multiprocess directory this process created (workers share it and must leave it alone)."""
+    if _owned is not None and _owned[0] == os.getpid():
+        shutil.rmtree(_owned[1], ignore_errors=True)
 
 
 class Metrics:

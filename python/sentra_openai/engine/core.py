@@ -191,6 +191,12 @@ class Engine:
         self.public_endpoints: set[str] = set()
         self._allowed_keys = frozenset(self.settings.auth.api_keys)
 
+    def close(self) -> None:
+        """Releases what outlives the process otherwise (a shared-memory limiter file, a Redis connection)."""
+        close = getattr(self.services.rate_limits.limiter, "close", None)
+        if close is not None:
+            close()
+
     def warm_up(self) -> None:
         """Loads every tokenizer the catalog uses (about a second in tiktoken), so no request waits for one."""
         for name in sorted({m.encoding for m in self.services.catalog.models() if m.encoding}):

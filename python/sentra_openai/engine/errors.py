@@ -36,7 +36,7 @@ class ApiError(Exception):
         message: str,
         type: str = "invalid_request_error",
         param: str | None = None,
-        code: str | None = None,
+        code: str | int | None = None,
         *,
         headers: dict[str, str] | None = None,
         bare: bool = False,

@@ -50,9 +50,9 @@ def fault_error(fault: Fault, request_id: str) -> ApiError:
     if fault.status == 503:
         return errors.overloaded(request_id)
     if fault.status == 502:
-        return ApiError(502, "Bad gateway.", type="cf_bad_gateway", code="502")
+        return ApiError(502, "Bad gateway.", type="cf_bad_gateway", code=502)  # Cloudflare's edge puts the status number here
     if fault.status == 504:
-        return ApiError(504, "Gateway timeout.", type="cf_gateway_timeout", code="504")
+        return ApiError(504, "Gateway timeout.", type="cf_gateway_timeout", code=504)
     raise ValueError(f"no generic body for fault {fault.status}")
 
 

@@ -184,7 +184,7 @@ def _admit_images(call: Call, model, n: int) -> None:
         return
     limits = call.services.rate_limits
     decision = limits.limiter.acquire(f"{call.api_key or 'anonymous'}\x1f{model.id}\x1fimages",
-                                      [Limit("images", ipm, per_seconds=60.0)], [n])
+                                      [Limit("images", ipm, per_seconds=call.services.rate_limits.period(60.0))], [n])
     if decision.allowed:
         return
     wait = decision.retry_after[0]

@@ -47,6 +47,7 @@ def build_app(settings: Settings, inflight: InFlight):
 
 
 def serve(settings: Settings) -> int:
+    from .. import metrics
     from ..observe import configure_logging, start_metrics_server
 
     configure_logging(settings)
@@ -63,14 +64,15 @@ def serve(settings: Settings) -> int:
         settings.server.host, settings.server.port, settings.mode, settings.server.processes,
         "" if settings.server.processes == 1 else "es",
     )
+    on_exit = [engine.close, metrics.cleanup]
     if settings.server.processes == 1:
-        _install_signal_handlers(settings, inflight, children=[])
+        _install_signal_handlers(settings, inflight, children=[], on_exit=on_exit)
         app.start(host=settings.server.host, port=settings.server.port, _check_port=False)
         return 0
-    return _run_pool(app, settings, inflight)
+    return _run_pool(app, settings, inflight, on_exit)
 
 
-def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list) -> None:
+def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list, on_exit: list) -> None:
     """On SIGTERM/SIGINT: stop within drain_seconds, letting in-flight requests and streams finish first.
 
     The wait runs on its own thread: this handler runs on the main thread, which is also the thread of the event loop
@@ -90,6 +92,8 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, children: l
                     child.kill()
         else:
             inflight.wait_idle(settings.server.drain_seconds)
+        for release in on_exit:
+            release()
         logging.shutdown()
         sys.stdout.flush()
         os._exit(0)
@@ -103,13 +107,13 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, children: l
     signal.signal(signal.SIGINT, stop)
 
 
-def _run_pool(app, settings: Settings, inflight: InFlight) -> int:
+def _run_pool(app, settings: Settings, inflight: InFlight, on_exit: list) -> int:
     """Robyn's own pool, minus its SIGKILL-on-signal: workers inherit our handler and drain themselves."""
     from robyn.processpool import init_processpool
     from robyn.robyn import SocketHeld
 
     # Workers fork with this handler: they drain their own in-flight requests on SIGTERM.
-    _install_signal_handlers(settings, inflight, children=[])
+    _install_signal_handlers(settings, inflight, children=[], on_exit=[])
     socket = SocketHeld(settings.server.host, settings.server.port)
     pool = init_processpool(
         app.directories,
@@ -125,7 +129,7 @@ def _run_pool(app, settings: Settings, inflight: InFlight) -> int:
         app.response_headers,
         app.excluded_response_headers_paths,
     )
-    _install_signal_handlers(settings, inflight, children=pool)
+    _install_signal_handlers(settings, inflight, children=pool, on_exit=on_exit)
     for process in pool:
         process.join()
     return 0
