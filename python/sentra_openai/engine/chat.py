@@ -19,10 +19,12 @@ from ..tokens import render_functions
 from . import chat_request, midstream, prompt_cache, respond, schema_gen, textgen, tokensplit
 from .chat_request import ChatRequest
 from .core import Call, Engine
+from .endpoint_models import model_name, resolve_model_of_kind
 from .errors import ApiError
 from .faults import Fault
 from .ids import base62
 from .latency import Timing, plan_timing
+from .pacing import interleave
 from .types import Outcome, Piece, StreamPlan
 
 DEFAULT_ANSWER_CAP = 4096
@@ -59,13 +61,7 @@ def handle(call: Call) -> Outcome:
 
     services = call.services
     body = parse_json_object(call.request.body)
-    model = call.resolve_model(chat_request.model_name_of(body))
-    if model.kind != "chat":
-        raise ApiError(
-            404,
-            "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?",
-            param="model",
-        )
+    model = resolve_model_of_kind(call, model_name(body), "chat")
     try:
         if model.reasoning:
             chat_request.check_reasoning_model_rules(body)
@@ -407,9 +403,6 @@ def _stream(call: Call, req: ChatRequest, meta: _Meta, choices: list[Choice], us
     pieces: list[Piece] = []
     times = (timing.ttft,) + timing.token_times
 
-    def due(i: int) -> float:
-        return times[min(i, len(times) - 1)]
-
     for choice in choices:
         delta: dict[str, Any] = {"role": "assistant", "content": "" if not choice.tool_calls else None}
         if choice.tool_calls:
@@ -420,16 +413,9 @@ def _stream(call: Call, req: ChatRequest, meta: _Meta, choices: list[Choice], us
                 delta["tool_calls"] = [{"index": 0, "id": first.id, "type": "function",
                                         "function": {"name": first.name, "arguments": ""}}]
         delta["refusal"] = None
-        pieces.append(Piece(due(0), raw=writer.event([{"index": choice.index, "delta": delta, "finish_reason": None}])))
+        pieces.append(Piece(times[0], raw=writer.event([{"index": choice.index, "delta": delta, "finish_reason": None}])))
 
-    per_choice = [_delta_pieces(writer, req, c) for c in choices]
-    longest = max((len(p) for p in per_choice), default=0)
-    for step in range(longest):
-        for choice_pieces in per_choice:
-            if step < len(choice_pieces):
-                piece = choice_pieces[step]
-                piece.due = due(step)
-                pieces.append(piece)
+    pieces.extend(interleave([_delta_pieces(writer, req, c) for c in choices], times))
     end = timing.total
     for choice in choices:
         pieces.append(Piece(end, raw=writer.event([{"index": choice.index, "delta": {}, "finish_reason": choice.finish_reason}])))

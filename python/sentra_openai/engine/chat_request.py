@@ -67,15 +67,6 @@ def message_text(content: Any) -> str:
     return ""
 
 
-def model_name_of(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if model is None or model == "":
-        raise errors.missing_model()
-    if not isinstance(model, str):
-        raise errors.invalid_json()
-    return model
-
-
 def check_reasoning_model_rules(body: dict[str, Any]) -> None:
     """o-series and gpt-5 reject max_tokens and non-default sampling (openai-wire.md §2.1, captured)."""
     if body.get("max_tokens") is not None:
@@ -93,7 +84,7 @@ def check_reasoning_model_rules(body: dict[str, Any]) -> None:
 def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatRequest:
     f = Fields(body)
     f.reject_unknown(KNOWN_FIELDS)
-    model_name = model_name_of(body)
+    model_name = body["model"]  # checked by endpoint_models.model_name before
     messages = f.array("messages", required=True, min_length=1)
     assert messages is not None
     n = f.integer("n", 1, minimum=1, maximum=128)

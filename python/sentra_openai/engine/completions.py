@@ -23,6 +23,7 @@ from .errors import ApiError
 from .faults import Fault
 from .float32 import shortest_one
 from .latency import Timing, plan_timing
+from .pacing import interleave
 from .types import Outcome, Piece, StreamPlan
 from .validation import Fields, parse_json_object
 
@@ -416,20 +417,7 @@ class _ChunkWriter:
 def _stream(call: Call, req: CompletionRequest, completion_id: str, created: int, model: str, choices: list[Choice],
             usage: dict[str, Any], timing: Timing, fault: Fault | None) -> Outcome:
     writer = _ChunkWriter(completion_id, created, model, req.include_usage)
-    times = (timing.ttft,) + timing.token_times
-
-    def due(i: int) -> float:
-        return times[min(i, len(times) - 1)]
-
-    per_choice = [_choice_pieces(writer, req, c) for c in choices]
-    pieces: list[Piece] = []
-    longest = max((len(p) for p in per_choice), default=0)
-    for step in range(longest):
-        for choice_pieces in per_choice:
-            if step < len(choice_pieces):
-                piece = choice_pieces[step]
-                piece.due = due(step)
-                pieces.append(piece)
+    pieces = interleave([_choice_pieces(writer, req, c) for c in choices], (timing.ttft,) + timing.token_times)
     end = timing.total
     if req.include_usage:
         pieces.append(Piece(end, raw=writer.usage_event(usage)))

@@ -1,4 +1,5 @@
-"""Which catalog model serves a request of an endpoint that takes one kind of model (completion, embedding, image)."""
+"""Which catalog model serves a request of an endpoint that takes one kind of model (chat, completion, embedding,
+image)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from . import errors
 from .core import Call
 from .errors import ApiError
 
-_ENDPOINT_OF_KIND = {"completion": "v1/completions", "embedding": "v1/embeddings", "image": "v1/images/generations"}
+_ENDPOINT_OF_KIND = {"chat": "v1/chat/completions", "completion": "v1/completions", "embedding": "v1/embeddings",
+                     "image": "v1/images/generations"}
 
 
 def model_name(body: dict[str, Any]) -> str:
@@ -40,6 +42,9 @@ def resolve_model_of_kind(call: Call, name: str, kind: str):
         if kind == "completion" and model.kind == "chat":
             message = ("This is a chat model and not supported in the v1/completions endpoint. "
                        "Did you mean to use v1/chat/completions?")
+        elif kind == "chat":
+            message = ("This is not a chat model and thus not supported in the v1/chat/completions endpoint. "
+                       "Did you mean to use v1/completions?")
         else:  # wording unconfirmed: modelled on the chat-model message above
             message = f"This model is not supported in the {_ENDPOINT_OF_KIND[kind]} endpoint."
         raise ApiError(404, message, param="model")

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from .clock import Clock
 from .types import Piece, StreamPlan
+
+
+def interleave(per_choice: list[list[Piece]], deadlines: Sequence[float]) -> list[Piece]:
+    """Orders several choices' pieces round by round (choice 0's k-th piece, choice 1's k-th, ...), the k-th round due
+    at the k-th deadline, as a server sampling n answers in parallel sends them."""
+    ordered: list[Piece] = []
+    last = len(deadlines) - 1
+    for step in range(max((len(p) for p in per_choice), default=0)):
+        for pieces in per_choice:
+            if step < len(pieces):
+                piece = pieces[step]
+                piece.due = deadlines[min(step, last)]
+                ordered.append(piece)
+    return ordered
 
 
 def _merge_due(pieces: list[Piece], start: int, elapsed: float, paced: bool) -> tuple[bytes, int]:

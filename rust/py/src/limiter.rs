@@ -1,7 +1,7 @@
 //! `NativeLimiter`, `NativeDecision` and `go_duration`: Python views of `sentra_core::limiter` and
 //! `sentra_core::duration`. Type conversion and validation errors only; the public, documented API
 //! is `sentra_openai.ratelimit`.
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyInt;
@@ -23,8 +23,13 @@ fn to_u64(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     })
 }
 
+/// Bad arguments are a ValueError; a store the environment cannot provide (a shm file that cannot
+/// be opened or is not a table) an OSError, like any other failure to open a file.
 fn value_error(err: limiter::LimitError) -> PyErr {
-    PyValueError::new_err(err.to_string())
+    match err {
+        limiter::LimitError::StoreUnavailable { .. } => PyOSError::new_err(err.to_string()),
+        _ => PyValueError::new_err(err.to_string()),
+    }
 }
 
 /// Per-limit outcome lists, in the order of the limits passed to `NativeLimiter.acquire`.
@@ -66,7 +71,7 @@ impl NativeDecision {
     }
 }
 
-/// A GCRA limiter over one store; `store` is `"memory"` for now.
+/// A GCRA limiter over one store: `"memory"` or `"shm:/path[?slots=N]"`.
 #[pyclass(frozen, module = "sentra_openai._native")]
 pub struct NativeLimiter {
     store: Box<dyn Store>,

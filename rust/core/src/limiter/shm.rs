@@ -127,8 +127,12 @@ impl ShmStore {
             .map_err(|e| fail(format!("cannot open the file: {e}")))?;
         file.lock()
             .map_err(|e| fail(format!("cannot lock the file: {e}")))?;
-        // The flock is released when `file` is dropped, after the header is valid.
-        let (map, slots, probe) = Self::map_and_check(&file, slots_if_new).map_err(fail)?;
+        let checked = Self::map_and_check(&file, slots_if_new);
+        // Explicitly: a mapping keeps the open file alive, and with it a flock that closing the
+        // descriptor alone would not release.
+        let unlocked = file.unlock();
+        let (map, slots, probe) = checked.map_err(fail)?;
+        unlocked.map_err(|e| fail(format!("cannot unlock the file: {e}")))?;
         Ok(ShmStore {
             map,
             slots,
@@ -439,6 +443,7 @@ impl Store for ShmStore {
 mod tests {
     use super::super::{Limit, MemoryStore};
     use super::*;
+    use std::sync::Arc;
 
     const S: u64 = 1_000_000_000;
     const T0: u64 = 1_000 * S;
@@ -524,18 +529,21 @@ mod tests {
     fn threads_with_their_own_mappings_admit_exactly_the_ideal_count() {
         let table = TempTable::new("threads");
         ShmStore::open(&table.0, 1024).unwrap();
-        // requests 1000 and tokens 1500 per minute, each request costing 2 tokens: tokens run out
-        // after 750 requests, and all-or-nothing means the requests bucket is charged exactly 750.
+        // requests 100k and tokens 150k per minute, each request costing 2 tokens: tokens run out
+        // after 75k requests, and all-or-nothing means the requests bucket is charged exactly 75k.
+        // Many admissions, so that a lost update between threads would show.
+        let start = Arc::new(std::sync::Barrier::new(4));
         let admitted: u64 = (0..4)
             .map(|_| {
-                let path = table.0.clone();
+                let (path, start) = (table.0.clone(), start.clone());
                 std::thread::spawn(move || {
                     let store = ShmStore::open(&path, 1024).unwrap();
                     let limits = [
-                        Limit::new("requests", 1000, 60 * S),
-                        Limit::new("tokens", 1500, 60 * S),
+                        Limit::new("requests", 100_000, 60 * S),
+                        Limit::new("tokens", 150_000, 60 * S),
                     ];
-                    (0..400)
+                    start.wait();
+                    (0..25_000)
                         .filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed)
                         .count() as u64
                 })
@@ -544,10 +552,10 @@ mod tests {
             .into_iter()
             .map(|h| h.join().unwrap())
             .sum();
-        assert_eq!(admitted, 750);
+        assert_eq!(admitted, 75_000);
         let store = ShmStore::open(&table.0, 1024).unwrap();
-        let probe = acquire(&store, "k", &[Limit::new("requests", 1000, 60 * S)], &[0], T0);
-        assert_eq!(probe.verdicts[0].remaining, 250, "refused requests charged nothing");
+        let probe = acquire(&store, "k", &[Limit::new("requests", 100_000, 60 * S)], &[0], T0);
+        assert_eq!(probe.verdicts[0].remaining, 25_000, "refused requests charged nothing");
     }
 
     #[test]
@@ -637,8 +645,14 @@ mod tests {
             return;
         };
         let store = ShmStore::open(&path, 1024).unwrap();
-        let limits = [Limit::new("requests", 300, 60 * S), Limit::new("tokens", 900, 60 * S)];
-        let admitted = (0..400)
+        let limits = [Limit::new("requests", 15_000, 60 * S), Limit::new("tokens", 45_000, 60 * S)];
+        // Both children start at the same wall-clock instant, so that they really contend.
+        let start: u64 = std::env::var("SENTRA_SHM_CHILD_START").unwrap().parse().unwrap();
+        let start = std::time::UNIX_EPOCH + Duration::from_nanos(start);
+        while std::time::SystemTime::now() < start {
+            std::hint::spin_loop();
+        }
+        let admitted = (0..20_000)
             .filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed)
             .count();
         println!("admitted={admitted}");
@@ -649,6 +663,10 @@ mod tests {
         let table = TempTable::new("procs");
         ShmStore::open(&table.0, 1024).unwrap();
         let exe = std::env::current_exe().unwrap();
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_millis(300);
         let children: Vec<_> = (0..2)
             .map(|_| {
                 std::process::Command::new(&exe)
@@ -659,6 +677,7 @@ mod tests {
                         "--test-threads=1",
                     ])
                     .env("SENTRA_SHM_CHILD_TABLE", &table.0)
+                    .env("SENTRA_SHM_CHILD_START", start.as_nanos().to_string())
                     .stdout(std::process::Stdio::piped())
                     .spawn()
                     .unwrap()
@@ -670,12 +689,14 @@ mod tests {
                 let out = child.wait_with_output().unwrap();
                 assert!(out.status.success());
                 let text = String::from_utf8_lossy(&out.stdout);
-                let line = text.lines().find_map(|l| l.strip_prefix("admitted=")).expect(&text);
-                line.trim().parse().unwrap()
+                // libtest prints the test's name and status around the captured line.
+                let count = text.split("admitted=").nth(1).expect(&text);
+                let digits: String = count.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().unwrap()
             })
             .collect();
-        // The requests limit is 300 (tokens 900 would allow 450): together exactly 300, which
-        // neither process could reach alone (each makes 400 attempts, so each alone would get 300).
-        assert_eq!(counts.iter().sum::<usize>(), 300, "{counts:?}");
+        // The requests limit is 15k (tokens would allow 22.5k): together exactly 15k, half of
+        // what two separate tables would admit (each child alone would get 15k).
+        assert_eq!(counts.iter().sum::<usize>(), 15_000, "{counts:?}");
     }
 }
