@@ -32,6 +32,12 @@ def _first_chat_ms(port: int) -> float:
         connection.close()
 
 
+def _sample_until(peak: harness.PeakMemory, stop: threading.Event) -> None:
+    while not stop.is_set():
+        peak.sample()
+        stop.wait(0.2)
+
+
 def _memory_summary(rows: list[dict]) -> dict:
     return {
         "per_process": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()} for row in rows],
@@ -62,17 +68,9 @@ def run(ctx, *, processes: tuple[int, ...] = (1, 2)) -> dict:
             idle = server.memory()
             first_chat = _first_chat_ms(server.port)
             after_first = server.memory()
-            peak: dict[int, dict] = {}
+            peak = harness.PeakMemory(server)
             stop = threading.Event()
-
-            def sample() -> None:
-                while not stop.is_set():
-                    for row in server.memory():
-                        if row["rss_mb"] >= peak.get(row["pid"], {}).get("rss_mb", 0.0):
-                            peak[row["pid"]] = row
-                    stop.wait(0.2)
-
-            sampler = threading.Thread(target=sample, daemon=True)
+            sampler = threading.Thread(target=_sample_until, args=(peak, stop), daemon=True)
             sampler.start()
             try:
                 loaded = loadgen.run(tool, server.url("/v1/chat/completions"), connections=50, seconds=load_s)
@@ -88,7 +86,7 @@ def run(ctx, *, processes: tuple[int, ...] = (1, 2)) -> dict:
             "first_chat_completion_ms": round(first_chat, 1),
             "memory_idle": _memory_summary(idle),
             "memory_after_first_chat": _memory_summary(after_first),
-            "memory_under_load": _memory_summary(list(peak.values())),
+            "memory_under_load": _memory_summary(list(peak.rows.values())),
             "load_rps": loaded["rps"],
         }
         out["results"][f"processes_{n}"] = entry

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import copy
 
-import orjson
-import yaml
-
 import harness
+import orjson
 import stream_client
+import yaml
 
 MODEL = "bench-paced"
 TTFT_S = 0.1
@@ -63,7 +62,6 @@ def _body(include_usage: bool) -> bytes:
 def _calibrate(port: int) -> dict:
     """One stream with usage: prompt tokens and the number of content pieces, hence the exact ideal."""
     import httpx
-
     from sentra_openai.engine.latency import PREFILL_SECONDS_PER_TOKEN
 
     with httpx.Client(timeout=30) as client:
@@ -154,16 +152,12 @@ def run(ctx, *, levels: tuple[int, ...] | None = None, processes: tuple[int, ...
             request = stream_client.build_request(harness.HOST, server.port, "/v1/chat/completions", _body(False))
             per_level = {}
             for concurrency in levels:
-                peak: dict[int, float] = {}
-
-                def sample() -> None:
-                    for row in server.memory():
-                        peak[row["pid"]] = max(peak.get(row["pid"], 0.0), row["rss_mb"])
-
+                peak = harness.PeakMemory(server)
                 results, wall = stream_client.run_streams(harness.HOST, server.port, request, concurrency,
-                                                          timeout=60.0, sample=sample)
+                                                          timeout=60.0, sample=peak.sample)
                 summary = _summarize(results, wall, ideal)
-                summary["peak_rss_mb_per_process"] = {str(pid): round(mb, 1) for pid, mb in sorted(peak.items())}
+                summary["peak_rss_mb_per_process"] = {str(pid): round(row["rss_mb"], 1)
+                                                      for pid, row in sorted(peak.rows.items())}
                 summary["threads_after"] = sum(row["threads"] for row in server.memory())
                 per_level[str(concurrency)] = summary
                 ctx.say(f"  streams N={n} x{concurrency}: total p50 {summary['total']['p50_s']} s "

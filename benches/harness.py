@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -71,7 +71,6 @@ class Server:
     port: int
     log_path: Path
     startup_s: float | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def pgid(self) -> int:
@@ -98,10 +97,10 @@ class Server:
                 found.append(int(entry))
         return sorted(found)
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time used so far by the group's live processes (utime + stime of /proc/<pid>/stat)."""
+    def cpu_by_pid(self) -> dict[int, float]:
+        """User + system CPU seconds used so far by each live process of the group (/proc/<pid>/stat)."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
+        used = {}
         for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/stat", "rb") as handle:
@@ -109,8 +108,11 @@ class Server:
             except OSError:
                 continue
             fields = stat[stat.rindex(b")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        return total / ticks
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+        return used
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_pid().values())
 
     def memory(self) -> list[dict]:
         """RSS and PSS (KiB -> MiB) of each process. PSS splits pages shared by forked workers fairly."""
@@ -138,6 +140,19 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class PeakMemory:
+    """Highest RSS seen per process of a server, fed by calling `sample()` now and then."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.rows: dict[int, dict] = {}
+
+    def sample(self) -> None:
+        for row in self.server.memory():
+            if row["rss_mb"] >= self.rows.get(row["pid"], {}).get("rss_mb", 0.0):
+                self.rows[row["pid"]] = row
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -241,20 +256,14 @@ def machine_info() -> dict:
                 mem_kib = int(line.split()[1])
     except OSError:
         pass
-    versions = {}
-    for module in ("robyn", "orjson", "httpx", "tiktoken", "uvloop"):
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for package in ("robyn", "orjson", "httpx", "tiktoken", "uvloop", "sentra-openai"):
         try:
-            from importlib.metadata import version
-
-            versions[module] = version(module)
-        except Exception:  # not installed: nothing to report
-            versions[module] = None
-    try:
-        from importlib.metadata import version
-
-        versions["sentra-openai"] = version("sentra-openai")
-    except Exception:
-        versions["sentra-openai"] = None
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

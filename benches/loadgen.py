@@ -28,16 +28,16 @@ def ensure_tool() -> str:
     if shutil.which("wrk"):
         return "wrk"
     if shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, check=False)
         if not shutil.which("wrk"):  # the package list may be missing on a fresh machine
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True)
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, check=False)
         if shutil.which("wrk"):
             return "wrk"
     if shutil.which("oha") or _cargo_bin("oha").exists():
         return "oha"
     if shutil.which("cargo"):
-        subprocess.run(["cargo", "install", "oha", "--locked"], capture_output=True)
+        subprocess.run(["cargo", "install", "oha", "--locked"], capture_output=True, check=False)
         if _cargo_bin("oha").exists() or shutil.which("oha"):
             return "oha"
     raise RuntimeError("no load generator: `apt-get install wrk` and `cargo install oha` both failed")
@@ -47,17 +47,24 @@ def _cargo_bin(name: str) -> Path:
     return Path.home() / ".cargo" / "bin" / name
 
 
-def run(tool: str, url: str, *, connections: int, seconds: float, threads: int = 1) -> dict:
+UNIQUE_LUA_SCRIPT = BENCH_DIR / "post_chat_unique.lua"
+
+
+def run(tool: str, url: str, *, connections: int, seconds: float, threads: int = 1, unique: bool = False) -> dict:
+    """`unique`: a new prompt on every request (wrk only; oha can only repeat one body)."""
     if tool == "wrk":
-        return _run_wrk(url, connections=connections, seconds=seconds, threads=threads)
+        return _run_wrk(url, connections=connections, seconds=seconds, threads=threads, unique=unique)
+    if unique:
+        raise RuntimeError("unique prompts need wrk's Lua scripting; oha repeats one body")
     return _run_oha(url, connections=connections, seconds=seconds)
 
 
-def _run_wrk(url: str, *, connections: int, seconds: float, threads: int) -> dict:
+def _run_wrk(url: str, *, connections: int, seconds: float, threads: int, unique: bool = False) -> dict:
     duration = f"{max(1, round(seconds))}s"
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "--timeout", "5s",
-               "-s", str(LUA_SCRIPT), url]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+               "-s", str(UNIQUE_LUA_SCRIPT if unique else LUA_SCRIPT), url]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30,
+                               check=False)
     line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no summary (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
@@ -82,7 +89,8 @@ def _run_oha(url: str, *, connections: int, seconds: float) -> dict:
     command = [binary, "-z", f"{max(1, round(seconds))}s", "-c", str(connections), "-m", "POST",
                "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-bench-0001",
                "-d", _lua_body(), "--no-tui", "-j", url]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30,
+                               check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"oha failed (exit {completed.returncode}):\n{completed.stderr}")
     data = json.loads(completed.stdout)

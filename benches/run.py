@@ -22,9 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 import harness
+import orjson
 
 BENCHMARKS = ("load", "overhead", "stream", "startup", "micro")
 DEFAULT_OUT = harness.BENCH_DIR / "results" / "latest.json"
@@ -136,6 +135,10 @@ def _summary(results: dict) -> list[str]:
                      f"{o['latency_ms']['p99']} ms, {o['server_cpu_us_per_request']} us server CPU/request) | Robyn "
                      f"ceiling {c['rps']:,.0f} rps ({c['server_cpu_us_per_request']} us CPU/request) | ratio "
                      f"{entry['ratio_ours_to_ceiling']:.2f}" + (f" | {o['failed']} FAILED requests" if o["failed"] else ""))
+        unique = entry.get("ours_unique_prompts")
+        if unique:
+            lines.append(f"load {key} unique prompts: ours {unique['rps']:,.0f} rps (p99 {unique['latency_ms']['p99']} ms, "
+                         f"{unique['server_cpu_us_per_request']} us server CPU/request)")
     overhead = results.get("overhead") or {}
     if "c50" in overhead:
         lines.append(f"overhead c50 (1 process): ours p99 {overhead['c50']['ours_ms']['p99']} ms vs ceiling "

@@ -8,9 +8,10 @@ Times are measured from just before each stream's connect, as a user of the API 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EVENT = b"data: "
 DONE = b"data: [DONE]"
@@ -70,7 +71,7 @@ class _StreamProtocol(asyncio.Protocol):
         if result.ttft_s is not None:
             first = self.started + result.ttft_s
             after = [t for t in self.reads if t >= first]
-            result.max_gap_s = max((b - a for a, b in zip(after, after[1:])), default=0.0)
+            result.max_gap_s = max((b - a for a, b in itertools.pairwise(after)), default=0.0)
         if result.total_s is None and result.error is None:
             result.error = f"closed before [DONE] ({exc or 'eof'}, status {result.status})"
         if not self.finished.done():

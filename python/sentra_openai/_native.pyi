@@ -25,7 +25,10 @@ class NativeDecision:
 
 @final
 class NativeLimiter:
-    """GCRA limiter over a store: "memory" (shm:/path and redis://... are planned)."""
+    """GCRA limiter over a store: "memory" or "shm:/path[?slots=N]" (OSError if the file cannot be used).
+
+    Redis ("redis://...") is served by sentra_openai.redis_limiter.RedisStore, not by this class.
+    """
 
     def __init__(self, store: str = "memory") -> None: ...
     @property

@@ -150,7 +150,7 @@ class ToolFormat:
 
 @dataclass(frozen=True, slots=True)
 class PromptFormat:
-    """Constants of a chat prompt-counting rule (the algorithm itself is in tokens.py)."""
+    """Constants of a chat prompt-counting rule (the algorithm itself is in tokens/)."""
 
     name: str
     tokens_per_message: int

@@ -12,6 +12,10 @@ refills at `capacity / per_seconds` units per second. A request is all-or-nothin
 limits refuses, none of its buckets is charged. The arithmetic runs natively (sentra-core) in
 integer nanoseconds; `sentra_openai.reference` is its pure-Python oracle.
 
+Stores: "memory" (this process), "shm:/path" (a file mapping shared by the processes of one host,
+e.g. "shm:/dev/shm/myapp.limits"), "redis://host:port/db" (several hosts; needs the `redis` extra).
+All three make the same decisions for the same sequence of calls.
+
 This module imports nothing of the server, so other mock servers can embed it as is.
 """
 
@@ -25,7 +29,7 @@ from fractions import Fraction
 
 from sentra_openai._native import NativeLimiter, go_duration
 
-__all__ = ["Decision", "Limit", "RateLimiter", "format_go_duration"]
+__all__ = ["Decision", "Limit", "LimiterUnavailable", "RateLimiter", "format_go_duration"]
 
 NS_PER_SECOND = 1_000_000_000
 _U64_MAX = 2**64 - 1
@@ -42,6 +46,14 @@ def _seconds_to_ns(seconds: object) -> int:
         raise TypeError(f"per_seconds must be a number of seconds, got {seconds!r}") from exc
     # Fraction keeps e.g. 0.1 s at 100_000_000 ns instead of float rounding drift.
     return round(exact * NS_PER_SECOND)
+
+
+class LimiterUnavailable(RuntimeError):
+    """The store cannot be reached (e.g. Redis is down or timed out); nothing was charged.
+
+    Callers choose between admitting without a limit (fail open) and refusing (fail closed). The
+    store reconnects by itself on a later call, so the same RateLimiter recovers when Redis does.
+    """
 
 
 @dataclass(frozen=True)
@@ -110,15 +122,29 @@ class Decision:
 class RateLimiter:
     """GCRA buckets per (key, limit name) in a store.
 
-    store: "memory" (this process; thread-safe). "shm:/path" and "redis://host:port/db" are
-    planned and rejected with ValueError until they exist.
-    clock: zero-argument callable returning integer nanoseconds; time.monotonic_ns by default.
-    Time should not go backwards for a given store (expired buckets are forgotten).
+    store: "memory" (this process; thread-safe); "shm:/path" or "shm:/path?slots=N" (a table
+    in a file, preferably on a tmpfs such as /dev/shm, shared by every process that opens the same
+    path on this host; N slots, 65536 by default, sets the size of a new file); or
+    "redis://host:port/db" ("rediss://", "unix://" too; several hosts, needs the `redis` package).
+    An unknown form is a ValueError, a shm file that cannot be opened an OSError.
+    clock: zero-argument callable returning integer nanoseconds. By default time.monotonic_ns,
+    which Linux keeps system-wide, so processes sharing a shm table agree on it; for Redis the
+    default is Redis's own clock (TIME), shared by every host. Time should not go backwards for a
+    given store (expired buckets are forgotten).
+    With Redis, `acquire` and `evict_expired` raise LimiterUnavailable when Redis cannot be reached.
     """
 
     def __init__(self, store: str = "memory", clock: Callable[[], int] | None = None) -> None:
-        self._native = NativeLimiter(store)
-        self._clock: Callable[[], int] = clock if clock is not None else time.monotonic_ns
+        from .redis_limiter import RedisStore, is_redis_spec
+
+        self._native: NativeLimiter | RedisStore
+        self._clock: Callable[[], int] | None
+        if is_redis_spec(store):
+            self._native = RedisStore(store)
+            self._clock = clock
+        else:
+            self._native = NativeLimiter(store)
+            self._clock = clock if clock is not None else time.monotonic_ns
 
     @property
     def store(self) -> str:
@@ -130,13 +156,13 @@ class RateLimiter:
         """Charge `costs[i]` units to limit `limits[i]` of `key`, all of them or none.
 
         Raises ValueError (nothing charged) when lengths differ, a cost is negative or >= 2**64,
-        or two limits share a name.
+        or two limits share a name; LimiterUnavailable when a Redis store cannot be reached.
         """
         limits = tuple(limits)
         for limit in limits:
             if not isinstance(limit, Limit):
                 raise TypeError(f"limits must be Limit instances, got {limit!r}")
-        now = self._clock() if now_ns is None else now_ns
+        now = self._now(now_ns)
         native = self._native.acquire(
             key, [(limit.name, limit.capacity, limit.period_ns) for limit in limits], list(costs), now
         )
@@ -156,9 +182,23 @@ class RateLimiter:
     def evict_expired(self, now_ns: int | None = None) -> int:
         """Forget buckets that are full again (they behave as absent); returns how many.
 
-        The memory store also does this by itself as it grows, so calling it is optional.
+        Every store also does this by itself (memory as it grows, shm by reusing expired slots,
+        Redis by key expiry), so calling it is optional.
         """
-        return self._native.evict_expired(self._clock() if now_ns is None else now_ns)
+        return self._native.evict_expired(self._now(now_ns))
+
+    def close(self) -> None:
+        """Releases the store's connections (Redis); a no-op for the other stores. A shm table file is left in
+        place, since other processes may share it (a server's private table is already unlinked)."""
+        close = getattr(self._native, "close", None)
+        if close is not None:
+            close()
+
+    def _now(self, now_ns: int | None) -> int | None:
+        """The explicit time, else the clock's; None lets a Redis store read its own clock."""
+        if now_ns is not None:
+            return now_ns
+        return self._clock() if self._clock is not None else None
 
     def __repr__(self) -> str:
         return f"RateLimiter(store={self.store!r})"

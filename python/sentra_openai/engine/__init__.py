@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..ratelimit import RateLimiter
+from ..redis_limiter import is_redis_spec
 from ..tokens import TokenCounter
 from .clock import Clock, ManualClock, MonotonicClock
 from .core import Call, Engine, Observer, Record, Services
@@ -30,12 +34,44 @@ def organization_id(slug: str) -> str:
 
 
 def limiter_store_spec(settings: Settings) -> str:
+    """The limiter store for these settings. With several server processes, "memory" becomes a shm table private
+    to this server (its port and the pid of the process that builds the engine, i.e. the parent of the workers):
+    per-process buckets would let each worker admit the whole limit."""
     rl = settings.rate_limiting
     if rl.store == "redis":
         return rl.redis_url or ""
     if rl.store == "shm":
         return "shm:" + (rl.shm_path or f"/dev/shm/sentra-openai-{settings.server.port}.limits")
+    if settings.server.processes > 1:
+        return "shm:" + _private_table_path(settings.server.port)
     return "memory"
+
+
+def _private_table_path(port: int) -> str:
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return os.path.join(folder, f"sentra-openai-{port}-{os.getpid()}.limits")
+
+
+def _open_limiter(settings: Settings, clock: Clock) -> RateLimiter:
+    spec = limiter_store_spec(settings)
+    if is_redis_spec(spec) and isinstance(clock, MonotonicClock):
+        # Real time: take Redis's clock, the one every host sharing the limits agrees on.
+        return RateLimiter(store=spec)
+
+    def now_ns() -> int:  # the engine's clock drives the buckets, so tests that drive time drive them too
+        return int(clock.now() * 1_000_000_000)
+
+    if settings.rate_limiting.store != "memory" or not spec.startswith("shm:"):
+        return RateLimiter(store=spec, clock=now_ns)
+    # The private table of a multi-process server. A file left at this path belongs to a dead process whose pid we
+    # now have: start afresh. Once mapped, the file is unlinked at once: the workers are forked from this process and
+    # inherit the mapping, and an unlinked file cannot outlive the server, however it ends (even by SIGKILL).
+    path = spec.removeprefix("shm:")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    limiter = RateLimiter(store=spec, clock=now_ns)
+    os.unlink(path)
+    return limiter
 
 
 def build_engine(
@@ -52,8 +88,8 @@ def build_engine(
     clock = clock or MonotonicClock()
     catalog = catalog or (Catalog.load(settings.models.catalog) if settings.models.catalog else Catalog.default())
     if limiter is None:
-        # The limiter reads the engine's clock, so tests that drive time drive the buckets too.
-        limiter = RateLimiter(store=limiter_store_spec(settings), clock=lambda: int(clock.now() * 1_000_000_000))
+        # Built here, in the parent: a shared table must exist before the server forks its workers.
+        limiter = _open_limiter(settings, clock)
     services = Services(
         settings=settings,
         catalog=catalog,

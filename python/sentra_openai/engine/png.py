@@ -101,10 +101,3 @@ def _sub_filtered_row(width: int, background: tuple[int, ...], spans: list[tuple
             row[at:at + 3] = bytes((c - p) & 0xFF for c, p in zip(colour, previous))
             previous = colour
     return bytes(row)
-
-
-def png_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG's IHDR, or None when `data` is not a PNG."""
-    if len(data) < 24 or not data.startswith(SIGNATURE) or data[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", data[16:24])

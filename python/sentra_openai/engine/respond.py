@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 
 from .. import costing
+from ..ratelimit import LimiterUnavailable
 from .core import Call
 from .errors import ApiError
 from .types import Outcome
@@ -20,15 +22,67 @@ def json_outcome(payload: Any, headers: dict[str, str] | None = None, delay: flo
     return Outcome(200, out, orjson.dumps(payload, option=orjson.OPT_INDENT_2), delay=delay)
 
 
+log = logging.getLogger("sentra_openai.ratelimit")
+
+# OpenAI has no error for this (it is our limiter's store failing, e.g. Redis down), so the body follows its 503s:
+# type server_error, param and code null (openai-wire.md §2.5), with a message that says what failed.
+LIMITER_UNAVAILABLE_MESSAGE = "The server is temporarily unable to apply rate limits. Please retry your request."
+# A down Redis fails every request: one warning per this many seconds is enough to notice it.
+LIMITER_WARNING_INTERVAL_S = 5.0
+
+
+class _EveryFewSeconds:
+    """Lets one event through per interval of the engine's clock and counts the ones it swallowed."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def ready(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.interval:
+            self.suppressed += 1
+            return False
+        self.last = now
+        return True
+
+
+_limiter_warnings = _EveryFewSeconds(LIMITER_WARNING_INTERVAL_S)
+
+
 def admit(call: Call, model, tokens: int) -> None:
-    """Rate limiting: charges the request or raises OpenAI's 429; the x-ratelimit-* headers go on the response."""
+    """Rate limiting: charges the request or raises OpenAI's 429; the x-ratelimit-* headers go on the response.
+
+    When the limiter's store is unreachable, `rate_limiting.redis_failure_policy` decides: "open" serves the
+    request unlimited (no x-ratelimit-* headers, a throttled warning in the log), "closed" answers 503.
+    """
     try:
         admission = call.services.rate_limits.admit(call.api_key or "anonymous", model, tokens)
     except ApiError as exc:
         call.record.rate_limited = getattr(exc, "limit", exc.type)  # "rpm", "tpm" or "rpd"
         raise
+    except LimiterUnavailable as exc:
+        limiter_unavailable(call, exc)
+        return
     if admission is not None:
         call.response_headers.update(admission.headers)
+
+
+def limiter_unavailable(call: Call, exc: LimiterUnavailable) -> None:
+    """Applies `rate_limiting.redis_failure_policy` to a limiter that could not be reached: returns ("open": serve
+    the request without limits) or raises the 503 ("closed"). Either way a warning, at most one per few seconds."""
+    policy = call.services.settings.rate_limiting.redis_failure_policy
+    if _limiter_warnings.ready(call.services.clock.now()):
+        skipped, _limiter_warnings.suppressed = _limiter_warnings.suppressed, 0
+        log.warning(
+            "rate limits not applied (policy %s: %s)%s: %s",
+            policy,
+            "requests are served without limits" if policy == "open" else "requests get a 503",
+            f", {skipped} more failures since the last warning" if skipped else "",
+            exc,
+        )
+    if policy == "closed":
+        raise ApiError(503, LIMITER_UNAVAILABLE_MESSAGE, type="server_error") from exc
 
 
 def charge_tokens(call: Call, model, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> None:

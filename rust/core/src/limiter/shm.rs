@@ -4,7 +4,7 @@
 //! Layout (native-endian `u64` words; the file is only ever shared on one host):
 //!
 //! ```text
-//! header, 8 words: MAGIC, VERSION, slot count, probe window, lock word, live evictions, 0, 0
+//! header, 8 words: MAGIC, VERSION, slot count, probe window, lock word, live evictions, boot, 0
 //! slots:           slot count × {bucket hash, TAT}
 //! ```
 //!
@@ -33,13 +33,15 @@
 //! charged. Processes sharing a file must share a pid namespace (true for one server's workers).
 //!
 //! Time: `now_ns` is passed in, as everywhere in the limiter. Processes must pass the same clock,
-//! e.g. CLOCK_MONOTONIC (Python's `time.monotonic_ns`), which Linux keeps system-wide. The file
-//! must not be truncated while mapped (a truncated mapping faults with SIGBUS).
+//! e.g. CLOCK_MONOTONIC (Python's `time.monotonic_ns`), which Linux keeps system-wide. That clock
+//! restarts at boot, so a table found on disk from an earlier boot (the header records the kernel's
+//! boot id) is cleared when opened: its TATs would otherwise lie far in the new clock's future and
+//! refuse everything. The file must not be truncated while mapped (that faults with SIGBUS).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -57,6 +59,7 @@ const WORD_SLOTS: usize = 2;
 const WORD_PROBE: usize = 3;
 const WORD_LOCK: usize = 4;
 const WORD_EVICTIONS: usize = 5;
+const WORD_BOOT: usize = 6;
 const WORDS_PER_SLOT: usize = 2;
 
 /// Slots of a table created without an explicit size: 1 MiB, room for some 30,000 live
@@ -73,6 +76,36 @@ const SWEEP_CHUNK: usize = 4096;
 
 /// Distinguishes two holds of the lock by the same process (threads, or one thread twice).
 static LOCK_NONCE: AtomicU32 = AtomicU32::new(1);
+/// This process's pid, 0 until read. `getpid` is a system call costing about as much as the
+/// whole rest of an acquisition, so it is read once; a fork clears it (the server's workers are
+/// forked from the process that opened the table, and must not sign the lock with its pid).
+static CACHED_PID: AtomicU32 = AtomicU32::new(0);
+static FORGET_PID_ON_FORK: std::sync::Once = std::sync::Once::new();
+static PID_CACHE_SAFE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn forget_pid() {
+    CACHED_PID.store(0, Ordering::Relaxed);
+}
+
+fn current_pid() -> u32 {
+    let pid = CACHED_PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    FORGET_PID_ON_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which is async-signal-safe
+        // as a fork child handler must be. Failure (ENOMEM) would leave caching unsafe, so then
+        // the pid is simply never cached.
+        if unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) } == 0 {
+            PID_CACHE_SAFE.store(true, Ordering::Relaxed);
+        }
+    });
+    let pid = std::process::id();
+    if PID_CACHE_SAFE.load(Ordering::Relaxed) {
+        CACHED_PID.store(pid, Ordering::Relaxed);
+    }
+    pid
+}
 
 /// A bucket's identity in the table: FNV-1a over `key 0xFF name` (0xFF never occurs in UTF-8, so
 /// the split between key and name is unambiguous), finished with MurmurHash3's fmix64 so that
@@ -122,6 +155,7 @@ impl ShmStore {
             .read(true)
             .write(true)
             .create(true)
+            .truncate(false) // an existing table is shared, never cleared
             .mode(0o600)
             .open(path)
             .map_err(|e| fail(format!("cannot open the file: {e}")))?;
@@ -163,9 +197,7 @@ impl ShmStore {
                 let slots = words[WORD_SLOTS].load(Ordering::Relaxed) as usize;
                 let probe = words[WORD_PROBE].load(Ordering::Relaxed) as usize;
                 if !(1..=MAX_SLOTS).contains(&slots) || !(1..=slots).contains(&probe) {
-                    return Err(format!(
-                        "corrupt header ({slots} slots, probe {probe})"
-                    ));
+                    return Err(format!("corrupt header ({slots} slots, probe {probe})"));
                 }
                 if len != table_bytes(slots) {
                     return Err(format!(
@@ -173,13 +205,28 @@ impl ShmStore {
                         table_bytes(slots)
                     ));
                 }
+                let boot = boot_id();
+                if words[WORD_BOOT].load(Ordering::Relaxed) != boot {
+                    // Written before a reboot: nobody alive uses it, and its times are meaningless.
+                    for word in &words[WORD_LOCK..] {
+                        word.store(0, Ordering::Relaxed);
+                    }
+                    words[WORD_BOOT].store(boot, Ordering::Release);
+                }
                 return Ok((map, slots, probe));
             }
-            if magic != 0 {
+            // Magic 0 with a header as a creator leaves it before publishing (magic is written last,
+            // under the file lock): that creator died, nobody can be using the slots, start over.
+            // Anything else is someone's file, which must not be overwritten.
+            let slots = words[WORD_SLOTS].load(Ordering::Relaxed);
+            let half_made = magic == 0
+                && matches!(words[WORD_VERSION].load(Ordering::Relaxed), 0 | VERSION)
+                && words[WORD_LOCK].load(Ordering::Relaxed) == 0
+                && (len - header_bytes).is_multiple_of(WORDS_PER_SLOT as u64 * 8)
+                && (slots == 0 || table_bytes(slots as usize) == len);
+            if !half_made {
                 return Err("the file exists and is not a sentra limiter table".to_owned());
             }
-            // Magic 0: a creator died between sizing and publishing the header (magic is written
-            // last, under the file lock), so nobody can be using these slots: start over.
             drop(map);
         } else if len != 0 {
             return Err("the file exists and is not a sentra limiter table".to_owned());
@@ -194,6 +241,7 @@ impl ShmStore {
         words[WORD_VERSION].store(VERSION, Ordering::Relaxed);
         words[WORD_SLOTS].store(slots_if_new as u64, Ordering::Relaxed);
         words[WORD_PROBE].store(probe as u64, Ordering::Relaxed);
+        words[WORD_BOOT].store(boot_id(), Ordering::Relaxed);
         words[WORD_MAGIC].store(MAGIC, Ordering::Release);
         Ok((map, slots_if_new, probe))
     }
@@ -313,7 +361,7 @@ impl ShmStore {
 
     fn lock(&self) -> TableLock<'_> {
         let word = &self.words()[WORD_LOCK];
-        let me = std::process::id();
+        let me = current_pid();
         let token = (u64::from(LOCK_NONCE.fetch_add(1, Ordering::Relaxed)) << 32) | u64::from(me);
         let mut spins: u32 = 0;
         let mut watched = (0u64, Instant::now());
@@ -340,7 +388,7 @@ impl ShmStore {
                 continue;
             }
             let stuck = watched.1.elapsed() >= self.stale_lock_after;
-            if (stuck || (spins % 64 == 0 && owner_is_gone(current, me)))
+            if (stuck || (spins.is_multiple_of(64) && owner_is_gone(current, me)))
                 && word
                     .compare_exchange(current, token, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
@@ -380,6 +428,13 @@ fn owner_is_gone(lock_word: u64, me: u32) -> bool {
     result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
+/// A hash of this boot's id (Linux: /proc/sys/kernel/random/boot_id), 0 where there is none.
+fn boot_id() -> u64 {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|id| bucket_hash(id.trim(), "boot"))
+        .unwrap_or(0)
+}
+
 fn table_bytes(slots: usize) -> u64 {
     ((HEADER_WORDS + slots * WORDS_PER_SLOT) * 8) as u64
 }
@@ -408,16 +463,16 @@ impl Store for ShmStore {
             .map(|limit| bucket_hash(request.key(), limit.name))
             .collect();
         let _lock = self.lock();
-        let mut tats: Vec<u64> = hashes
+        let slots: Vec<Option<usize>> = hashes.iter().map(|&h| self.find(h)).collect();
+        let mut tats: Vec<u64> = slots
             .iter()
-            .map(|&h| self.find(h).map_or(now, |slot| self.slot_tat(slot)))
+            .map(|slot| slot.map_or(now, |slot| self.slot_tat(slot)))
             .collect();
         let decision = gcra::decide(request, &mut tats);
         if decision.allowed {
-            for (&hash, &tat) in hashes.iter().zip(&tats) {
-                let slot = self
-                    .find(hash)
-                    .unwrap_or_else(|| self.claim(hash, now, &hashes));
+            for ((&hash, &tat), slot) in hashes.iter().zip(&tats).zip(slots) {
+                // `claim` never takes a slot of this request's buckets, so found slots stay valid.
+                let slot = slot.unwrap_or_else(|| self.claim(hash, now, &hashes));
                 self.set_slot(slot, hash, tat);
             }
         }
@@ -470,7 +525,13 @@ mod tests {
         }
     }
 
-    fn acquire(store: &dyn Store, key: &str, limits: &[Limit<'_>], costs: &[u64], now: u64) -> Decision {
+    fn acquire(
+        store: &dyn Store,
+        key: &str,
+        limits: &[Limit<'_>],
+        costs: &[u64],
+        now: u64,
+    ) -> Decision {
         store
             .acquire(&Request::new(key, limits, costs, now).unwrap())
             .unwrap()
@@ -485,7 +546,14 @@ mod tests {
             Limit::new("requests", 3, 7 * S),
             Limit::new("tokens", 1000, 60 * S),
         ];
-        let steps = [(0, 1, 900), (S, 1, 500), (0, 1, 50), (S / 3, 1, 0), (9 * S, 1, 1001), (0, 3, 1000)];
+        let steps = [
+            (0, 1, 900),
+            (S, 1, 500),
+            (0, 1, 50),
+            (S / 3, 1, 0),
+            (9 * S, 1, 1001),
+            (0, 3, 1000),
+        ];
         let mut now = T0;
         for (i, &(step, requests, tokens)) in steps.iter().enumerate() {
             now += step;
@@ -514,10 +582,25 @@ mod tests {
     #[test]
     fn a_foreign_file_is_refused_not_overwritten() {
         let table = TempTable::new("foreign");
-        std::fs::write(&table.0, b"not a limiter table, just some text of 64 bytes or more......").unwrap();
+        std::fs::write(
+            &table.0,
+            b"not a limiter table, just some text of 64 bytes or more......",
+        )
+        .unwrap();
         let error = ShmStore::open(&table.0, 16).err().unwrap();
-        assert!(error.to_string().contains("not a sentra limiter table"), "{error}");
-        assert!(std::fs::read(&table.0).unwrap().starts_with(b"not a limiter"));
+        assert!(
+            error.to_string().contains("not a sentra limiter table"),
+            "{error}"
+        );
+        assert!(std::fs::read(&table.0)
+            .unwrap()
+            .starts_with(b"not a limiter"));
+        // Zeros of a table's size: a creator died before publishing the header; start over.
+        std::fs::write(&table.0, vec![0u8; table_bytes(16) as usize]).unwrap();
+        assert_eq!(ShmStore::open(&table.0, 32).unwrap().slot_count(), 32);
+        // Zeros of another size are not ours.
+        std::fs::write(&table.0, vec![0u8; 100]).unwrap();
+        assert!(ShmStore::open(&table.0, 32).is_err());
         assert!(matches!(
             ShmStore::open_spec(""),
             Err(LimitError::StoreUnavailable { .. })
@@ -554,8 +637,17 @@ mod tests {
             .sum();
         assert_eq!(admitted, 75_000);
         let store = ShmStore::open(&table.0, 1024).unwrap();
-        let probe = acquire(&store, "k", &[Limit::new("requests", 100_000, 60 * S)], &[0], T0);
-        assert_eq!(probe.verdicts[0].remaining, 25_000, "refused requests charged nothing");
+        let probe = acquire(
+            &store,
+            "k",
+            &[Limit::new("requests", 100_000, 60 * S)],
+            &[0],
+            T0,
+        );
+        assert_eq!(
+            probe.verdicts[0].remaining, 25_000,
+            "refused requests charged nothing"
+        );
     }
 
     #[test]
@@ -568,8 +660,15 @@ mod tests {
         store.words()[WORD_LOCK].store((7 << 32) | u64::from(dead_pid), Ordering::SeqCst);
         let started = Instant::now();
         assert!(acquire(&store, "k", &[Limit::new("r", 1, S)], &[1], T0).allowed);
-        assert!(started.elapsed() < STALE_LOCK_AFTER, "taken over because the owner died");
-        assert_eq!(store.words()[WORD_LOCK].load(Ordering::SeqCst), 0, "released after use");
+        assert!(
+            started.elapsed() < STALE_LOCK_AFTER,
+            "taken over because the owner died"
+        );
+        assert_eq!(
+            store.words()[WORD_LOCK].load(Ordering::SeqCst),
+            0,
+            "released after use"
+        );
     }
 
     #[test]
@@ -599,7 +698,10 @@ mod tests {
         for i in 0..100u64 {
             let key = format!("user-{i}");
             let d = acquire(&store, &key, &limits, &[1, 10], T0 + i);
-            assert!(d.allowed, "a fresh key is admitted even when the table is full");
+            assert!(
+                d.allowed,
+                "a fresh key is admitted even when the table is full"
+            );
         }
         assert_eq!(store.bucket_count(), 8);
         assert!(store.live_evictions() > 0);
@@ -614,11 +716,31 @@ mod tests {
     }
 
     #[test]
+    fn a_table_from_an_earlier_boot_is_cleared_on_open() {
+        let table = TempTable::new("boot");
+        let limits = [Limit::new("requests", 1, 60 * S)];
+        {
+            let store = ShmStore::open(&table.0, 64).unwrap();
+            assert!(acquire(&store, "k", &limits, &[1], T0).allowed);
+            store.words()[WORD_BOOT].store(12345, Ordering::SeqCst); // as if written before a reboot
+        }
+        let store = ShmStore::open(&table.0, 64).unwrap();
+        assert_eq!(store.bucket_count(), 0);
+        assert!(acquire(&store, "k", &limits, &[1], T0).allowed);
+        // Reopened in the same boot, the table keeps its buckets.
+        let again = ShmStore::open(&table.0, 64).unwrap();
+        assert!(!acquire(&again, "k", &limits, &[1], T0).allowed);
+    }
+
+    #[test]
     fn a_request_never_evicts_its_own_buckets() {
         // Two slots, a request with two buckets: both must be written, neither over the other.
         let table = TempTable::new("tiny");
         let store = ShmStore::open(&table.0, 2).unwrap();
-        let limits = [Limit::new("requests", 5, 60 * S), Limit::new("tokens", 5, 60 * S)];
+        let limits = [
+            Limit::new("requests", 5, 60 * S),
+            Limit::new("tokens", 5, 60 * S),
+        ];
         assert!(acquire(&store, "k", &limits, &[1, 2], T0).allowed);
         let d = acquire(&store, "k", &limits, &[1, 2], T0);
         assert_eq!((d.verdicts[0].remaining, d.verdicts[1].remaining), (3, 1));
@@ -637,6 +759,36 @@ mod tests {
         assert_ne!(bucket_hash("", ""), 0);
     }
 
+    /// `cargo test -p sentra-core --release -- --ignored --nocapture shm_timing`: cost per acquire.
+    #[test]
+    #[ignore]
+    fn shm_timing() {
+        let table = TempTable::new("timing");
+        let shm = ShmStore::open(&table.0, DEFAULT_SLOTS).unwrap();
+        let memory = MemoryStore::new();
+        let limits = [
+            Limit::new("requests", 1 << 40, 60 * S),
+            Limit::new("tokens", 1 << 50, 60 * S),
+        ];
+        let n = 1_000_000u64;
+        for (name, store) in [
+            ("memory", &memory as &dyn Store),
+            ("shm", &shm as &dyn Store),
+        ] {
+            let started = Instant::now();
+            for i in 0..n {
+                let key = if i % 2 == 0 {
+                    "sk-a\u{1f}gpt-4o"
+                } else {
+                    "sk-b\u{1f}gpt-4o-mini"
+                };
+                std::hint::black_box(acquire(store, key, &limits, &[1, 100], T0 + i));
+            }
+            let ns = started.elapsed().as_nanos() as f64 / n as f64;
+            println!("{name}: {ns:.0} ns per acquire (2 buckets)");
+        }
+    }
+
     /// Run by `two_processes_share_one_limit` in child processes (re-executions of this test
     /// binary); does nothing in a normal test run.
     #[test]
@@ -645,9 +797,15 @@ mod tests {
             return;
         };
         let store = ShmStore::open(&path, 1024).unwrap();
-        let limits = [Limit::new("requests", 15_000, 60 * S), Limit::new("tokens", 45_000, 60 * S)];
+        let limits = [
+            Limit::new("requests", 15_000, 60 * S),
+            Limit::new("tokens", 45_000, 60 * S),
+        ];
         // Both children start at the same wall-clock instant, so that they really contend.
-        let start: u64 = std::env::var("SENTRA_SHM_CHILD_START").unwrap().parse().unwrap();
+        let start: u64 = std::env::var("SENTRA_SHM_CHILD_START")
+            .unwrap()
+            .parse()
+            .unwrap();
         let start = std::time::UNIX_EPOCH + Duration::from_nanos(start);
         while std::time::SystemTime::now() < start {
             std::hint::spin_loop();

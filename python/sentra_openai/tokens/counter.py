@@ -1,0 +1,287 @@
+"""TokenCounter: usage.prompt_tokens of chat, legacy completion and embeddings requests, as OpenAI bills them.
+
+Counting rules (constants come from the catalog's ``prompt_formats``; sources in config/models.yaml):
+
+* chat, ``cookbook`` format (gpt-4o/4.1/4/3.5 families): OpenAI cookbook ``num_tokens_from_messages`` -- per
+  message 3 + tokens of every string field (role, content, name, ...), +1 per name, +3 reply priming -- plus
+  hmarr/openai-chat-tokens for functions/tools: the definitions rendered as a TypeScript namespace, +9, -4 when a
+  system message exists, the first system message padded with "\\n", and function_call/tool_choice adjustments.
+* chat, ``harmony`` format (o-series, gpt-5 family): the same per-message rule but 2 tokens of reply priming and
+  +2 for each earlier assistant turn (its "<|channel|>final" header); tools rendered harmony-style ("# Tools" /
+  "## functions" header, "// default:" comments) plus a fixed 85-token preamble. Calibrated on real gpt-5-nano
+  captures: chat-basic 8, chat-json-mode 21, chat-multiturn 50, chat-tools 162, chat-image-to-text 22.
+* tool calls in history (our rule, no ground truth beyond hmarr's function_call): an assistant message's
+  ``tool_calls`` count like legacy ``function_call``s -- tokens(name) + tokens(arguments) + function_call_extra (3)
+  each; a ``tool`` message counts its ``tool_call_id`` string like any other field (the cookbook encodes every
+  string value of a message).
+* content parts: text parts are counted one by one; image parts by the model's image rule (tile or patch) with the
+  size read from a data URL header (PNG, JPEG, GIF, WEBP). http(s) URLs are never fetched: they count as
+  1024x1024, as do images whose header cannot be read.
+* legacy completions: tokens of each prompt string (a token-array prompt counts its length); embeddings: tokens of
+  each input.
+
+User text is encoded as ordinary text (a literal "<|endoftext|>" in a message is text, not the special token),
+except in legacy completion prompts, where "<|endoftext|>" is the document separator the endpoint understands.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import tiktoken
+
+from ..catalog import ModelInfo, PromptFormat
+from .function_render import function_definitions, render_functions
+from .image_rules import image_tokens
+from .image_size import DEFAULT_IMAGE_SIZE, image_dimensions
+from .offline_encodings import get_encoding
+
+__all__ = ["InputCount", "PromptCount", "TokenCounter", "default_counter"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptCount:
+    """A chat prompt's tokens: `total` is usage.prompt_tokens; the parts are included in it."""
+
+    total: int
+    image_tokens: int = 0
+    tool_tokens: int = 0  # tool/function definitions and tool_choice/function_call adjustments
+
+    @property
+    def text_tokens(self) -> int:
+        return self.total - self.image_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class InputCount:
+    """Tokens of a completions prompt or an embeddings input: the total and each item's share."""
+
+    total: int
+    per_input: tuple[int, ...]
+
+
+ModelOrEncoding = ModelInfo | str
+_SYSTEM_ROLES = ("system", "developer")  # developer messages stand in for system ones on current models
+_CACHEABLE_TEXT_CHARS = 65536  # longer texts are counted but not kept in the LRU cache
+_COMPLETION_SPECIALS = frozenset({"<|endoftext|>"})  # the legacy endpoint's document separator
+
+
+class TokenCounter:
+    """Counts tokens with OpenAI's rules. Thread-safe; caches repeated texts (message contents, tool texts)."""
+
+    def __init__(self, cache_size: int = 8192) -> None:
+        # functools.lru_cache is thread-safe and implemented in C; long texts bypass it (see count_text)
+        self._cached_count = functools.lru_cache(maxsize=cache_size)(self._count_uncached)
+
+    # ---------------------------------------------------------------- text
+
+    def encoding(self, name: str) -> tiktoken.Encoding:
+        return get_encoding(name)
+
+    @staticmethod
+    def _encoding_name(model_or_encoding: ModelOrEncoding) -> str:
+        if isinstance(model_or_encoding, ModelInfo):
+            if model_or_encoding.encoding is None:
+                raise ValueError(f"model {model_or_encoding.id} has no text encoding")
+            return model_or_encoding.encoding
+        return model_or_encoding
+
+    def encode(self, model_or_encoding: ModelOrEncoding, text: str) -> list[int]:
+        """Token ids of `text`, special-token strings treated as plain text."""
+        return self.encoding(self._encoding_name(model_or_encoding)).encode_ordinary(text)
+
+    def _count_uncached(self, encoding_name: str, text: str) -> int:
+        return len(self.encoding(encoding_name).encode_ordinary(text))
+
+    def count_text(self, encoding_name: str, text: str) -> int:
+        """Tokens of `text` (special-token strings count as plain text)."""
+        if not text:
+            return 0
+        if len(text) > _CACHEABLE_TEXT_CHARS:  # keep big request bodies out of the cache
+            return self._count_uncached(encoding_name, text)
+        return self._cached_count(encoding_name, text)
+
+    def text_tokens(self, model_or_encoding: ModelOrEncoding, text: str) -> int:
+        return self.count_text(self._encoding_name(model_or_encoding), text)
+
+    # ---------------------------------------------------------------- chat
+
+    def chat_prompt_tokens(
+        self,
+        model: ModelInfo,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: Any = None,
+        functions: Sequence[Mapping[str, Any]] | None = None,
+        function_call: Any = None,
+    ) -> PromptCount:
+        """usage.prompt_tokens of a chat completion request (inputs already validated)."""
+        fmt = model.prompt_format
+        if fmt is None:
+            raise ValueError(f"model {model.id} is not a chat model")
+        encoding = self._encoding_name(model)
+        definitions = function_definitions(tools, functions)
+        has_tools = bool(definitions)
+        pad_system = has_tools and fmt.tools.pad_first_system
+
+        total = fmt.reply_priming
+        image_total = 0
+        for message in messages:
+            count, images, pad_system = self._message_tokens(model, fmt, encoding, message, pad_system)
+            total += count
+            image_total += images
+
+        tool_total = 0
+        if has_tools:
+            tool_total = self.count_text(encoding, render_functions(definitions, fmt.tools.dialect))
+            tool_total += fmt.tools.overhead
+            if any(m.get("role") in _SYSTEM_ROLES for m in messages):
+                tool_total += fmt.tools.system_message_adjust
+            tool_total += self._choice_tokens(fmt, encoding, tool_choice if tools else None, function_call)
+        return PromptCount(total=total + tool_total, image_tokens=image_total, tool_tokens=tool_total)
+
+    def _choice_tokens(self, fmt: PromptFormat, encoding: str, tool_choice: Any, function_call: Any) -> int:
+        choice = tool_choice if tool_choice is not None else function_call
+        if choice is None or choice == "auto":
+            return 0
+        if choice == "none":
+            return fmt.tools.choice_none
+        if choice == "required":
+            return fmt.tools.choice_required
+        if isinstance(choice, Mapping):
+            name = choice.get("name")  # legacy function_call: {"name": ...}
+            function = choice.get("function")
+            if isinstance(function, Mapping):  # tool_choice: {"type": "function", "function": {"name": ...}}
+                name = function.get("name")
+            if isinstance(name, str):
+                return fmt.tools.choice_named + self.count_text(encoding, name)
+        return 0
+
+    def _message_tokens(
+        self, model: ModelInfo, fmt: PromptFormat, encoding: str, message: Mapping[str, Any], pad_system: bool
+    ) -> tuple[int, int, bool]:
+        """(tokens, of which image tokens, whether the first system message still needs its pad)."""
+        role = message.get("role") or ""
+        count = fmt.tokens_per_message + self.count_text(encoding, role)
+        images = 0
+
+        content = message.get("content")
+        if isinstance(content, str):
+            if pad_system and role in _SYSTEM_ROLES:
+                content += "\n"  # hmarr: with functions present, the first system message gains a newline
+                pad_system = False
+            count += self.count_text(encoding, content)
+        elif isinstance(content, list):
+            if pad_system and role in _SYSTEM_ROLES:
+                pad_system = False
+            for part in content:
+                text_count, image_count = self._part_tokens(model, encoding, part)
+                count += text_count + image_count
+                images += image_count
+
+        name = message.get("name")
+        if isinstance(name, str) and name:
+            count += self.count_text(encoding, name) + fmt.tokens_per_name
+        if role == "function":
+            count += fmt.function_role_adjust
+
+        calls: list[Mapping[str, Any]] = []
+        if isinstance(message.get("function_call"), Mapping):
+            calls.append(message["function_call"])
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
+                calls.append(call["function"])
+        for call in calls:
+            count += fmt.function_call_extra
+            for key in ("name", "arguments"):
+                value = call.get(key)
+                if isinstance(value, str):
+                    count += self.count_text(encoding, value)
+
+        for key in ("tool_call_id", "refusal"):
+            value = message.get(key)
+            if isinstance(value, str):
+                count += self.count_text(encoding, value)
+        if role == "assistant":
+            count += fmt.assistant_history_extra
+        return count, images, pad_system
+
+    def _part_tokens(self, model: ModelInfo, encoding: str, part: Any) -> tuple[int, int]:
+        """(text tokens, image tokens) of one content part."""
+        if isinstance(part, str):
+            return self.count_text(encoding, part), 0
+        if not isinstance(part, Mapping):
+            return 0, 0
+        kind = part.get("type")
+        if kind in ("text", "input_text") and isinstance(part.get("text"), str):
+            return self.count_text(encoding, part["text"]), 0
+        if kind == "refusal" and isinstance(part.get("refusal"), str):
+            return self.count_text(encoding, part["refusal"]), 0
+        if kind == "image_url":
+            image = part.get("image_url")
+            if isinstance(image, str):
+                image = {"url": image}
+            if isinstance(image, Mapping):
+                url = image.get("url") if isinstance(image.get("url"), str) else ""
+                detail = image.get("detail") or "auto"
+                width, height = image_dimensions(url) or DEFAULT_IMAGE_SIZE
+                return 0, image_tokens(model, width, height, detail)
+        return 0, 0  # audio/file parts: not priced in tokens here
+
+    # ---------------------------------------------------------------- completions / embeddings
+
+    def completion_prompt_tokens(
+        self, model: ModelInfo, prompt: Any, suffix: str | None = None
+    ) -> InputCount:
+        """usage.prompt_tokens of a legacy completion: a string, strings, a token array or token arrays.
+
+        A `suffix` is input too: it is counted once for each prompt (each prompt is completed separately).
+        """
+        encoding = self.encoding(self._encoding_name(model))
+        per_input = [
+            len(encoding.encode(item, allowed_special=_COMPLETION_SPECIALS, disallowed_special=()))
+            if isinstance(item, str)
+            else len(item)
+            for item in _inputs(prompt)
+        ]
+        extra = self.text_tokens(model, suffix) if suffix else 0
+        return InputCount(total=sum(per_input) + extra * max(1, len(per_input)), per_input=tuple(per_input))
+
+    def embedding_input_tokens(self, model: ModelInfo, input: Any) -> InputCount:  # noqa: A002 (API field name)
+        """usage.prompt_tokens of an embeddings request and each input's share."""
+        encoding_name = self._encoding_name(model)
+        per_input = [
+            len(item) if not isinstance(item, str) else self.count_text(encoding_name, item)
+            for item in _inputs(input)
+        ]
+        return InputCount(total=sum(per_input), per_input=tuple(per_input))
+
+
+def _inputs(value: Any) -> list[str | Sequence[int]]:
+    """Normalise the API's prompt/input shapes: str | list[str] | list[int] | list[list[int]]."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Iterable):
+        return []
+    items = list(value)
+    if items and all(isinstance(item, int) and not isinstance(item, bool) for item in items):
+        return [items]  # one token array
+    return [item if isinstance(item, str) else list(item) for item in items if isinstance(item, (str, list, tuple))]
+
+
+_default: TokenCounter | None = None
+_default_lock = threading.Lock()
+
+
+def default_counter() -> TokenCounter:
+    """A process-wide TokenCounter (shares its text cache between callers)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = TokenCounter()
+    return _default
