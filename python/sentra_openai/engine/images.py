@@ -14,7 +14,6 @@ import random
 import struct
 from typing import Any
 
-from ..ratelimit import Limit
 from . import errors, png, respond
 from .core import Call, Engine
 from .endpoint_models import resolve_model_of_kind
@@ -32,7 +31,6 @@ RESPONSE_FORMATS = ["url", "b64_json"]
 STYLES = ["vivid", "natural"]
 QUALITIES = ["standard", "hd", "low", "medium", "high", "auto"]  # the spec's enum, across all image models
 ALL_SIZES = ["256x256", "512x512", "1024x1024", "1792x1024", "1024x1792"]  # every dall-e size (spec)
-RATE_LIMITS_DOCS = "https://platform.openai.com/docs/guides/rate-limits"
 _ID_TAG = b"sentra-image-id"
 _ID_LAYOUT = struct.Struct(">HHQ")  # width, height, picture seed
 
@@ -82,7 +80,7 @@ def generate(call: Call) -> Outcome:
     if n > 1 and not model.has("n"):
         raise ApiError(400, "You must provide n=1 for this model.")  # dall-e-3 (third-party 400 bodies)
 
-    _admit_images(call, model, n)
+    respond.admit_images(call, model, n)
     call.check_fault(model.id, False)
     respond.charge_images(call, n, sizes[size].micros)
 
@@ -170,36 +168,6 @@ def revised_prompt(prompt: str, style: str, rng) -> str:
     subject = subject[0].upper() + subject[1:]
     return (f"{subject}, set in {rng.choice(_SETTINGS)}. The image is rendered with {_STYLE_WORDS[style]}, "
             "with a clear focal point and fine detail throughout.")
-
-
-def _admit_images(call: Call, model, n: int) -> None:
-    """Images per minute from the catalog tier (no token limits, no x-ratelimit-* headers on this endpoint)."""
-    settings = call.settings.rate_limiting
-    if not settings.enable:
-        return
-    tier = model.limits.get(settings.default_tier)
-    override = settings.overrides.get(model.id, {})
-    ipm = override.get("ipm") or (tier.ipm if tier is not None else None)
-    if not ipm:
-        return
-    limits = call.services.rate_limits
-    decision = limits.limiter.acquire(f"{call.api_key or 'anonymous'}\x1f{model.id}\x1fimages",
-                                      [Limit("images", ipm, per_seconds=call.services.rate_limits.period(60.0))], [n])
-    if decision.allowed:
-        return
-    wait = decision.retry_after[0]
-    current = ipm - decision.remaining[0] + n
-    # Message, type and code of real dall-e 429s (third-party raw bodies, 2023-24).
-    message = (
-        f"Rate limit exceeded for images per minute in organization {limits.organization_id}. "
-        f"Limit: {ipm}/1min. Current: {current}/1min. Please visit {RATE_LIMITS_DOCS} to learn how to increase your "
-        "rate limit."
-    )
-    headers = {}
-    if math.isfinite(wait):
-        headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
-    call.record.rate_limited = "images"
-    raise ApiError(429, message, type="requests", code="rate_limit_exceeded", headers=headers)
 
 
 def _delay(call: Call, model, quality: str, size: str, n: int) -> float:

@@ -17,6 +17,7 @@ RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
 MINUTE_SECONDS = 60.0
 DAY_SECONDS = 86_400.0
 
+IMAGE_RATE_LIMITS_DOCS = "https://platform.openai.com/docs/guides/rate-limits"
 # limit name -> (how OpenAI's message names the window, the error `type`, the short name used in metrics and logs)
 _WINDOWS = {
     "requests": ("requests per min (RPM)", "requests", "rpm"),
@@ -106,6 +107,30 @@ class RateLimits:
             raise self._refusal(model.id, bucket_limits, costs, decision, headers)
         return Admission(decision, limits, headers)
 
+    def admit_images(self, api_key: str, model, n: int) -> None:
+        """Images per minute from the catalog tier or an `ipm` override; the images endpoint sends no
+        x-ratelimit-* headers (real captures show none)."""
+        if not self.settings.enable:
+            return
+        tier = model.limits.get(self.settings.default_tier)
+        ipm = self.settings.overrides.get(model.id, {}).get("ipm") or (tier.ipm if tier is not None else None)
+        if not ipm:
+            return
+        limit = Limit("images", ipm, per_seconds=self.period(60.0))
+        decision = self.limiter.acquire(self._bucket(api_key, model) + "\x1fimages", [limit], [n])
+        if decision.allowed:
+            return
+        wait_ns = decision.retry_after_ns[0]
+        current = ipm - decision.remaining[0] + n
+        # Message, type and code of real dall-e 429s (third-party raw bodies, 2023-24).
+        message = (
+            f"Rate limit exceeded for images per minute in organization {self.organization_id}. "
+            f"Limit: {ipm}/1min. Current: {current}/1min. Please visit {IMAGE_RATE_LIMITS_DOCS} to learn how to "
+            "increase your rate limit."
+        )
+        headers = {} if wait_ns is None else _retry_headers(wait_ns)
+        raise RateLimitRefusal(message, "images", "requests", headers)
+
     def _refusal(self, model_id: str, limits: list[Limit], costs: list[int], decision: Decision,
                  headers: dict[str, str]) -> RateLimitRefusal:
         # A request no wait can ever admit is reported as such first, whatever else also refused.
@@ -130,11 +155,12 @@ class RateLimits:
         )
         # The whole request is admitted once its slowest refusing bucket admits it.
         whole_wait_ns = max(ns for ns in decision.retry_after_ns if ns is not None)
-        retry_headers = dict(headers)
-        # retry-after: whole seconds, at least 1 (OpenAPI spec: integer >= 1); retry-after-ms: exact, rounded up.
-        retry_headers["retry-after"] = str(max(1, -(-whole_wait_ns // 1_000_000_000)))
-        retry_headers["retry-after-ms"] = str(max(1, -(-whole_wait_ns // 1_000_000)))
-        return RateLimitRefusal(message, short, error_type, retry_headers)
+        return RateLimitRefusal(message, short, error_type, {**headers, **_retry_headers(whole_wait_ns)})
+
+
+def _retry_headers(wait_ns: int) -> dict[str, str]:
+    """retry-after: whole seconds, at least 1 (OpenAPI spec: integer >= 1); retry-after-ms: exact, rounded up."""
+    return {"retry-after": str(max(1, -(-wait_ns // 1_000_000_000))), "retry-after-ms": str(max(1, -(-wait_ns // 1_000_000)))}
 
 
 def _headers(limits: ModelLimits, decision: Decision) -> dict[str, str]:

@@ -68,6 +68,17 @@ def admit(call: Call, model, tokens: int) -> None:
         call.response_headers.update(admission.headers)
 
 
+def admit_images(call: Call, model, n: int) -> None:
+    """Images per minute, with the same failure policy as `admit`."""
+    try:
+        call.services.rate_limits.admit_images(call.api_key or "anonymous", model, n)
+    except ApiError as exc:
+        call.record.rate_limited = getattr(exc, "limit", exc.type)
+        raise
+    except LimiterUnavailable as exc:
+        limiter_unavailable(call, exc)
+
+
 def limiter_unavailable(call: Call, exc: LimiterUnavailable) -> None:
     """Applies `rate_limiting.redis_failure_policy` to a limiter that could not be reached: returns ("open": serve
     the request without limits) or raises the 503 ("closed"). Either way a warning, at most one per few seconds."""
