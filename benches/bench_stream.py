@@ -7,6 +7,7 @@ rate jitter. For a prompt of P tokens and K streamed pieces (one per token) the 
     total = ttft + (K - 1) / 50
 (engine/latency.py; each token's deadline also moves by up to 35% of one gap, mean zero, so the last event lands
 within +-7 ms of `total`). P and K are read from one calibration stream with usage before the load.
+Levels 100, 500 and 1000 run against 1 and 2 server processes (1 process and up to 500 streams with --quick).
 """
 
 from __future__ import annotations

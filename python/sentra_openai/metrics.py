@@ -40,6 +40,8 @@ class Metrics:
     def __init__(self) -> None:
         from prometheus_client import Counter, Histogram
 
+        self._cache: dict[tuple, tuple] = {}
+
         self.requests = Counter("openai_mock_requests_total", "Requests answered", ["model", "endpoint", "status"])
         self.latency = Histogram(
             "openai_mock_latency_seconds", "Simulated response time (to the last byte)", ["model", "endpoint"],
@@ -50,18 +52,30 @@ class Metrics:
         self.errors = Counter("openai_mock_errors_total", "Error responses", ["model", "error_type"])
         self.rate_limit_hits = Counter("openai_mock_rate_limit_hits_total", "Requests refused by a rate limit", ["model", "limit"])
 
+    def _children(self, model: str, endpoint: str, status: int) -> tuple:
+        # prometheus_client's labels() validates and hashes its arguments on every call; the children never change.
+        key = (model, endpoint, status)
+        children = self._cache.get(key)
+        if children is None:
+            children = (self.requests.labels(model, endpoint, str(status)), self.latency.labels(model, endpoint),
+                        self.tokens.labels(model, "input"), self.tokens.labels(model, "cached_input"),
+                        self.tokens.labels(model, "output"), self.cost.labels(model))
+            self._cache[key] = children
+        return children
+
     def observe(self, record: Record) -> None:
         model = record.model or "none"
-        self.requests.labels(model, record.endpoint, str(record.status)).inc()
-        self.latency.labels(model, record.endpoint).observe(record.latency_s)
+        requests, latency, tokens_in, tokens_cached, tokens_out, cost = self._children(model, record.endpoint, record.status)
+        requests.inc()
+        latency.observe(record.latency_s)
         if record.input_tokens:
-            self.tokens.labels(model, "input").inc(record.input_tokens)
+            tokens_in.inc(record.input_tokens)
         if record.cached_tokens:
-            self.tokens.labels(model, "cached_input").inc(record.cached_tokens)
+            tokens_cached.inc(record.cached_tokens)
         if record.output_tokens:
-            self.tokens.labels(model, "output").inc(record.output_tokens)
+            tokens_out.inc(record.output_tokens)
         if record.cost_picodollars:
-            self.cost.labels(model).inc(record.cost_picodollars / 1e12)
+            cost.inc(record.cost_picodollars / 1e12)
         if record.status >= 400 or record.error_type:
             self.errors.labels(model, record.error_type or str(record.status)).inc()
         if record.rate_limited:

@@ -207,31 +207,36 @@ def _generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.
         return Choice(index, None, [], finish, calls, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
 
     # The model does not see max_tokens: it writes its natural answer and the limit cuts it.
-    text = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP))
+    text, cut = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP), budget)
     text, stopped = textgen.apply_stop(text, req.stop)
-    finish = "stop"
-    if len(encoding.encode(text, disallowed_special=())) > budget:
+    finish = "length" if cut and not stopped else "stop"
+    tokens = len(encoding.encode(text, disallowed_special=()))
+    if tokens > budget:
         text = textgen.truncate_to_tokens(encoding, text, budget)
         finish = "length"
+        tokens = len(encoding.encode(text, disallowed_special=()))
     pieces = tokensplit.split_on_tokens(encoding, text)
-    tokens = len(encoding.encode(text, disallowed_special=()))
     choice = Choice(index, text, pieces, finish, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
     if req.logprobs:
         choice.logprobs = _logprobs(encoding, text, req.top_logprobs, rng)
     return choice
 
 
-def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: int) -> str:
+def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: int, limit: int) -> tuple[str, bool]:
+    """The answer's text, and whether generation already stopped at `limit` tokens."""
     fmt = req.response_format
     if fmt is not None and fmt["type"] == "json_schema":
-        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng)).decode()
+        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng)).decode(), False
     if fmt is not None and fmt["type"] == "json_object":
-        return textgen.generate_json_object(rng, encoding, cap)
+        return textgen.generate_json_object(rng, encoding, cap), False
     if req.answering_tool_result():
-        return _tool_result_answer(req, encoding, rng, cap)
+        return _tool_result_answer(req, encoding, rng, cap), False
     if fixture is not None and fixture.content is not None:
-        return fixture.content
-    return textgen.generate_text(rng, cap, encoding, req.last_user_text())
+        return fixture.content, False
+    # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
+    # sequences the whole answer is needed, since a stop that straddles the limit must still win.
+    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text())
+    return answer.text, answer.finish_reason == "length"
 
 
 def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: int) -> str:

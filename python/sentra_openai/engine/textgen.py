@@ -78,6 +78,15 @@ def truncate_to_tokens(encoding: Any, text: str, n: int) -> str:
     """
     if n <= 0:
         return ""
+    ids = encoding.encode_ordinary(text)
+    if len(ids) <= n:
+        return text
+    try:  # fast path: the n-th token ends on a character boundary (always, for ASCII prose)
+        candidate = encoding.decode_bytes(ids[:n]).decode("utf-8")
+    except UnicodeDecodeError:
+        candidate = None
+    if candidate is not None and text.startswith(candidate) and len(encoding.encode_ordinary(candidate)) <= n:
+        return candidate
     pieces = token_pieces(encoding, text)
     # Character offsets where a piece ends, for every prefix that spans at most n of text's tokens.
     prefix_len = 0
@@ -186,12 +195,36 @@ def _join(paragraphs: list[list[str]]) -> str:
     return "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
 
 
+@lru_cache(maxsize=None)
+def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    parts, last = [], 0
+    for match in _SLOT.finditer(template):
+        parts.append((template[last:match.start()], match.group(1)))
+        last = match.end()
+    parts.append((template[last:], None))
+    return tuple(parts)
+
+
+@lru_cache(maxsize=1)
+def _article_sets() -> tuple[frozenset, frozenset]:
+    lex = lexicon()
+    return frozenset(lex["article_a_words"]), frozenset(lex["article_an_words"])
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset:
+    return frozenset(lexicon()["stopwords"])
+
+
+_ARTICLE = re.compile(r"\b([Aa])n? ([A-Za-z][\w-]*)")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]")
+
+
 def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
     """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml)."""
     lex = lexicon()
 
-    def slot(match: re.Match[str]) -> str:
-        name = match.group(1)
+    def slot_named(name: str) -> str:
         if name == "topic":
             pool = topics or lex["topics"]
             return pool[rng.randrange(len(pool))]
@@ -207,14 +240,17 @@ def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
                 "connector": lex["connectors"]}[name]
         return pool[rng.randrange(len(pool))]
 
-    sentence = _fix_articles(_SLOT.sub(slot, template))
+    out = []
+    for literal, name in _template_parts(template):
+        out.append(literal)
+        if name is not None:
+            out.append(slot_named(name))
+    sentence = _fix_articles("".join(out))
     return sentence[:1].upper() + sentence[1:]
 
 
 def _fix_articles(sentence: str) -> str:
-    lex = lexicon()
-    takes_a = set(lex["article_a_words"])
-    takes_an = set(lex["article_an_words"])
+    takes_a, takes_an = _article_sets()
 
     def article(match: re.Match[str]) -> str:
         word = match.group(2)
@@ -222,7 +258,7 @@ def _fix_articles(sentence: str) -> str:
         vowel_sound = (lowered[0] in "aeiou" and lowered not in takes_a) or lowered in takes_an
         return f"{match.group(1)}{'n' if vowel_sound else ''} {word}"
 
-    return re.sub(r"\b([Aa])n? ([A-Za-z][\w-]*)", article, sentence)
+    return _ARTICLE.sub(article, sentence)
 
 
 def _salient_words(prompt: str) -> list[str]:
@@ -233,12 +269,12 @@ def _salient_words(prompt: str) -> list[str]:
     """
     if not prompt:
         return []
-    stop = set(lexicon()["stopwords"])
+    stop = _stopwords()
     phrases: dict[str, int] = {}
     run: list[str] = []
     sentence_start = True
     # Non-word characters other than spaces end a run, so phrases never straddle punctuation.
-    for token in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]", prompt[-2000:]):
+    for token in _WORDS.findall(prompt[-2000:]):
         if not token[0].isalpha():
             _close_run(run, phrases)
             run = []

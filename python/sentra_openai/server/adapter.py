@@ -30,13 +30,14 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     """An async handler (delays and paced streams) and a sync one (faster, for a server that never waits)."""
 
     async def handle_async(request: RobynRequest):
+        arrived = clock.now()  # deadlines count from arrival, so time spent before the stream starts is caught up
         with inflight.track():
             outcome = engine.handle(to_engine_request(request))
             if outcome.delay > 0:
                 await clock.sleep(outcome.delay)
             if outcome.stream is None:
                 return _response(outcome)
-        events = _paced(outcome, clock, inflight) if outcome.stream.paced else _immediate(outcome, inflight)
+        events = _paced(outcome, clock, inflight, arrived) if outcome.stream.paced else _immediate(outcome, inflight)
         return _streaming(outcome, events)
 
     def handle_sync(request: RobynRequest):
@@ -54,10 +55,10 @@ def _streaming(outcome: Outcome, events) -> StreamingResponse:
     return StreamingResponse(events, status_code=outcome.status, headers=Headers(outcome.headers), media_type=content_type)
 
 
-async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight) -> AsyncIterator[bytes]:
+async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float) -> AsyncIterator[bytes]:
     assert outcome.stream is not None
     with inflight.track():
-        async for event in paced_events(outcome.stream, clock):
+        async for event in paced_events(outcome.stream, clock, arrived):
             yield event
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -52,12 +53,15 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings)
     inflight = InFlight()
+    _ensure_port_free(settings.server.host, settings.server.port)
     app, engine = build_app(settings, inflight)
-    if settings.server.processes == 1:
-        # Serve /health at once and load the tokenizers meanwhile (requests that need one wait for it).
+
+    def warm_up_in_background() -> None:
+        # Each serving process answers /health at once and loads the tokenizers meanwhile (a request that needs
+        # one waits for it). After the fork, so no worker inherits a half-taken load lock.
         threading.Thread(target=engine.warm_up, name="sentra-warm-up", daemon=True).start()
-    else:
-        engine.warm_up()  # before the fork, so workers share the loaded tables and no lock is held mid-fork
+
+    app.startup_handler(warm_up_in_background)
     start_metrics_server(settings)
     log.info(
         "sentra-openai listening on http://%s:%d (mode %s, %d process%s)",
@@ -70,6 +74,16 @@ def serve(settings: Settings) -> int:
         app.start(host=settings.server.host, port=settings.server.port, _check_port=False)
         return 0
     return _run_pool(app, settings, inflight, on_exit)
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Robyn binds with SO_REUSEPORT, so a second server on a busy port would start silently and steal part of the
+    first one's connections. A plain bind fails loudly instead."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"sentra-openai: error: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list, on_exit: list) -> None:
@@ -108,27 +122,25 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, children: l
 
 
 def _run_pool(app, settings: Settings, inflight: InFlight, on_exit: list) -> int:
-    """Robyn's own pool, minus its SIGKILL-on-signal: workers inherit our handler and drain themselves."""
-    from robyn.processpool import init_processpool
+    """Robyn's process pool, with two changes: no SIGKILL on signals (workers inherit our handler and drain
+    themselves), and one listening socket per worker (Robyn binds with SO_REUSEPORT, so the kernel spreads
+    connections evenly; with one shared socket whichever worker wakes first accepts nearly all of them)."""
+    from multiprocess import Process
+    from robyn.processpool import spawn_process
     from robyn.robyn import SocketHeld
 
-    # Workers fork with this handler: they drain their own in-flight requests on SIGTERM.
     _install_signal_handlers(settings, inflight, children=[], on_exit=[])
-    socket = SocketHeld(settings.server.host, settings.server.port)
-    pool = init_processpool(
-        app.directories,
-        app.request_headers,
-        app.router.get_routes(),
-        app.middleware_router.get_global_middlewares(),
-        app.middleware_router.get_route_middlewares(),
-        app.web_socket_router.get_routes(),
-        app.event_handlers,
-        socket,
-        1,
-        settings.server.processes,
-        app.response_headers,
-        app.excluded_response_headers_paths,
-    )
+    pool = []
+    for _ in range(settings.server.processes):
+        listener = SocketHeld(settings.server.host, settings.server.port)
+        process = Process(target=spawn_process, args=(
+            app.directories, app.request_headers, app.router.get_routes(),
+            app.middleware_router.get_global_middlewares(), app.middleware_router.get_route_middlewares(),
+            app.web_socket_router.get_routes(), app.event_handlers, listener, 1, app.response_headers,
+            app.excluded_response_headers_paths,
+        ))
+        process.start()
+        pool.append(process)
     _install_signal_handlers(settings, inflight, children=pool, on_exit=on_exit)
     for process in pool:
         process.join()
