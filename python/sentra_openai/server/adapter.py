@@ -11,6 +11,7 @@ from ..engine.clock import Clock
 from ..engine.pacing import immediate_events, paced_events
 from .inflight import InFlight
 
+IMMEDIATE_BATCH = 32  # events per write for streams without delays
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
 
 
@@ -58,14 +59,15 @@ def _streaming(outcome: Outcome, events) -> StreamingResponse:
 async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float) -> AsyncIterator[bytes]:
     assert outcome.stream is not None
     with inflight.track():
-        async for event in paced_events(outcome.stream, clock, arrived):
+        async for event in paced_events(outcome.stream, clock, arrived, batch=True):
             yield event
 
 
 def _immediate(outcome: Outcome, inflight: InFlight) -> Iterator[bytes]:
     assert outcome.stream is not None
     with inflight.track():
-        yield from immediate_events(outcome.stream)
+        # Every token is still its own SSE event; they are only written a few dozen at a time.
+        yield from immediate_events(outcome.stream, batch=IMMEDIATE_BATCH)
 
 
 __all__ = ["METHODS", "make_handlers", "to_engine_request"]
