@@ -31,11 +31,11 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     """An async handler (delays and paced streams) and a sync one (faster, for a server that never waits)."""
 
     async def handle_async(request: RobynRequest):
-        arrived = clock.now()  # deadlines count from arrival, so time spent before the stream starts is caught up
+        arrived = clock.now()
         with inflight.track():
             outcome = engine.handle(to_engine_request(request))
-            if outcome.delay > 0:
-                await clock.sleep(outcome.delay)
+            if outcome.delay > 0:  # the simulated latency counts from arrival, like a stream's deadlines
+                await clock.sleep(outcome.delay - (clock.now() - arrived))
             if outcome.stream is None:
                 return _response(outcome)
         events = _paced(outcome, clock, inflight, arrived) if outcome.stream.paced else _immediate(outcome, inflight)
