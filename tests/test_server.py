@@ -160,7 +160,10 @@ def test_signals_stop_the_server_quickly(server_factory, sig):
 def test_sigterm_drains_an_inflight_stream(server_factory):
     server = server_factory({"latency": {"enable": True, "time_scale": 1.0}}, mode="default")
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Write a long essay"}], "stream": True,
-            "max_tokens": 40}
+            "max_tokens": 60}
+    # A first request waits for the tokenizers to load; the stream under test must start on a warm server.
+    httpx.post(f"{server.api_url}/chat/completions", json={**body, "stream": False}, headers={"x-sentra-time-scale": "0"},
+               timeout=10)
     with httpx.stream("POST", f"{server.api_url}/chat/completions", json=body,
                       headers={"x-sentra-time-scale": "0.5"}, timeout=10) as response:
         chunks = response.iter_bytes()
