@@ -135,5 +135,16 @@ def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 
 
 @pytest.fixture(scope="session")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Default mode (rate limits on, so x-ratelimit-* headers are sent), without delays or injected faults: for
+    replaying the recorded real requests."""
+    server = start_server(tmp_path_factory.mktemp("limited-server"),
+                          {"latency": {"enable": False}, "error_injection": {"enable": False}, "metrics": {"enable": False}},
+                          mode="default")
+    yield server
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
 def openai_client(fast_server: RunningServer):
     return fast_server.client()

@@ -9,27 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server
 from openapi_schemas import validate
 
 pytestmark = pytest.mark.server
 CAPTURES = sorted((Path(__file__).parent / "data" / "captures").glob("chat-*.json"))
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory):
-    """Default mode (rate limits on, so x-ratelimit-* headers are sent) without delays."""
-    server = start_server(tmp_path_factory.mktemp("captures"), {"latency": {"enable": False}}, mode="default")
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_replay_matches_the_real_api(limited_server, path):
-    fast_server = limited_server
     capture = json.loads(path.read_text())
     request, expected = capture["request"], capture["response"]
-    response = httpx.post(fast_server.base_url + request["path"], json=request["body"])
+    response = httpx.post(limited_server.base_url + request["path"], json=request["body"])
     assert response.status_code == expected["status"]
     if expected["status"] >= 400:
         assert response.json() == expected["body"]

@@ -12,7 +12,6 @@ import httpx
 import orjson
 import pytest
 
-from conftest import start_server
 from openapi_schemas import validate
 from sentra_openai.tokens import get_encoding
 
@@ -414,14 +413,6 @@ def test_context_length_uses_the_legacy_message(fast_server):
 # ---- the recorded real requests -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory):
-    """Default mode (rate limits on, so x-ratelimit-* headers are sent), without delays or injected faults."""
-    server = start_server(tmp_path_factory.mktemp("completion-captures"),
-                          {"latency": {"enable": False}, "error_injection": {"enable": False},
-                           "metrics": {"enable": False}}, mode="default")
-    yield server
-    server.stop()
 
 
 def test_real_stream_has_the_same_spec_gaps():

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import start_server
 from openapi_schemas import validate
 from sentra_openai.engine.embedding_vectors import embedding_vector
 from sentra_openai.tokens import get_encoding
@@ -260,14 +259,6 @@ def test_model_errors(fast_server):
 # ---- the recorded real requests -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory):
-    """Default mode (rate limits on, so x-ratelimit-* headers are sent), without delays or injected faults."""
-    server = start_server(tmp_path_factory.mktemp("embedding-captures"),
-                          {"latency": {"enable": False}, "error_injection": {"enable": False},
-                           "metrics": {"enable": False}}, mode="default")
-    yield server
-    server.stop()
 
 
 def test_real_base64_bodies_have_the_same_spec_gap():
