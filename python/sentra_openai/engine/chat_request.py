@@ -24,6 +24,19 @@ KNOWN_FIELDS = frozenset(
 ROLES = ["developer", "system", "user", "assistant", "tool", "function"]
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Fields whose values the simulator does not use but must type- and range-check: (name, Fields method, bounds).
+_CHECKED_ONLY = (
+    ("temperature", "number", {"minimum": 0, "maximum": 2}),
+    ("top_p", "number", {"minimum": 0, "maximum": 1}),
+    ("frequency_penalty", "number", {"minimum": -2, "maximum": 2}),
+    ("presence_penalty", "number", {"minimum": -2, "maximum": 2}),
+    ("logit_bias", "obj", {}),
+    ("metadata", "obj", {}),
+    ("store", "boolean", {}),
+    ("user", "string", {}),
+    ("reasoning_effort", "string", {"choices": ["none", "minimal", "low", "medium", "high", "xhigh"]}),
+    ("parallel_tool_calls", "boolean", {}),
+)
 _SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
 
 
@@ -90,10 +103,9 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     n = f.integer("n", 1, minimum=1, maximum=128)
     max_tokens = f.integer("max_tokens", minimum=1)
     max_completion = f.integer("max_completion_tokens", minimum=1)
-    f.number("temperature", minimum=0, maximum=2)
-    f.number("top_p", minimum=0, maximum=1)
-    f.number("frequency_penalty", minimum=-2, maximum=2)
-    f.number("presence_penalty", minimum=-2, maximum=2)
+    for name, kind, bounds in _CHECKED_ONLY:
+        if name in body:  # most requests set few of these: skip the absent ones cheaply
+            getattr(f, kind)(name, **bounds)
     stop = f.string_or_array("stop", max_items=4) or []
     seed = f.integer("seed")
     logprobs = bool(f.boolean("logprobs", False))
@@ -108,13 +120,7 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     options = Fields(stream_options or {}, "stream_options")
     include_usage = bool(options.boolean("include_usage", False))
     include_obfuscation = bool(options.boolean("include_obfuscation", True))
-    f.obj("logit_bias")
-    f.obj("metadata")
-    f.boolean("store")
-    f.string("user")
     service_tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority"])
-    f.string("reasoning_effort", choices=["none", "minimal", "low", "medium", "high", "xhigh"])
-    f.boolean("parallel_tool_calls")
 
     max_output, max_param = (max_completion, "max_completion_tokens") if max_completion is not None else (max_tokens, "max_tokens")
     if max_output is not None and max_output > max_output_limit:

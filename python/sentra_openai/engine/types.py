@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(slots=True)
@@ -12,7 +12,6 @@ class Request:
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: bytes = b""
-    query: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

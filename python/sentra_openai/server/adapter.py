@@ -19,8 +19,7 @@ def to_engine_request(request: RobynRequest) -> Request:
     body = request.body
     if isinstance(body, str):
         body = body.encode()
-    query = {key: values[-1] for key, values in request.query_params.to_dict().items() if values}
-    return Request(request.method, request.url.path, request.headers.to_dict(), body or b"", query)
+    return Request(request.method, request.url.path, request.headers.to_dict(), body or b"")
 
 
 def _response(outcome: Outcome) -> Response:
