@@ -1,11 +1,17 @@
 """Type stubs of the compiled module `sentra_openai._native` (rust/py). Keep in step with rust/py/src."""
 
+from collections.abc import Sequence
+from typing import final
+
+from typing_extensions import Self
+
+__all__ = [
+    "__version__", "NativeLimiter", "NativeDecision", "go_duration", "cost_picodollars", "image_cost_picodollars",
+    "format_usd", "DONE", "frame", "json_string", "ChunkTemplate", "FixtureIndex",
+]
 __version__: str
 
 # --- limiter (rust/py/src/limiter.rs) ---
-
-from collections.abc import Sequence
-from typing import final
 
 @final
 class NativeDecision:
@@ -30,7 +36,7 @@ class NativeLimiter:
     Redis ("redis://...") is served by sentra_openai.redis_limiter.RedisStore, not by this class.
     """
 
-    def __init__(self, store: str = "memory") -> None: ...
+    def __new__(cls, store: str = "memory") -> Self: ...
     @property
     def store(self) -> str: ...
     def acquire(
@@ -87,7 +93,7 @@ class ChunkTemplate:
     `tail` excludes the chunk object's closing brace so that `obfuscation` stays the last key.
     """
 
-    def __init__(self, head: str, tail: str) -> None: ...
+    def __new__(cls, head: str, tail: str) -> Self: ...
     @staticmethod
     def from_chunk_json(chunk_json: str, marker: str) -> ChunkTemplate:
         """Split a compact chunk JSON (no obfuscation key) around json_string(marker), which must occur once."""
@@ -113,11 +119,11 @@ class FixtureIndex:
     any prompt. ValueError names the entry (by `names[i]` when given) for a bad regex or weight.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         entries: Sequence[tuple[int, str | None, str | None, str | None, float]],
         names: Sequence[str] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def lookup(self, model: str, prompt: str, draw: float) -> int | None:
         """Index of the chosen entry: highest matching priority, then by weight with draw in [0, 1)."""
     def __len__(self) -> int: ...
