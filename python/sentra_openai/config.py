@@ -86,6 +86,7 @@ class RateLimitSettings:
     redis_url: str | None
     redis_failure_policy: str
     shm_path: str | None
+    token_charge: str
     overrides: Mapping[str, Mapping[str, int | None]]
 
 
@@ -356,6 +357,8 @@ def _validate(s: Settings) -> None:
         fail("rate_limiting.store", "one of " + ", ".join(STORES), s.rate_limiting.store)
     if s.rate_limiting.store == "redis" and not s.rate_limiting.redis_url:
         fail("rate_limiting.redis_url", "a redis:// URL when store is redis", None)
+    if s.rate_limiting.token_charge not in ("requested", "observed"):
+        fail("rate_limiting.token_charge", "requested or observed", s.rate_limiting.token_charge)
     if s.rate_limiting.redis_failure_policy not in ("open", "closed"):
         fail("rate_limiting.redis_failure_policy", "open or closed", s.rate_limiting.redis_failure_policy)
     for model, override in s.rate_limiting.overrides.items():

@@ -16,7 +16,7 @@ import orjson
 
 from .. import _native
 from ..tokens import render_functions
-from . import chat_request, midstream, prompt_cache, respond, schema_gen, textgen, tokensplit
+from . import chat_request, midstream, prompt_cache, respond, schema_gen, textgen, token_charge, tokensplit
 from .chat_request import ChatRequest
 from .core import Call, Engine
 from .endpoint_models import model_name, resolve_model_of_kind
@@ -66,11 +66,10 @@ def handle(call: Call) -> Outcome:
         if model.reasoning:
             chat_request.check_reasoning_model_rules(body)
         req = chat_request.parse_chat_request(body, model.max_output)
-    except ApiError as exc:
+    except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
         # (captures chat-bad-request, chat-no-messages).
-        respond.admit(call, model, 0)
-        exc.headers.update(call.response_headers)
+        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.chat(body)))
         raise
 
     prompt = services.tokens.chat_prompt_tokens(
@@ -87,7 +86,8 @@ def handle(call: Call) -> Outcome:
         raise _context_exceeded(model.context_window, prompt_tokens, req.max_output)
 
     estimate = req.max_output if req.max_output is not None else model.default_max_output_estimate
-    respond.admit(call, model, prompt_tokens + estimate * req.n)
+    respond.admit(call, model, respond.tokens_to_charge(call, prompt_tokens + estimate * req.n,
+                                                        lambda: token_charge.chat(body)))
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .. import _native
-from . import errors, midstream, respond, textgen, tokensplit
+from . import errors, midstream, respond, textgen, token_charge, tokensplit
 from .core import Call, Engine
 from .endpoint_models import model_name, resolve_model_of_kind
 from .errors import ApiError
@@ -107,11 +107,12 @@ def handle(call: Call) -> Outcome:
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
         # (capture completion-bad-request).
-        respond.admit(call, model, 0)
+        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.completion(body)))
         raise
     prompt_tokens = counts.total
     per_prompt = max(req.n, req.best_of)
-    respond.admit(call, model, prompt_tokens + req.max_tokens * per_prompt * len(req.prompts))
+    requested = prompt_tokens + req.max_tokens * per_prompt * len(req.prompts)
+    respond.admit(call, model, respond.tokens_to_charge(call, requested, lambda: token_charge.completion(body)))
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)

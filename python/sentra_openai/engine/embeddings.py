@@ -11,7 +11,7 @@ import base64
 import math
 from typing import Any
 
-from . import errors, respond
+from . import errors, respond, token_charge
 from .core import Call, Engine
 from .embedding_vectors import embedding_vector
 from .endpoint_models import model_name, resolve_model_of_kind
@@ -47,10 +47,10 @@ def handle(call: Call) -> Outcome:
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
         # (capture embeddings-bad-request).
-        respond.admit(call, model, 0)
+        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.embedding(body)))
         raise
 
-    respond.admit(call, model, prompt_tokens)
+    respond.admit(call, model, respond.tokens_to_charge(call, prompt_tokens, lambda: token_charge.embedding(body)))
     call.check_fault(model.id, False)
     respond.charge_tokens(call, model, prompt_tokens, 0, 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -48,6 +49,11 @@ class _EveryFewSeconds:
 
 
 _limiter_warnings = _EveryFewSeconds(LIMITER_WARNING_INTERVAL_S)
+
+
+def tokens_to_charge(call: Call, requested: int, observed: Callable[[], int]) -> int:
+    """The TPM charge `rate_limiting.token_charge` asks for: the request's own count, or OpenAI's observed estimate."""
+    return observed() if call.settings.rate_limiting.token_charge == "observed" else requested
 
 
 def admit(call: Call, model, tokens: int) -> None:
