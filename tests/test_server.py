@@ -199,3 +199,34 @@ def test_startup_to_first_request_under_one_second(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_request_that_crashes_robyn_does_not_take_the_server_down(server_factory):
+    """Robyn 0.88 aborts its process on an invalid chunk size; the supervisor starts a new worker."""
+    server = server_factory()
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n")
+        raw.settimeout(5)
+        try:
+            raw.recv(100)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            answer = httpx.post(f"{server.api_url}/chat/completions",
+                                json={"model": "gpt-4o", "messages": [{"role": "user", "content": "still there?"}]})
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+    assert answer.status_code == 200
+    assert server.process.poll() is None
+
+
+def test_a_busy_port_is_an_error_not_a_shared_listener(fast_server, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sentra_openai", "serve", "--mode", "fast", "--port",
+                             str(fast_server.port), "--metrics-port", str(free_port())],
+                            capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{fast_server.port}" in result.stderr

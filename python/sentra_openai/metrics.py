@@ -1,7 +1,8 @@
 """Prometheus metrics of design.md, correct across processes (prometheus-client's multiprocess mode).
 
-With several server processes every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR and the parent's
-metrics endpoint sums them; that directory must be set before prometheus_client is imported, hence `prepare()`.
+The server answers from worker processes (server/app.py); each writes its samples to files in PROMETHEUS_MULTIPROC_DIR
+and the parent's metrics endpoint sums them. That directory must be set before prometheus_client is imported, hence
+`prepare()`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from .engine.core import Record
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-def prepare(processes: int) -> str | None:
-    """Sets up multiprocess collection when several processes will serve; returns the directory used."""
-    if processes <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+def prepare() -> str:
+    """Sets up multiprocess collection (the server always serves from worker processes); returns the directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return os.environ["PROMETHEUS_MULTIPROC_DIR"]
     global _owned
     directory = tempfile.mkdtemp(prefix="sentra-openai-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory

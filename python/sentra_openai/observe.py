@@ -26,7 +26,7 @@ def build_observer(settings: Settings) -> Observer:
     if settings.metrics.enable:
         from . import metrics
 
-        metrics.prepare(settings.server.processes)
+        metrics.prepare()
         observers.append(metrics.Metrics())
     if settings.logging.request_log:
         from .logs import RequestLogger

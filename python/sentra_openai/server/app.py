@@ -21,6 +21,7 @@ from .adapter import METHODS, make_handlers
 from .inflight import InFlight
 
 log = logging.getLogger("sentra_openai.server")
+WORKER_CHECK_SECONDS = 0.2
 
 
 def build_app(settings: Settings, inflight: InFlight):
@@ -85,24 +86,22 @@ def serve(settings: Settings) -> int:
         "" if settings.server.processes == 1 else "es",
     )
     on_exit = [engine.close, metrics.cleanup]
-    if settings.server.processes == 1:
-        _install_signal_handlers(settings, inflight, children=[], on_exit=on_exit)
-        app.start(host=settings.server.host, port=settings.server.port, _check_port=False)
-        return 0
-    return _run_pool(app, settings, inflight, on_exit)
+    return _supervise(app, settings, inflight, on_exit)
 
 
 def _ensure_port_free(host: str, port: int) -> None:
     """Robyn binds with SO_REUSEPORT, so a second server on a busy port would start silently and steal part of the
     first one's connections. A plain bind fails loudly instead."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # SO_REUSEADDR lets closed connections in TIME_WAIT pass; a live listener still makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
             raise SystemExit(f"sentra-openai: error: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list, on_exit: list) -> None:
+def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list, on_exit: list) -> threading.Event:
     """On SIGTERM/SIGINT: stop within drain_seconds, letting in-flight requests and streams finish first.
 
     The wait runs on its own thread: this handler runs on the main thread, which is also the thread of the event loop
@@ -135,29 +134,46 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, children: l
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    return stopping
 
 
-def _run_pool(app, settings: Settings, inflight: InFlight, on_exit: list) -> int:
-    """Robyn's process pool, with two changes: no SIGKILL on signals (workers inherit our handler and drain
-    themselves), and one listening socket per worker (Robyn binds with SO_REUSEPORT, so the kernel spreads
-    connections evenly; with one shared socket whichever worker wakes first accepts nearly all of them)."""
+def _supervise(app, settings: Settings, inflight: InFlight, on_exit: list) -> int:
+    """Runs the server in worker processes and starts a new worker whenever one dies.
+
+    Robyn 0.88 aborts its whole process on some malformed requests (an invalid chunk size in a chunked body:
+    shared/reference/robyn-maturin.md §2.6); under this supervisor such a request costs one worker a restart instead
+    of taking the server down. Unlike Robyn's own pool, a signal is not answered with SIGKILL: the workers inherit
+    our handler and drain themselves. Each worker binds its own listening socket (Robyn sets SO_REUSEPORT), so the
+    kernel spreads connections over the workers; one shared socket lets whichever wakes first take nearly all.
+    """
     from multiprocess import Process
     from robyn.processpool import spawn_process
     from robyn.robyn import SocketHeld
 
-    _install_signal_handlers(settings, inflight, children=[], on_exit=[])
-    pool = []
-    for _ in range(settings.server.processes):
-        listener = SocketHeld(settings.server.host, settings.server.port)
-        process = Process(target=spawn_process, args=(
+    host, port = settings.server.host, settings.server.port
+
+    def worker() -> None:
+        # A worker drains its own requests on SIGTERM; it must not inherit the supervisor's forwarding handler.
+        _install_signal_handlers(settings, inflight, children=[], on_exit=[])
+        spawn_process(
             app.directories, app.request_headers, app.router.get_routes(),
             app.middleware_router.get_global_middlewares(), app.middleware_router.get_route_middlewares(),
-            app.web_socket_router.get_routes(), app.event_handlers, listener, 1, app.response_headers,
+            app.web_socket_router.get_routes(), app.event_handlers, SocketHeld(host, port), 1, app.response_headers,
             app.excluded_response_headers_paths,
-        ))
+        )
+
+    def start() -> Process:
+        process = Process(target=worker, name="sentra-worker")
         process.start()
-        pool.append(process)
-    _install_signal_handlers(settings, inflight, children=pool, on_exit=on_exit)
-    for process in pool:
-        process.join()
-    return 0
+        return process
+
+    pool = [start() for _ in range(settings.server.processes)]
+    stopping = _install_signal_handlers(settings, inflight, children=pool, on_exit=on_exit)
+    while not stopping.is_set():
+        time.sleep(WORKER_CHECK_SECONDS)
+        for index, process in enumerate(pool):
+            if not process.is_alive() and not stopping.is_set():
+                log.warning("worker %s exited with code %s; starting a new one", process.pid, process.exitcode)
+                pool[index] = start()
+    while True:  # the drain thread ends the process
+        time.sleep(1)
