@@ -1,8 +1,9 @@
-"""Starts the Robyn server around an engine: routes, processes, signals and a bounded drain on shutdown.
+"""Starts the Robyn server around an engine: routes, supervised worker processes, signals and a bounded drain.
 
 Robyn 0.88 quirks handled here (shared/reference/robyn-maturin.md §2): `import robyn` parses sys.argv (the CLI clears
-it first), a single process ignores SIGTERM (we install our own handler), and with several processes its parent
-SIGKILLs the workers (we run the process pool ourselves and forward SIGTERM so each worker drains).
+it first); a single process ignores SIGTERM and a pool's parent SIGKILLs its workers (we run the workers ourselves,
+each draining on SIGTERM); some malformed requests abort a whole process (a supervisor restarts the worker); and it
+binds with SO_REUSEPORT, so a busy port is checked for first.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ def build_app(settings: Settings, inflight: InFlight):
     from robyn import Robyn
     from robyn.argument_parser import Config
 
-    clock = MonotonicClock()
     from ..observe import build_observer
 
+    clock = MonotonicClock()
     engine = build_engine(settings, clock=clock, observer=build_observer(settings))
     handle_async, handle_sync = make_handlers(engine, clock, inflight)
     # A server that never waits answers from a sync handler: Robyn runs those without an event-loop hop.
     handler = handle_sync if not settings.latency.enable else handle_async
 
     config = Config()
-    config.processes = settings.server.processes
+    config.processes = settings.server.processes  # informational: _supervise starts the workers
     config.workers = 1
     config.log_level = "WARN"
     config.disable_openapi = True
