@@ -7,6 +7,8 @@
 //! `ms`; from one second on `[<h>h][<m>m]<s>[.<frac>]s` where minutes appear whenever hours do, seconds
 //! always appear, and the fraction drops trailing zeros.
 
+use std::fmt::Write;
+
 const NS_PER_MS: u64 = 1_000_000;
 const MS_PER_S: u64 = 1_000;
 const S_PER_M: u64 = 60;
@@ -25,13 +27,14 @@ pub fn go_duration(ns: u64) -> String {
     let (hours, minutes, seconds) = (secs / S_PER_H, secs % S_PER_H / S_PER_M, secs % S_PER_M);
 
     let mut out = String::with_capacity(24);
+    // Writing to a String cannot fail.
     if hours > 0 {
-        out.push_str(&format!("{hours}h"));
+        let _ = write!(out, "{hours}h");
     }
     if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
+        let _ = write!(out, "{minutes}m");
     }
-    out.push_str(&seconds.to_string());
+    let _ = write!(out, "{seconds}");
     if frac_ms > 0 {
         let digits = format!("{frac_ms:03}");
         out.push('.');

@@ -31,7 +31,8 @@ pub enum FixtureError {
         pattern: String,
         message: String,
     },
-    /// Weights must be finite and > 0, or the weighted choice is meaningless.
+    /// Weights must be > 0 and at most `MAX_WEIGHT`, or the weighted choice is meaningless (a sum of huge weights
+    /// overflows to infinity).
     BadWeight { entry: usize, weight: f64 },
     /// The draw must be in [0, 1).
     BadDraw { draw: f64 },
@@ -56,7 +57,7 @@ impl FixtureError {
                 pattern, message, ..
             } => format!("invalid regex {pattern:?}: {message}"),
             FixtureError::BadWeight { weight, .. } => {
-                format!("weight must be a finite number > 0, got {weight}")
+                format!("weight must be a number > 0 and at most {MAX_WEIGHT:e}, got {weight}")
             }
             FixtureError::BadDraw { draw } => format!("draw must be in [0, 1), got {draw}"),
         }
@@ -120,12 +121,15 @@ pub struct FixtureIndex {
     regexes: RegexSet,
 }
 
+/// Keeps the total of any realistic number of weights finite.
+pub const MAX_WEIGHT: f64 = 1e12;
+
 impl FixtureIndex {
     pub fn new(entries: &[FixtureEntry]) -> Result<Self, FixtureError> {
         let mut patterns = Vec::new();
         let mut compiled = Vec::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
-            if !(entry.weight.is_finite() && entry.weight > 0.0) {
+            if !(entry.weight > 0.0 && entry.weight <= MAX_WEIGHT) {
                 return Err(FixtureError::BadWeight {
                     entry: index,
                     weight: entry.weight,
@@ -326,6 +330,9 @@ mod tests {
                 weight: 0.0
             }
         );
+        // Two weights of 1e308 would sum to infinity and make every draw pick the last entry.
+        let huge = FixtureIndex::new(&[entry(0, None, None, None, 1.0), entry(0, None, None, None, 1e308)]);
+        assert_eq!(huge.unwrap_err().entry(), Some(1));
         let index = FixtureIndex::new(&[]).unwrap();
         assert!(index.is_empty());
         assert_eq!(

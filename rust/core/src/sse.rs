@@ -108,16 +108,16 @@ impl std::error::Error for TemplateError {}
 /// `head + json_string(text) + tail [+ ,"obfuscation":json_string(obf)] + "}"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkTemplate {
-    head: Vec<u8>,
-    tail: Vec<u8>,
+    head: String,
+    tail: String,
 }
 
 impl ChunkTemplate {
     /// `tail` excludes the chunk object's closing brace, so that `obfuscation` can be appended as the last key.
     pub fn new(head: &str, tail: &str) -> Self {
         ChunkTemplate {
-            head: head.as_bytes().to_vec(),
-            tail: tail.as_bytes().to_vec(),
+            head: head.to_owned(),
+            tail: tail.to_owned(),
         }
     }
 
@@ -125,33 +125,32 @@ impl ChunkTemplate {
     /// `marker`, e.g. a chunk built with content "\u0000TEXT\u0000" by the same code that builds the others.
     pub fn from_chunk_json(chunk_json: &str, marker: &str) -> Result<Self, TemplateError> {
         let literal = json_string(marker);
-        let count = chunk_json.matches(literal.as_str()).count();
-        if count != 1 {
-            return Err(TemplateError::MarkerCount {
+        let literal = literal.as_str();
+        match chunk_json.split_once(literal) {
+            Some((head, rest)) if !rest.contains(literal) => {
+                let tail = rest.strip_suffix('}').ok_or(TemplateError::NotAnObject)?;
+                Ok(ChunkTemplate::new(head, tail))
+            }
+            _ => Err(TemplateError::MarkerCount {
                 marker: marker.to_owned(),
-                count,
-            });
+                count: chunk_json.matches(literal).count(),
+            }),
         }
-        let (head, rest) = chunk_json
-            .split_once(literal.as_str())
-            .expect("marker counted once");
-        let tail = rest.strip_suffix('}').ok_or(TemplateError::NotAnObject)?;
-        Ok(ChunkTemplate::new(head, tail))
     }
 
     pub fn head(&self) -> &str {
-        std::str::from_utf8(&self.head).expect("built from str")
+        &self.head
     }
 
     pub fn tail(&self) -> &str {
-        std::str::from_utf8(&self.tail).expect("built from str")
+        &self.tail
     }
 
     /// Appends the chunk JSON (not framed) for `text`.
     pub fn write_chunk(&self, out: &mut Vec<u8>, text: &str, obfuscation: Option<&str>) {
-        out.extend_from_slice(&self.head);
+        out.extend_from_slice(self.head.as_bytes());
         write_json_string(out, text);
-        out.extend_from_slice(&self.tail);
+        out.extend_from_slice(self.tail.as_bytes());
         if let Some(padding) = obfuscation {
             out.extend_from_slice(OBFUSCATION_KEY);
             write_json_string(out, padding);
@@ -161,33 +160,27 @@ impl ChunkTemplate {
 
     /// The chunk JSON for `text`.
     pub fn chunk(&self, text: &str, obfuscation: Option<&str>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            self.capacity_hint(text, obfuscation) - DATA_PREFIX.len() - EVENT_END.len(),
-        );
+        let mut out = Vec::with_capacity(self.chunk_len_hint(text, obfuscation));
         self.write_chunk(&mut out, text, obfuscation);
         out
     }
 
     /// The whole SSE event for `text`: `data: <chunk>\n\n`.
     pub fn frame_text(&self, text: &str, obfuscation: Option<&str>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.capacity_hint(text, obfuscation));
+        let mut out = Vec::with_capacity(
+            DATA_PREFIX.len() + self.chunk_len_hint(text, obfuscation) + EVENT_END.len(),
+        );
         out.extend_from_slice(DATA_PREFIX);
         self.write_chunk(&mut out, text, obfuscation);
         out.extend_from_slice(EVENT_END);
         out
     }
 
-    /// Room for the common case (nothing to escape), so most events are built with one allocation.
-    fn capacity_hint(&self, text: &str, obfuscation: Option<&str>) -> usize {
+    /// The chunk's exact length when nothing needs escaping (the common case), so that most
+    /// chunks are built with one allocation. The 2s are string quotes, the 1 the closing brace.
+    fn chunk_len_hint(&self, text: &str, obfuscation: Option<&str>) -> usize {
         let padding = obfuscation.map_or(0, |p| OBFUSCATION_KEY.len() + p.len() + 2);
-        DATA_PREFIX.len()
-            + self.head.len()
-            + text.len()
-            + 2
-            + self.tail.len()
-            + padding
-            + 1
-            + EVENT_END.len()
+        self.head.len() + text.len() + 2 + self.tail.len() + padding + 1
     }
 }
 

@@ -25,7 +25,7 @@ fn to_u64(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
 
 /// Bad arguments are a ValueError; a store the environment cannot provide (a shm file that cannot
 /// be opened or is not a table) an OSError, like any other failure to open a file.
-fn value_error(err: limiter::LimitError) -> PyErr {
+fn to_py_err(err: limiter::LimitError) -> PyErr {
     match err {
         limiter::LimitError::StoreUnavailable { .. } => PyOSError::new_err(err.to_string()),
         _ => PyValueError::new_err(err.to_string()),
@@ -83,7 +83,7 @@ impl NativeLimiter {
     #[new]
     #[pyo3(signature = (store = "memory"))]
     fn new(store: &str) -> PyResult<Self> {
-        let opened = limiter::open_store(store).map_err(value_error)?;
+        let opened = limiter::open_store(store).map_err(to_py_err)?;
         Ok(NativeLimiter {
             store: opened,
             spec: store.to_owned(),
@@ -114,7 +114,7 @@ impl NativeLimiter {
                 ))
             })
             .collect::<PyResult<Vec<Limit<'_>>>>()?;
-        let request = Request::new(key, &limits, &costs, now_ns).map_err(value_error)?;
+        let request = Request::new(key, &limits, &costs, now_ns).map_err(to_py_err)?;
         // Releasing the GIL costs more than an in-memory decision (and may stall on re-acquiring
         // it), so only stores that wait on I/O get it released.
         let decision = if self.store.may_block() {
@@ -122,7 +122,7 @@ impl NativeLimiter {
         } else {
             self.store.acquire(&request)
         };
-        Ok(decision.map_err(value_error)?.into())
+        Ok(decision.map_err(to_py_err)?.into())
     }
 
     /// Drop buckets whose TAT is at or before `now_ns`; returns how many were dropped.

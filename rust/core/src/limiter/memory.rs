@@ -106,18 +106,16 @@ impl Store for MemoryStore {
         let limits = request.limits();
         let mut shard = self.lock(self.shard_of(request.key()));
 
-        let mut tats: Vec<u64> = match shard.keys.get(request.key()) {
-            Some(buckets) => limits
-                .iter()
-                .map(|l| {
-                    buckets
-                        .iter()
-                        .find(|b| &*b.name == l.name)
-                        .map_or(now, |b| b.tat)
-                })
-                .collect(),
-            None => vec![now; limits.len()],
-        };
+        let known = shard.keys.get(request.key()).map_or(&[][..], Vec::as_slice);
+        let mut tats: Vec<u64> = limits
+            .iter()
+            .map(|l| {
+                known
+                    .iter()
+                    .find(|b| &*b.name == l.name)
+                    .map_or(now, |b| b.tat)
+            })
+            .collect();
         let decision = gcra::decide(request, &mut tats);
         if !decision.allowed {
             // Nothing charged, nothing to write: a refused request never creates a bucket.

@@ -257,14 +257,17 @@ pub fn open_store(spec: &str) -> Result<Box<dyn Store>, LimitError> {
     })
 }
 
+/// What every store's tests need: a clock origin and an `acquire` that takes the request as parts.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use super::{Decision, Limit, Request, Store};
 
-    const S: u64 = 1_000_000_000;
-    const T0: u64 = 1_000 * S;
+    pub const S: u64 = 1_000_000_000;
+    /// Far enough from 0 that tests can step the clock backwards.
+    pub const T0: u64 = 1_000 * S;
 
-    fn acquire(
+    /// Panics on invalid requests and store errors: tests that expect those call the store directly.
+    pub fn acquire(
         store: &dyn Store,
         key: &str,
         limits: &[Limit<'_>],
@@ -275,6 +278,12 @@ mod tests {
             .acquire(&Request::new(key, limits, costs, now).unwrap())
             .unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{acquire, S, T0};
+    use super::*;
 
     #[test]
     fn idle_bucket_admits_exactly_its_capacity_at_once() {

@@ -40,7 +40,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -132,7 +132,6 @@ pub struct ShmStore {
     map: MmapRaw,
     slots: usize,
     probe: usize,
-    path: PathBuf,
     stale_lock_after: Duration,
 }
 
@@ -171,7 +170,6 @@ impl ShmStore {
             map,
             slots,
             probe,
-            path: path.to_owned(),
             stale_lock_after: STALE_LOCK_AFTER,
         })
     }
@@ -223,7 +221,9 @@ impl ShmStore {
                 && matches!(words[WORD_VERSION].load(Ordering::Relaxed), 0 | VERSION)
                 && words[WORD_LOCK].load(Ordering::Relaxed) == 0
                 && (len - header_bytes).is_multiple_of(WORDS_PER_SLOT as u64 * 8)
-                && (slots == 0 || table_bytes(slots as usize) == len);
+                && (slots == 0
+                    || usize::try_from(slots)
+                        .is_ok_and(|slots| slots <= MAX_SLOTS && table_bytes(slots) == len));
             if !half_made {
                 return Err("the file exists and is not a sentra limiter table".to_owned());
             }
@@ -271,10 +271,6 @@ impl ShmStore {
             ));
         }
         Self::open(path, slots)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn slot_count(&self) -> usize {
@@ -364,7 +360,8 @@ impl ShmStore {
         let me = current_pid();
         let token = (u64::from(LOCK_NONCE.fetch_add(1, Ordering::Relaxed)) << 32) | u64::from(me);
         let mut spins: u32 = 0;
-        let mut watched = (0u64, Instant::now());
+        // The lock word last seen held, and since when: a holder is stuck only if it never changes.
+        let (mut watched_word, mut watched_since) = (0u64, Instant::now());
         loop {
             let current = word.load(Ordering::Relaxed);
             if current == 0 {
@@ -383,11 +380,11 @@ impl ShmStore {
             }
             // The holder is probably descheduled (2 cores, more workers): let it run.
             std::thread::yield_now();
-            if current != watched.0 {
-                watched = (current, Instant::now());
+            if current != watched_word {
+                (watched_word, watched_since) = (current, Instant::now());
                 continue;
             }
-            let stuck = watched.1.elapsed() >= self.stale_lock_after;
+            let stuck = watched_since.elapsed() >= self.stale_lock_after;
             if (stuck || (spins.is_multiple_of(64) && owner_is_gone(current, me)))
                 && word
                     .compare_exchange(current, token, Ordering::Acquire, Ordering::Relaxed)
@@ -435,6 +432,7 @@ fn boot_id() -> u64 {
         .unwrap_or(0)
 }
 
+/// Only for `slots <= MAX_SLOTS`, where the size cannot overflow.
 fn table_bytes(slots: usize) -> u64 {
     ((HEADER_WORDS + slots * WORDS_PER_SLOT) * 8) as u64
 }
@@ -448,9 +446,9 @@ fn map_file(file: &File, len: u64) -> Result<MmapRaw, String> {
 }
 
 fn words_of(map: &MmapRaw) -> &[AtomicU64] {
-    // SAFETY: the mapping is page-aligned and its length a multiple of 8 (checked by the callers'
-    // sizes), it lives as long as the borrow of `map`, and every access to it, in this process or
-    // another, goes through atomics, so sharing it is data-race free.
+    // SAFETY: the mapping is page-aligned, the slice covers only its whole 8-byte words, it lives
+    // as long as the borrow of `map`, and every access to it, in this process or another, goes
+    // through atomics, so sharing it is data-race free.
     unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<AtomicU64>(), map.len() / 8) }
 }
 
@@ -496,12 +494,11 @@ impl Store for ShmStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{acquire, S, T0};
     use super::super::{Limit, MemoryStore};
     use super::*;
+    use std::path::PathBuf;
     use std::sync::Arc;
-
-    const S: u64 = 1_000_000_000;
-    const T0: u64 = 1_000 * S;
 
     /// A fresh table path in the temp dir, removed on drop.
     struct TempTable(PathBuf);
@@ -523,18 +520,6 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
         }
-    }
-
-    fn acquire(
-        store: &dyn Store,
-        key: &str,
-        limits: &[Limit<'_>],
-        costs: &[u64],
-        now: u64,
-    ) -> Decision {
-        store
-            .acquire(&Request::new(key, limits, costs, now).unwrap())
-            .unwrap()
     }
 
     #[test]
@@ -601,6 +586,13 @@ mod tests {
         // Zeros of another size are not ours.
         std::fs::write(&table.0, vec![0u8; 100]).unwrap();
         assert!(ShmStore::open(&table.0, 32).is_err());
+        // A bare header whose slot count would make the table size wrap around 2**64 is not a
+        // half-made table either (with wrapping arithmetic it would pass for one and be overwritten).
+        let mut header = vec![0u8; HEADER_WORDS * 8];
+        header[WORD_SLOTS * 8..][..8].copy_from_slice(&(1u64 << 63).to_ne_bytes());
+        std::fs::write(&table.0, &header).unwrap();
+        assert!(ShmStore::open(&table.0, 32).is_err());
+        assert_eq!(std::fs::read(&table.0).unwrap(), header);
         assert!(matches!(
             ShmStore::open_spec(""),
             Err(LimitError::StoreUnavailable { .. })
