@@ -17,11 +17,12 @@ from importlib import resources
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar
 
 import yaml
 
 __all__ = [
+    "TIERS",
     "Catalog",
     "CatalogError",
     "EmbeddingLatency",
@@ -33,7 +34,6 @@ __all__ = [
     "PatchRule",
     "Prices",
     "PromptFormat",
-    "TIERS",
     "TextLatency",
     "TierLimits",
     "TileRule",
@@ -112,7 +112,7 @@ class ImageLatency:
     jitter: float
 
 
-LatencyProfile = Union[TextLatency, EmbeddingLatency, ImageLatency]
+LatencyProfile = TextLatency | EmbeddingLatency | ImageLatency
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ class PatchRule:
     rule: Literal["patch"] = "patch"
 
 
-ImageTokenRule = Union[TileRule, PatchRule]
+ImageTokenRule = TileRule | PatchRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,18 +242,13 @@ def _only_keys(ctx: _Ctx, value: Mapping[str, Any], required: set[str], optional
         )
 
 
-def _int(ctx: _Ctx, value: Any, *, minimum: int = 0) -> int:
+def _int(ctx: _Ctx, value: Any, *, minimum: int | None = 0) -> int:
+    """An integer, at least `minimum` unless that is None (token adjustments may be negative)."""
     # bool is an int subclass: `true` must not pass as 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise ctx.fail(f"expected an integer, got {_got(value)}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ctx.fail(f"expected an integer >= {minimum}, got {value}")
-    return value
-
-
-def _signed_int(ctx: _Ctx, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ctx.fail(f"expected an integer, got {_got(value)}")
     return value
 
 
@@ -293,7 +288,7 @@ def _optional(ctx: _Ctx, value: Any, parse: Callable[[_Ctx, Any], T]) -> T | Non
     return None if value is None else parse(ctx, value)
 
 
-def parse_micros(ctx: _Ctx, value: Any) -> tuple[str, int]:
+def _parse_micros(ctx: _Ctx, value: Any) -> tuple[str, int]:
     """A decimal price string -> (the string, exact integer micro-dollars)."""
     if not isinstance(value, str):
         raise ctx.fail(f"expected a decimal string, got {_got(value)}")
@@ -308,13 +303,13 @@ def parse_micros(ctx: _Ctx, value: Any) -> tuple[str, int]:
 def _prices(ctx: _Ctx, value: Any) -> Prices:
     raw = _mapping(ctx, value)
     _only_keys(ctx, raw, {"input", "cached_input", "output"}, set())
-    input_str, input_micros = parse_micros(ctx.at("input"), raw["input"])
-    output_str, output_micros = parse_micros(ctx.at("output"), raw["output"])
+    input_str, input_micros = _parse_micros(ctx.at("input"), raw["input"])
+    output_str, output_micros = _parse_micros(ctx.at("output"), raw["output"])
     cached = raw["cached_input"]
     if cached is None:
         cached_str, cached_micros = None, None
     else:
-        cached_str, cached_micros = parse_micros(ctx.at("cached_input"), cached)
+        cached_str, cached_micros = _parse_micros(ctx.at("cached_input"), cached)
     return Prices(input_str, cached_str, output_str, input_micros, cached_micros, output_micros)
 
 
@@ -327,7 +322,7 @@ def _image_prices(ctx: _Ctx, value: Any) -> Mapping[str, Mapping[str, ImagePrice
             sctx = qctx.at(size)
             if not isinstance(size, str) or not _SIZE_RE.match(size):
                 raise sctx.fail(f"expected a size key like \"1024x1024\", got {_got(size)}")
-            usd, micros = parse_micros(sctx, price)
+            usd, micros = _parse_micros(sctx, price)
             by_size[size] = ImagePrice(usd, micros)
         qualities[_str(qctx, quality)] = MappingProxyType(by_size)
     if not qualities:
@@ -338,7 +333,7 @@ def _image_prices(ctx: _Ctx, value: Any) -> Mapping[str, Mapping[str, ImagePrice
 def _tier_limits(ctx: _Ctx, value: Any) -> TierLimits:
     raw = _mapping(ctx, value)
     _only_keys(ctx, raw, set(), {"rpm", "tpm", "rpd", "ipm"})
-    parsed = {key: _optional(ctx.at(key), raw.get(key), functools.partial(_int, minimum=1)) for key in raw}
+    parsed = {key: _optional(ctx.at(key), value, functools.partial(_int, minimum=1)) for key, value in raw.items()}
     return TierLimits(**parsed)
 
 
@@ -425,11 +420,11 @@ def _prompt_format(ctx: _Ctx, name: str, value: Any) -> PromptFormat:
     _only_keys(tctx, tools, tool_ints | {"dialect", "pad_first_system"}, set())
     return PromptFormat(
         name=name,
-        **{key: _signed_int(ctx.at(key), raw[key]) for key in sorted(ints)},
+        **{key: _int(ctx.at(key), raw[key], minimum=None) for key in sorted(ints)},
         tools=ToolFormat(
             dialect=_choice(tctx.at("dialect"), tools["dialect"], ("hmarr", "harmony")),  # type: ignore[arg-type]
             pad_first_system=_bool(tctx.at("pad_first_system"), tools["pad_first_system"]),
-            **{key: _signed_int(tctx.at(key), tools[key]) for key in sorted(tool_ints)},
+            **{key: _int(tctx.at(key), tools[key], minimum=None) for key in sorted(tool_ints)},
         ),
     )
 
@@ -526,7 +521,7 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
 class Catalog:
     """All models of one catalog file, looked up by id, dated snapshot or alias."""
 
-    __slots__ = ("_models", "_index", "as_of", "source")
+    __slots__ = ("_index", "_models", "as_of", "source")
 
     def __init__(self, models: Mapping[str, ModelInfo], *, as_of: str | None = None, source: str = "") -> None:
         self._models = MappingProxyType(dict(models))

@@ -13,8 +13,6 @@ from decimal import Decimal, InvalidOperation
 
 from sentra_openai import _native
 
-MICRO_PER_USD = 1_000_000
-PICO_PER_USD = 10**12
 # The native arithmetic takes prices as unsigned 64-bit integers.
 _MAX_MICRO = 2**64 - 1
 _MAX_MICRO_DIGITS = len(str(_MAX_MICRO))
@@ -62,7 +60,7 @@ class Prices:
     output_micro: int
 
     @classmethod
-    def from_strings(cls, input: str, cached: str | None, output: str) -> Prices:  # noqa: A002 - catalog field name
+    def from_strings(cls, input: str, cached: str | None, output: str) -> Prices:  # `input`: the catalog's name
         """Catalog strings; a model without a cached-input price bills cached tokens at the input price."""
         input_micro = parse_price_micro(input)
         cached_micro = input_micro if cached is None else parse_price_micro(cached)

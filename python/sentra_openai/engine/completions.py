@@ -27,10 +27,10 @@ from .pacing import interleave
 from .types import Outcome, Piece, StreamPlan
 from .validation import Fields, parse_json_object
 
-KNOWN_FIELDS = frozenset(
-    """model prompt suffix max_tokens temperature top_p n stream stream_options logprobs echo stop presence_penalty
-    frequency_penalty best_of logit_bias user seed""".split()
-)
+KNOWN_FIELDS = frozenset({
+    "model", "prompt", "suffix", "max_tokens", "temperature", "top_p", "n", "stream", "stream_options", "logprobs",
+    "echo", "stop", "presence_penalty", "frequency_penalty", "best_of", "logit_bias", "user", "seed",
+})
 DEFAULT_MAX_TOKENS = 16  # CreateCompletionRequest.max_tokens default (openapi.yaml; openai-wire.md §5.1)
 # The live endpoint accepts `logprobs` above the documented 5 and silently caps it at 20 (a third-party probe of
 # gpt-3.5-turbo-instruct, 2026-08, found by exact-string search; the spec still says maximum 5).
@@ -101,8 +101,9 @@ def handle(call: Call) -> Outcome:
     services = call.services
     body = parse_json_object(call.request.body)
     model = resolve_model_of_kind(call, model_name(body), "completion")
+    encoding = services.tokens.encoding(model.encoding)
     try:
-        req = parse_request(body, model, services.tokens.encoding(model.encoding))
+        req = parse_request(body, model, encoding)
         counts = _count_prompt_tokens(services.tokens, model, req)
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
@@ -115,7 +116,6 @@ def handle(call: Call) -> Outcome:
     respond.admit(call, model, respond.tokens_to_charge(call, requested, lambda: token_charge.completion(body)))
     fault = call.check_fault(model.id, req.stream)
 
-    encoding = services.tokens.encoding(model.encoding)
     choices: list[Choice] = []
     completion_tokens = 0
     longest = 0
@@ -249,7 +249,7 @@ def _token_prompt(ids: list[int], encoding) -> Prompt:
     for token in ids:
         if not 0 <= token <= highest:
             # A third-party test double of this error (respx mock of /v1/completions), param and code null.
-            raise ApiError(400, f"Invalid token in prompt: {token}. Minimum value is 0, maximum value is {highest} (inclusive).")
+            raise errors.invalid_token(token, highest)
     return Prompt(b"".join(_token_bytes(encoding, t) for t in ids).decode("utf-8", errors="replace"), tuple(ids))
 
 
@@ -260,12 +260,7 @@ def _count_prompt_tokens(counter, model, req: CompletionRequest):
     for tokens_of_prompt in counts.per_input:
         in_prompt = tokens_of_prompt + suffix_tokens  # each prompt is completed with the suffix as context
         if in_prompt + req.max_tokens > model.context_window:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {model.context_window} tokens, however you requested "
-                f"{in_prompt + req.max_tokens} tokens ({in_prompt} in your prompt; {req.max_tokens} for the "
-                "completion). Please reduce your prompt; or completion length.",
-            )
+            raise errors.legacy_context_exceeded(model.context_window, in_prompt, req.max_tokens)
     return counts
 
 
@@ -285,7 +280,7 @@ def _candidate(seed_key: str, model_id: str, encoding, prompt: str, req: Complet
 def generate_candidate(rng: random.Random, encoding, prompt: str, max_tokens: int, stop: list[str], fixture) -> Candidate:
     """A continuation of `prompt`: natural-length text cut by `stop` ("stop") or at `max_tokens` ("length")."""
     if max_tokens == 0:
-        return Candidate("", "length", -rng.uniform(0.2, 2.5), 0)
+        return Candidate("", "length", _mean_logprob(rng), 0)
     if fixture is not None and fixture.content is not None:
         natural = fixture.content
     else:
@@ -298,7 +293,12 @@ def generate_candidate(rng: random.Random, encoding, prompt: str, max_tokens: in
         text = textgen.truncate_to_tokens(encoding, text, max_tokens)
         finish = "length"
         count = len(encoding.encode_ordinary(text))
-    return Candidate(text, finish, -rng.uniform(0.2, 2.5), count)
+    return Candidate(text, finish, _mean_logprob(rng), count)
+
+
+def _mean_logprob(rng: random.Random) -> float:
+    """A candidate's best_of score, drawn last so that it never shifts the text's draws."""
+    return -rng.uniform(0.2, 2.5)
 
 
 def _lead_in(prompt: str) -> str:
@@ -339,7 +339,7 @@ def _entries(encoding, ids: list[int], start: int, top: int, rng: random.Random,
             # Nothing precedes the first prompt token, so the model gives it no probability (legacy echo output).
             out.append(Entry(token, None, None, offset))
         else:
-            logprob = shortest_one(-abs(rng.expovariate(6.0)))
+            logprob = shortest_one(-rng.expovariate(6.0))
             alternatives = {token: logprob}  # the sampled token is always listed ("up to logprobs+1" entries)
             runners_up = [word for word in _ALTERNATIVES if word != token]
             floor = logprob
@@ -383,19 +383,18 @@ def _choice_payload(choice: Choice, req: CompletionRequest) -> dict[str, Any]:
     logprobs = None
     if choice.entries is not None:
         logprobs = _logprobs_object(choice.echo_entries + choice.entries)
-    return {"text": text, "index": choice.index, "logprobs": logprobs, "finish_reason": choice.candidate.finish_reason}
+    return _chunk_choice(text, choice.index, logprobs, choice.candidate.finish_reason)
 
 
 class _ChunkWriter:
     """text_completion chunks in the order the real stream uses: id, object, created, choices, model[, usage]."""
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
-        self.head = ('{"id":' + orjson.dumps(completion_id).decode() + ',"object":"text_completion","created":'
-                     + str(created) + ',"choices":')
-        self.model_json = orjson.dumps(model).decode()
-        self.tail = ',"model":' + self.model_json + (',"usage":null' if include_usage else "")
-        self.usage_head = ('{"id":' + orjson.dumps(completion_id).decode() + ',"object":"text_completion","created":'
-                           + str(created) + ',"model":' + self.model_json + ',"usage":')
+        start = '{"id":' + orjson.dumps(completion_id).decode() + ',"object":"text_completion","created":' + str(created)
+        model_field = ',"model":' + orjson.dumps(model).decode()
+        self.head = start + ',"choices":'
+        self.tail = model_field + (',"usage":null' if include_usage else "")
+        self.usage_head = start + model_field + ',"usage":'
         self._templates: dict[int, Any] = {}
 
     def event(self, choices: list[dict[str, Any]]) -> bytes:

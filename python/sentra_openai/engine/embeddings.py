@@ -103,11 +103,7 @@ def _tokenize(counter, model, inputs: list[str | list[int]]) -> tuple[list[list[
     limit = model.max_input or DEFAULT_MAX_INPUT_TOKENS
     for tokens in token_lists:
         if len(tokens) > limit:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {limit} tokens, however you requested {len(tokens)} tokens "
-                f"({len(tokens)} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.",
-            )
+            raise errors.legacy_context_exceeded(limit, len(tokens), 0)
     prompt_tokens = sum(len(tokens) for tokens in token_lists)
     if prompt_tokens > MAX_TOKENS_PER_REQUEST:
         raise ApiError(400, f"Requested {prompt_tokens} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request",
@@ -167,7 +163,7 @@ def _tokens_of(item: str | list[int], encoding, counter, model) -> list[int]:
     for token in item:
         if token > highest:
             # The completions endpoint's wording for a token outside the vocabulary, assumed to be shared here.
-            raise ApiError(400, f"Invalid token in prompt: {token}. Minimum value is 0, maximum value is {highest} (inclusive).")
+            raise errors.invalid_token(token, highest)
     return item
 
 

@@ -186,6 +186,20 @@ def unrecognized_argument(name: str) -> ApiError:
     return ApiError(400, f"Unrecognized request argument supplied: {name}")
 
 
+def legacy_context_exceeded(limit: int, prompt_tokens: int, completion_tokens: int) -> ApiError:
+    """The older wording the completions and embeddings endpoints still use (no param, no code)."""
+    return ApiError(
+        400,
+        f"This model's maximum context length is {limit} tokens, however you requested "
+        f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in your prompt; {completion_tokens} for the "
+        "completion). Please reduce your prompt; or completion length.",
+    )
+
+
+def invalid_token(token: int, highest: int) -> ApiError:
+    return ApiError(400, f"Invalid token in prompt: {token}. Minimum value is 0, maximum value is {highest} (inclusive).")
+
+
 def model_not_found(model: str) -> ApiError:
     return ApiError(
         404,

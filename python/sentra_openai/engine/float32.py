@@ -7,27 +7,14 @@ A decimal of at most 9 significant digits whose double is printed by orjson in s
 
 from __future__ import annotations
 
-import struct
 import sys
 from array import array
 from collections.abc import Sequence
 
-_F32 = struct.Struct("<f")
-
-
-def to_f32(value: float) -> float:
-    """`value` rounded to the nearest float32 (as a Python float)."""
-    return _F32.unpack(_F32.pack(value))[0]
-
 
 def shortest_one(value: float) -> float:
     """`value` as a float32, in the form `shortest` gives (for single numbers such as logprobs)."""
-    exact = to_f32(value)
-    for digits in (6, 7, 8):
-        candidate = float("%.*g" % (digits, exact))
-        if to_f32(candidate) == exact:
-            return candidate
-    return float("%.9g" % exact)
+    return shortest((value,))[0]
 
 
 def shortest(values: Sequence[float]) -> list[float]:
@@ -42,13 +29,13 @@ def shortest(values: Sequence[float]) -> list[float]:
     _try_digits(exact, fits7, 6, out)
     _, needs9 = _try_digits(exact, needs_more, 8, out)
     for i in needs9:  # 9 significant digits always identify a float32
-        out[i] = float("%.9g" % exact[i])
+        out[i] = float(f"{exact[i]:.9g}")
     return out
 
 
 def _try_digits(exact: array, indices: Sequence[int], digits: int, out: list[float]) -> tuple[list[int], list[int]]:
     """Writes `digits`-digit decimals where they read back as the same float32; returns (fitted, not fitted)."""
-    candidates = [float("%.*g" % (digits, exact[i])) for i in indices]
+    candidates = [float(f"{exact[i]:.{digits}g}") for i in indices]
     back = array("f", candidates)  # what each candidate rounds to as a float32
     fitted: list[int] = []
     failed: list[int] = []

@@ -21,18 +21,19 @@ from .errors import ApiError
 from .types import Outcome
 from .validation import Fields, parse_json_object
 
-KNOWN_FIELDS = frozenset(
-    """prompt model n quality response_format size style user output_format output_compression stream partial_images
-    moderation background""".split()
-)
+KNOWN_FIELDS = frozenset({
+    "prompt", "model", "n", "quality", "response_format", "size", "style", "user", "output_format",
+    "output_compression", "stream", "partial_images", "moderation", "background",
+})
 DEFAULT_MODEL = "dall-e-2"  # CreateImageRequest.model default
 FILES_PREFIX = "/v1/images/files/"
 RESPONSE_FORMATS = ["url", "b64_json"]
 STYLES = ["vivid", "natural"]
 QUALITIES = ["standard", "hd", "low", "medium", "high", "auto"]  # the spec's enum, across all image models
 ALL_SIZES = ["256x256", "512x512", "1024x1024", "1792x1024", "1024x1792"]  # every dall-e size (spec)
-_ID_TAG = b"sentra-image-id"
+_ID_KEY = b"sentra-image-id"
 _ID_LAYOUT = struct.Struct(">HHQ")  # width, height, picture seed
+_ID_TAG_BYTES = 4  # enough to turn away typos and guesses; the id is not a secret
 
 
 def register(engine: Engine) -> None:
@@ -56,9 +57,10 @@ def generate(call: Call) -> Outcome:
     model = resolve_model_of_kind(call, name, "image")
     n = f.integer("n", 1, minimum=1, maximum=10)
     assert n is not None
-    quality = f.string("quality", choices=QUALITIES) or "auto"
+    quality = f.string("quality", "auto", choices=QUALITIES)
     response_format = f.string("response_format", "url", choices=RESPONSE_FORMATS)
     style = f.string("style", "vivid", choices=STYLES)
+    assert style is not None
     size = f.string("size") or "1024x1024"
     f.string("user")
 
@@ -91,7 +93,7 @@ def generate(call: Call) -> Outcome:
         image_id = encode_image_id(width, height, rng.getrandbits(64))
         item: dict[str, Any] = {}
         if model.has("style"):
-            item["revised_prompt"] = revised_prompt(prompt, style or "vivid", rng)
+            item["revised_prompt"] = revised_prompt(prompt, style, rng)
         if response_format == "b64_json":
             item["b64_json"] = base64.b64encode(_picture(image_id)).decode("ascii")
         else:
@@ -116,8 +118,7 @@ def serve_file(call: Call) -> Outcome:
 def encode_image_id(width: int, height: int, seed: int) -> str:
     """`img-` + the URL-safe base64 of (width, height, seed) and a short digest that rejects made-up ids."""
     payload = _ID_LAYOUT.pack(width, height, seed)
-    tag = hashlib.blake2b(payload, key=_ID_TAG, digest_size=4).digest()
-    return "img-" + base64.urlsafe_b64encode(payload + tag).decode("ascii").rstrip("=")
+    return "img-" + base64.urlsafe_b64encode(payload + _id_tag(payload)).decode("ascii").rstrip("=")
 
 
 def decode_image_id(image_id: str) -> tuple[int, int, int] | None:
@@ -128,15 +129,19 @@ def decode_image_id(image_id: str) -> tuple[int, int, int] | None:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError):
         return None
-    if len(raw) != _ID_LAYOUT.size + 4:
+    if len(raw) != _ID_LAYOUT.size + _ID_TAG_BYTES:
         return None
     payload, tag = raw[:_ID_LAYOUT.size], raw[_ID_LAYOUT.size:]
-    if hashlib.blake2b(payload, key=_ID_TAG, digest_size=4).digest() != tag:
+    if _id_tag(payload) != tag:
         return None
     width, height, seed = _ID_LAYOUT.unpack(payload)
     if f"{width}x{height}" not in ALL_SIZES:
         return None
     return width, height, seed
+
+
+def _id_tag(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, key=_ID_KEY, digest_size=_ID_TAG_BYTES).digest()
 
 
 def _picture(image_id: str) -> bytes | None:

@@ -14,23 +14,25 @@ import random
 import struct
 import zlib
 from collections.abc import Iterable
+from itertools import pairwise
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BYTES_PER_PIXEL = 3
 _SUB_FILTER = 1
-_GRADIENT_BANDS = 48  # the gradient changes colour in steps, so neighbouring rows repeat (cheaper to build)
 _UP_FILTER = 2
+_GRADIENT_BANDS = 48  # the gradient changes colour in steps, so neighbouring rows repeat (cheaper to build)
 # Level 1: the rows are mostly zeros, which even the fastest level compresses well; higher levels cost 2-3x the
 # time for no benefit a client would notice.
 _ZLIB_LEVEL = 1
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def encode_png(width: int, height: int, filtered_rows: Iterable[bytes]) -> bytes:
     """An RGB PNG from scanlines that already start with their filter-type byte."""
+    # 8 bits per channel, colour type 2 (RGB), then the only defined compression, filter and interlace methods.
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     compressor = zlib.compressobj(_ZLIB_LEVEL)
     parts = [compressor.compress(row) for row in filtered_rows]  # no multi-megabyte join of the raw image
@@ -89,15 +91,13 @@ def _sub_filtered_row(width: int, background: tuple[int, ...], spans: list[tuple
     row = bytearray(1 + width * _BYTES_PER_PIXEL)
     row[0] = _SUB_FILTER
     previous = (0, 0, 0)  # Sub filtering treats the pixel left of the first one as black
-    for start, end in zip(cuts, cuts[1:]):
-        if start >= end:
-            continue
+    for start, _ in pairwise(cuts):  # the cuts are distinct, so every interval holds at least one pixel
         colour = background
         for x0, x1, span_colour in spans:
             if x0 <= start < x1:
                 colour = span_colour
         if colour != previous:
             at = 1 + start * _BYTES_PER_PIXEL
-            row[at:at + 3] = bytes((c - p) & 0xFF for c, p in zip(colour, previous))
+            row[at:at + _BYTES_PER_PIXEL] = bytes((c - p) & 0xFF for c, p in zip(colour, previous))
             previous = colour
     return bytes(row)

@@ -10,7 +10,7 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +195,7 @@ def _join(paragraphs: list[list[str]]) -> str:
     return "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
     parts, last = [], 0
     for match in _SLOT.finditer(template):

@@ -11,11 +11,16 @@ One job per module:
 
 from __future__ import annotations
 
-from .counter import InputCount, PromptCount, TokenCounter, default_counter
+from .counter import InputCount, PromptCount, TokenCounter
 from .function_render import render_functions
 from .image_rules import image_tokens
 from .image_size import image_dimensions
-from .offline_encodings import ENCODING_FILES, EncodingFile, ensure_encoding_cached, get_encoding
+from .offline_encodings import (
+    ENCODING_FILES,
+    EncodingFile,
+    ensure_encoding_cached,
+    get_encoding,
+)
 
 __all__ = [
     "ENCODING_FILES",
@@ -23,7 +28,6 @@ __all__ = [
     "InputCount",
     "PromptCount",
     "TokenCounter",
-    "default_counter",
     "ensure_encoding_cached",
     "get_encoding",
     "image_dimensions",

@@ -27,7 +27,6 @@ except in legacy completion prompts, where "<|endoftext|>" is the document separ
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from .image_rules import image_tokens
 from .image_size import DEFAULT_IMAGE_SIZE, image_dimensions
 from .offline_encodings import get_encoding
 
-__all__ = ["InputCount", "PromptCount", "TokenCounter", "default_counter"]
+__all__ = ["InputCount", "PromptCount", "TokenCounter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +250,7 @@ class TokenCounter:
         extra = self.text_tokens(model, suffix) if suffix else 0
         return InputCount(total=sum(per_input) + extra * max(1, len(per_input)), per_input=tuple(per_input))
 
-    def embedding_input_tokens(self, model: ModelInfo, input: Any) -> InputCount:  # noqa: A002 (API field name)
+    def embedding_input_tokens(self, model: ModelInfo, input: Any) -> InputCount:  # `input`: the API's name
         """usage.prompt_tokens of an embeddings request and each input's share."""
         encoding_name = self._encoding_name(model)
         per_input = [
@@ -271,17 +270,3 @@ def _inputs(value: Any) -> list[str | Sequence[int]]:
     if items and all(isinstance(item, int) and not isinstance(item, bool) for item in items):
         return [items]  # one token array
     return [item if isinstance(item, str) else list(item) for item in items if isinstance(item, (str, list, tuple))]
-
-
-_default: TokenCounter | None = None
-_default_lock = threading.Lock()
-
-
-def default_counter() -> TokenCounter:
-    """A process-wide TokenCounter (shares its text cache between callers)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = TokenCounter()
-    return _default
