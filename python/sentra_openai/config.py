@@ -228,11 +228,10 @@ def _check(value: Any, default: Any, key: str, origin: str) -> Any:
     elif isinstance(default, list):
         if isinstance(value, list):
             return value
-    elif isinstance(default, dict):
-        if isinstance(value, dict):
-            if key in _OPEN_MAPS:
-                return value
-            return _merge(default, value, key, origin)
+    elif isinstance(default, dict) and isinstance(value, dict):
+        if key in _OPEN_MAPS:
+            return value
+        return _merge(default, value, key, origin)
     raise ConfigError(f"{origin}: {key}: expected {_type_name(default)}, got {value!r}")
 
 

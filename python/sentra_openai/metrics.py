@@ -15,6 +15,8 @@ import tempfile
 from .engine.core import Record
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# (pid, directory) of the multiprocess directory `prepare` created, so that only its creator removes it.
+_owned: tuple[int, str] | None = None
 
 
 def prepare() -> str:
@@ -26,9 +28,6 @@ def prepare() -> str:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     _owned = (os.getpid(), directory)
     return directory
-
-
-_owned: tuple[int, str] | None = None
 
 
 def cleanup() -> None:

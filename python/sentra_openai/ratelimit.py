@@ -78,6 +78,50 @@ class Limit:
         object.__setattr__(self, "period_ns", period_ns)
 
 
+# Input checks of sentra-core's `Request::new`, with its wording, for the two Python implementations of the
+# limiter (the Redis store and the test reference in `sentra_openai.reference`): one copy, so that they cannot
+# drift apart. Only the inputs are shared; each keeps its own GCRA arithmetic. Not part of the public API.
+
+
+def check_u64(value: object, what: str) -> int:
+    """`value` if it is an int in [0, 2**64 - 1]: TypeError for a non-int, ValueError out of range.
+
+    A bool passes as 0/1, as it does for the native limiter (PyO3 reads it as an int)."""
+    if not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not 0 <= value <= _U64_MAX:
+        raise ValueError(f"{what} must be an integer in [0, 2**64 - 1], got {value}")
+    return value
+
+
+def check_request(
+    limits: Sequence[tuple[str, int, int]], costs: Sequence[int], now_ns: int | None
+) -> list[tuple[str, int, int, int]]:
+    """(name, capacity, period_ns, cost) per limit, or the native limiter's refusal; nothing is charged.
+
+    `now_ns` None stands for a clock read later (Redis's), so the checks that need it are skipped."""
+    if now_ns is not None:
+        check_u64(now_ns, "now_ns")
+    costs = [check_u64(cost, "cost") for cost in costs]
+    if len(limits) != len(costs):
+        raise ValueError(f"got {len(limits)} limits but {len(costs)} costs: pass one cost per limit")
+    checked: list[tuple[str, int, int, int]] = []
+    seen: set[str] = set()
+    for (name, capacity, period_ns), cost in zip(limits, costs):
+        capacity, period_ns = check_u64(capacity, "capacity"), check_u64(period_ns, "period_ns")
+        if capacity == 0:
+            raise ValueError(f"limit {name!r}: capacity must be at least 1")
+        if period_ns == 0:
+            raise ValueError(f"limit {name!r}: period must be at least 1 ns")
+        if now_ns is not None and now_ns + period_ns > _U64_MAX:
+            raise ValueError(f"limit {name!r}: now_ns + period_ns exceeds 2**64 - 1 nanoseconds")
+        if name in seen:
+            raise ValueError(f"limit name {name!r} appears twice in one request: names identify buckets")
+        seen.add(name)
+        checked.append((name, capacity, period_ns, cost))
+    return checked
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer to one `RateLimiter.acquire`; per-limit tuples follow the order of its limits.

@@ -34,12 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .ratelimit import LimiterUnavailable
+from .ratelimit import LimiterUnavailable, check_request, check_u64
 
 __all__ = ["DEFAULT_KEY_PREFIX", "RedisDecision", "RedisStore", "is_redis_spec"]
 
-U64_MAX = 2**64 - 1
-NEVER_NS = U64_MAX  # retry_after_ns of a cost that can never fit, as in sentra-core
+NEVER_NS = 2**64 - 1  # retry_after_ns of a cost that can never fit, as in sentra-core
 DEFAULT_KEY_PREFIX = "sentra:rl:"
 # Keys live this long past their TAT (see the module docs); costs only a little memory.
 DEFAULT_GRACE_MS = 5_000
@@ -48,17 +47,29 @@ DEFAULT_CONNECT_TIMEOUT_S = 0.5
 DEFAULT_SOCKET_TIMEOUT_S = 1.0
 _SCHEMES = ("redis://", "rediss://", "unix://")
 
-# KEYS: the request's bucket keys. ARGV[1]: now in ns (decimal) or "" for Redis TIME; ARGV[2]: grace
-# in ms; then per bucket i, ARGV[1+2i] = e_i in ns (or "-" when the cost exceeds the capacity) and
-# ARGV[2+2i] = P_i in ns. Returns {now, 1 if admitted else 0, tat_1 .. tat_n as stored before, "" if
-# missing}. Times are decimal strings of at most 20 digits, handled as limbs hi * 1e9 + lo.
-GCRA_SCRIPT = """
+# Both scripts start here: `parse` splits a decimal time into limbs (see the module docs), and now_h/now_l is the
+# explicit time of ARGV[1] or, when it is "", Redis's own clock.
+_LUA_NOW = """
 local B = 1000000000
 local function parse(s)
   local n = #s
   if n <= 9 then return 0, tonumber(s) end
   return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
 end
+local now_h, now_l
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now_h, now_l = tonumber(t[1]), tonumber(t[2]) * 1000
+else
+  now_h, now_l = parse(ARGV[1])
+end
+"""
+
+# KEYS: the request's bucket keys. ARGV[1]: now in ns (decimal) or "" for Redis TIME; ARGV[2]: grace
+# in ms; then per bucket i, ARGV[1+2i] = e_i in ns (or "-" when the cost exceeds the capacity) and
+# ARGV[2+2i] = P_i in ns. Returns {now, 1 if admitted else 0, tat_1 .. tat_n as stored before, "" if
+# missing}. Times are decimal strings of at most 20 digits, handled as limbs hi * 1e9 + lo.
+GCRA_SCRIPT = _LUA_NOW + """
 local function show(hi, lo)
   if hi == 0 then return string.format('%d', lo) end
   return string.format('%d%09d', hi, lo)
@@ -70,13 +81,6 @@ local function add(ah, al, bh, bl)
 end
 local function le(ah, al, bh, bl)
   return ah < bh or (ah == bh and al <= bl)
-end
-local now_h, now_l
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now_h, now_l = tonumber(t[1]), tonumber(t[2]) * 1000
-else
-  now_h, now_l = parse(ARGV[1])
 end
 local grace = tonumber(ARGV[2])
 local out = {show(now_h, now_l), 1}
@@ -117,20 +121,7 @@ return out
 """
 
 # KEYS: bucket keys; ARGV[1]: now in ns or "" for TIME. Deletes those whose TAT is at or before now.
-EVICT_SCRIPT = """
-local B = 1000000000
-local function parse(s)
-  local n = #s
-  if n <= 9 then return 0, tonumber(s) end
-  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
-end
-local now_h, now_l
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now_h, now_l = tonumber(t[1]), tonumber(t[2]) * 1000
-else
-  now_h, now_l = parse(ARGV[1])
-end
+EVICT_SCRIPT = _LUA_NOW + """
 local dropped = 0
 for i = 1, #KEYS do
   local stored = redis.call('GET', KEYS[i])
@@ -206,14 +197,6 @@ def _import_redis() -> Any:
     return redis
 
 
-def _u64(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
-    if not 0 <= value <= U64_MAX:
-        raise ValueError(f"{what} must be an integer in [0, 2**64 - 1], got {value}")
-    return value
-
-
 def _remaining(wait_ns: int, capacity: int, period_ns: int) -> int:
     """Units admissible now given `wait_ns` until full: floor((P - wait) * C / P), clamped at 0."""
     if wait_ns >= period_ns:
@@ -266,7 +249,8 @@ class RedisStore:
         self, key: str, limits: Sequence[tuple[str, int, int]], costs: Sequence[int], now_ns: int | None = None
     ) -> RedisDecision:
         """Charge `costs[i]` to limit `limits[i]` of `key`, all or none; `now_ns=None` uses Redis's clock."""
-        buckets = _validate(limits, costs, now_ns)
+        checked = check_request(limits, costs, now_ns)
+        buckets = [_Bucket(capacity, period_ns, cost) for _, capacity, period_ns, cost in checked]
         args: list[str | bytes] = ["" if now_ns is None else str(now_ns), str(self.grace_ms)]
         for bucket in buckets:
             args += ["-" if bucket.too_large else str(bucket.emission_ns), str(bucket.period_ns)]
@@ -284,7 +268,7 @@ class RedisStore:
 
         Redis also expires them by itself, so this matters only to callers with their own clock.
         """
-        now_arg = "" if now_ns is None else str(_u64(now_ns, "now_ns"))
+        now_arg = "" if now_ns is None else str(check_u64(now_ns, "now_ns"))
         pattern = re.sub(rb"([*?\[\]\\])", rb"\\\1", self.key_prefix) + b"*"
         dropped = 0
         try:
@@ -326,30 +310,6 @@ def _unavailable(url: str, exc: BaseException) -> LimiterUnavailable:
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
-def _validate(limits: Sequence[tuple[str, int, int]], costs: Sequence[int], now_ns: int | None) -> list[_Bucket]:
-    """The refusals of sentra-core's `Request::new`, with its wording: ValueError, nothing charged."""
-    if now_ns is not None:
-        _u64(now_ns, "now_ns")
-    costs = [_u64(cost, "cost") for cost in costs]
-    if len(limits) != len(costs):
-        raise ValueError(f"got {len(limits)} limits but {len(costs)} costs: pass one cost per limit")
-    buckets: list[_Bucket] = []
-    seen: set[str] = set()
-    for (name, capacity, period_ns), cost in zip(limits, costs):
-        capacity, period_ns = _u64(capacity, "capacity"), _u64(period_ns, "period_ns")
-        if capacity == 0:
-            raise ValueError(f"limit {name!r}: capacity must be at least 1")
-        if period_ns == 0:
-            raise ValueError(f"limit {name!r}: period must be at least 1 ns")
-        if now_ns is not None and now_ns + period_ns > U64_MAX:
-            raise ValueError(f"limit {name!r}: now_ns + period_ns exceeds 2**64 - 1 nanoseconds")
-        if name in seen:
-            raise ValueError(f"limit name {name!r} appears twice in one request: names identify buckets")
-        seen.add(name)
-        buckets.append(_Bucket(capacity, period_ns, cost))
-    return buckets
 
 
 def _decide(buckets: Sequence[_Bucket], tats: Sequence[int], now: int) -> RedisDecision:

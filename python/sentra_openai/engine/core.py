@@ -10,13 +10,14 @@ headers, authentication, error envelopes and the bookkeeping around them. Nothin
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import Catalog
+from ..catalog import Catalog, ModelInfo
 from ..config import Settings
 from ..tokens import TokenCounter
 from . import errors
@@ -25,8 +26,8 @@ from .errors import ApiError
 from .faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .fixtures import FixtureSet
 from .ids import base62
-from .prompt_cache import PromptCache
 from .pacing import immediate_events
+from .prompt_cache import PromptCache
 from .ratelimits import RateLimits
 from .types import Outcome, Request
 
@@ -95,7 +96,7 @@ class Call:
             self.rng = random.Random(f"{self.settings.seed}:pin:{control_seed}")
         else:  # an integer seed: seeding from a string hashes it with SHA-512, a tenth of a cached request's cost
             self.rng = random.Random((self.settings.seed << 64) | sequence)
-        self.request_id = "req_" + "%032x" % self.rng.getrandbits(128)
+        self.request_id = f"req_{self.rng.getrandbits(128):032x}"
         self.record = Record(self.request_id, request.method, request.path, endpoint)
         self.response_headers: dict[str, str] = {}
         self.api_key = _bearer(request.headers.get("authorization"))
@@ -139,7 +140,7 @@ class Call:
     def elapsed_ms(self) -> int:
         return int((self.services.clock.now() - self.started) * 1000)
 
-    def resolve_model(self, name: str):
+    def resolve_model(self, name: str) -> ModelInfo:
         model = self.services.catalog.get(name)
         if model is None:
             if self.settings.models.strict:
@@ -150,11 +151,12 @@ class Call:
 
     def check_fault(self, model_id: str, streaming: bool) -> Fault | None:
         """The fault for this request, forced or drawn; raises it now unless it strikes mid-stream."""
-        fault = self.forced_fault
         # A pinned request (X-Sentra-Seed) draws from its own RNG; others from the injector's request-ordered stream.
         pinned = self.rng if "x-sentra-seed" in self.headers_in else None
+        # Drawn even when a fault is forced: the draw also counts the request in the burst-load window and advances
+        # the injector's stream, neither of which may depend on the control header.
         drawn = self.services.faults.draw(model_id, pinned, self.services.clock.now(), streaming)
-        fault = fault or drawn
+        fault = self.forced_fault or drawn
         if fault is None:
             return None
         if fault.at_chunk is not None and streaming:
@@ -249,8 +251,6 @@ class Engine:
         except ApiError as exc:
             return self._error(call, exc)
         except Exception:  # a bug of ours must still answer as OpenAI does, never crash the server
-            import logging
-
             logging.getLogger("sentra_openai").exception("unhandled error in %s %s", request.method, request.path)
             return self._error(call, errors.server_error())
         return self._finish(call, outcome)

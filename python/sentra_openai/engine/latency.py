@@ -19,6 +19,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from ..catalog import TextLatency
+
 # z-score of the 95th percentile of a standard normal: a lognormal with median m and p95 q has sigma = ln(q/m)/z95.
 _Z95 = 1.6448536269514722
 # Seconds of prefill per uncached prompt token (0.1 s per 10k tokens). Calibration, tokens-pricing.md §5: gpt-4o's
@@ -49,12 +51,6 @@ def tail_factor(rng: random.Random, median: float, p95: float) -> float:
     return math.exp(rng.gauss(0.0, math.log(p95 / median) / _Z95))
 
 
-def lognormal_from_median_p95(rng: random.Random, median: float, p95: float) -> float:
-    if median <= 0:
-        return 0.0
-    return median * tail_factor(rng, median, p95)
-
-
 def tokens_per_second(rng: random.Random, median_rate: float, relative_jitter: float) -> float:
     """This request's generation speed: lognormal around the model's median rate."""
     return median_rate * math.exp(rng.gauss(0.0, relative_jitter))
@@ -62,7 +58,7 @@ def tokens_per_second(rng: random.Random, median_rate: float, relative_jitter: f
 
 def plan_timing(
     rng: random.Random,
-    profile,
+    profile: TextLatency,
     *,
     prompt_tokens: int,
     output_tokens: int,
@@ -76,7 +72,7 @@ def plan_timing(
     factor = tail_factor(rng, profile.ttft_median_s, profile.ttft_p95_s)
     rate = tokens_per_second(rng, profile.tokens_per_s, profile.tokens_per_s_jitter)
     gap = 1.0 / rate
-    thinking = (getattr(profile, "reasoning_delay_s", 0.0) or 0.0) if hidden_tokens else 0.0
+    thinking = profile.reasoning_delay_s if hidden_tokens else 0.0
     # The tail factor stretches the queueing/thinking part: a slow first token is slow whatever the model does.
     ttft = (profile.ttft_median_s + thinking) * factor
     ttft += max(prompt_tokens, 0) * PREFILL_SECONDS_PER_TOKEN + hidden_tokens * gap

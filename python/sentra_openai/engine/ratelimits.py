@@ -116,7 +116,7 @@ class RateLimits:
         ipm = self.settings.overrides.get(model.id, {}).get("ipm") or (tier.ipm if tier is not None else None)
         if not ipm:
             return
-        limit = Limit("images", ipm, per_seconds=self.period(60.0))
+        limit = Limit("images", ipm, per_seconds=self.period(MINUTE_SECONDS))
         decision = self.limiter.acquire(self._bucket(api_key, model) + "\x1fimages", [limit], [n])
         if decision.allowed:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -13,6 +13,8 @@ from ..ratelimit import LimiterUnavailable
 from .core import Call
 from .errors import ApiError
 from .types import Outcome
+
+T = TypeVar("T")
 
 
 def json_outcome(payload: Any, headers: dict[str, str] | None = None, delay: float = 0.0) -> Outcome:
@@ -62,27 +64,27 @@ def admit(call: Call, model, tokens: int) -> None:
     When the limiter's store is unreachable, `rate_limiting.redis_failure_policy` decides: "open" serves the
     request unlimited (no x-ratelimit-* headers, a throttled warning in the log), "closed" answers 503.
     """
-    try:
-        admission = call.services.rate_limits.admit(call.api_key or "anonymous", model, tokens)
-    except ApiError as exc:
-        call.record.rate_limited = getattr(exc, "limit", exc.type)  # "rpm", "tpm" or "rpd"
-        raise
-    except LimiterUnavailable as exc:
-        limiter_unavailable(call, exc)
-        return
+    admission = _through_limiter(call, lambda key: call.services.rate_limits.admit(key, model, tokens))
     if admission is not None:
         call.response_headers.update(admission.headers)
 
 
 def admit_images(call: Call, model, n: int) -> None:
     """Images per minute, with the same failure policy as `admit`."""
+    _through_limiter(call, lambda key: call.services.rate_limits.admit_images(key, model, n))
+
+
+def _through_limiter(call: Call, charge: Callable[[str], T]) -> T | None:
+    """`charge(api key)`, noting in the record which limit refused; None when the store was unreachable and the
+    failure policy lets the request through."""
     try:
-        call.services.rate_limits.admit_images(call.api_key or "anonymous", model, n)
+        return charge(call.api_key or "anonymous")
     except ApiError as exc:
-        call.record.rate_limited = getattr(exc, "limit", exc.type)
+        call.record.rate_limited = getattr(exc, "limit", exc.type)  # "rpm", "tpm", "rpd" or "images"
         raise
     except LimiterUnavailable as exc:
         limiter_unavailable(call, exc)
+        return None
 
 
 def limiter_unavailable(call: Call, exc: LimiterUnavailable) -> None:
