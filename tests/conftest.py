@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -109,6 +110,22 @@ def start_server(
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"server did not become ready:\n{server.log()}")
+
+
+def replay_capture(server: RunningServer, path: Path) -> tuple[dict[str, Any], dict[str, Any], httpx.Response]:
+    """Sends a recorded real request (tests/data/captures) and checks what every endpoint shares: the status, the
+    content type, and for errors the exact body. Returns the request, the real answer and ours."""
+    from openapi_schemas import validate
+
+    capture = json.loads(path.read_text())
+    request, expected = capture["request"], capture["response"]
+    response = httpx.post(server.base_url + request["path"], json=request["body"])
+    assert response.status_code == expected["status"]
+    assert response.headers["content-type"] == expected["headers"]["content-type"]
+    if expected["status"] >= 400:
+        assert response.json() == expected["body"]
+        validate("ErrorResponse", response.json())
+    return request, expected, response
 
 
 @pytest.fixture

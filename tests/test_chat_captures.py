@@ -3,12 +3,11 @@ can see: status, error type/param/code/message, usage.prompt_tokens, and which h
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import httpx
 import pytest
 
+from conftest import replay_capture
 from openapi_schemas import validate
 
 pytestmark = pytest.mark.server
@@ -19,17 +18,12 @@ CAPTURES = sorted((Path(__file__).parent / "data" / "captures").glob("chat-*.jso
 
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_replay_matches_the_real_api(limited_server, path):
-    capture = json.loads(path.read_text())
-    request, expected = capture["request"], capture["response"]
-    response = httpx.post(limited_server.base_url + request["path"], json=request["body"])
-    assert response.status_code == expected["status"]
-    if expected["status"] >= 400:
-        assert response.json() == expected["body"]
-        validate("ErrorResponse", response.json())
-    elif request["body"].get("stream"):
+    request, expected, response = replay_capture(limited_server, path)
+    succeeded = expected["status"] < 400
+    if succeeded and request["body"].get("stream"):
         usage_line = [line for line in response.text.splitlines() if line.startswith("data: {")]
         assert usage_line
-    else:
+    elif succeeded:
         body = response.json()
         validate("CreateChatCompletionResponse", body)
         assert body["usage"]["prompt_tokens"] == expected["body"]["usage"]["prompt_tokens"]

@@ -12,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from conftest import replay_capture
 from openapi_schemas import validate
 from sentra_openai.tokens import get_encoding
 
@@ -427,15 +428,9 @@ def test_real_stream_has_the_same_spec_gaps():
 
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_replay_matches_the_real_api(limited_server, path):
-    capture = json.loads(path.read_text())
-    request, expected = capture["request"], capture["response"]
-    response = httpx.post(limited_server.base_url + request["path"], json=request["body"])
-    assert response.status_code == expected["status"]
-    assert response.headers["content-type"] == expected["headers"]["content-type"]
-    if expected["status"] >= 400:
-        assert response.json() == expected["body"]
-        validate("ErrorResponse", response.json())
-    elif request["body"].get("stream"):
+    request, expected, response = replay_capture(limited_server, path)
+    succeeded = expected["status"] < 400
+    if succeeded and request["body"].get("stream"):
         real = [json.loads(p) for p in sse_payloads(expected["body"])[:-1]]
         ours = [json.loads(p) for p in sse_payloads(response.text)[:-1]]
         for chunk in ours:
@@ -446,7 +441,7 @@ def test_replay_matches_the_real_api(limited_server, path):
         if ours[-1]["choices"][0]["finish_reason"] == "length":
             assert len(ours) == len(real) == request["body"]["max_tokens"]
         assert {c["model"] for c in ours} == {c["model"] for c in real}
-    else:
+    elif succeeded:
         body = response.json()
         validate("CreateCompletionResponse", body)
         real = expected["body"]

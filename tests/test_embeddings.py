@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import replay_capture
 from openapi_schemas import validate
 from sentra_openai.engine.embedding_vectors import embedding_vector
 from sentra_openai.tokens import get_encoding
@@ -271,15 +272,8 @@ def test_real_base64_bodies_have_the_same_spec_gap():
 @pytest.mark.server
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_replay_matches_the_real_api(limited_server, path):
-    capture = json.loads(path.read_text())
-    request, expected = capture["request"], capture["response"]
-    response = httpx.post(limited_server.base_url + request["path"], json=request["body"])
-    assert response.status_code == expected["status"]
-    assert response.headers["content-type"] == expected["headers"]["content-type"]
-    if expected["status"] >= 400:
-        assert response.json() == expected["body"]
-        validate("ErrorResponse", response.json())
-    else:
+    request, expected, response = replay_capture(limited_server, path)
+    if expected["status"] < 400:
         body, real = response.json(), expected["body"]
         validate_body(body)
         assert body["usage"] == real["usage"]
