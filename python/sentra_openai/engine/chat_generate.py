@@ -162,15 +162,11 @@ def _logprobs(encoding, text: str, top: int, rng: random.Random) -> list[dict[st
         logprob = _f32(-abs(rng.expovariate(8.0)))
         alternatives = [{"token": piece, "logprob": logprob, "bytes": raw}]
         floor = logprob
-        for word in _ALTERNATIVES[: max(top - 1, 0)]:
+        for word in textgen.lexicon()["logprob_runners_up"][: max(top - 1, 0)]:
             floor = _f32(floor - rng.uniform(0.5, 3.0))
             alternatives.append({"token": word, "logprob": floor, "bytes": list(word.encode())})
         entries.append({"token": piece, "logprob": logprob, "bytes": raw, "top_logprobs": alternatives[:top]})
     return entries
-
-
-_ALTERNATIVES = [" the", " a", ",", ".", " and", " to", " of", " in", " is", " that", " it", " for", " on", " with",
-                 " as", " this", " be", " at", " by", " or"]
 
 
 def _f32(value: float) -> float:

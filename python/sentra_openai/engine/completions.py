@@ -40,10 +40,6 @@ EVENT_STREAM = "text/event-stream"  # legacy completions streams carry no charse
 SUCCESS_HEADERS = {"access-control-allow-origin": "*", "cache-control": "no-cache, must-revalidate"}  # captures
 
 # Plausible runner-up tokens for `top_logprobs` (the sampled token is always listed too).
-_ALTERNATIVES = (" the", " a", ",", ".", " and", " to", " of", " in", " is", " that", " it", " for", " on", " with",
-                 " as", " this", " be", " at", " by", " or", "\n", " an", " not", " we")
-
-
 @dataclass(frozen=True)
 class Prompt:
     text: str  # the prompt as text (token arrays decoded), what `echo` prepends
@@ -341,7 +337,7 @@ def _entries(encoding, ids: list[int], start: int, top: int, rng: random.Random,
         else:
             logprob = shortest_one(-rng.expovariate(6.0))
             alternatives = {token: logprob}  # the sampled token is always listed ("up to logprobs+1" entries)
-            runners_up = [word for word in _ALTERNATIVES if word != token]
+            runners_up = [word for word in textgen.lexicon()["logprob_runners_up"] if word != token]
             floor = logprob
             for word in rng.sample(runners_up, max(top - 1, 0)):
                 floor = shortest_one(floor - rng.uniform(0.3, 2.5))

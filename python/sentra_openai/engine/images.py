@@ -14,7 +14,7 @@ import random
 import struct
 from typing import Any
 
-from . import errors, png, respond
+from . import errors, png, respond, textgen
 from .core import Call, Engine
 from .endpoint_models import resolve_model_of_kind
 from .errors import ApiError
@@ -161,17 +161,15 @@ def _base_url(call: Call) -> str:
 
 # ---- content, limits, timing --------------------------------------------------------------------------------------
 
-_SETTINGS = ["a softly lit studio", "an open landscape at golden hour", "a quiet city street at dusk",
-             "a bright minimalist interior", "a misty forest clearing", "a sunlit seaside scene"]
-_STYLE_WORDS = {"vivid": "vivid, high-contrast colours and dramatic lighting",
-                "natural": "natural, muted colours and soft, even lighting"}
 
 
 def revised_prompt(prompt: str, style: str, rng) -> str:
     """dall-e-3 rewrites every prompt into a fuller description before drawing it; this imitates the shape."""
     subject = prompt.strip().rstrip(".") or "An abstract composition"
     subject = subject[0].upper() + subject[1:]
-    return (f"{subject}, set in {rng.choice(_SETTINGS)}. The image is rendered with {_STYLE_WORDS[style]}, "
+    words = textgen.lexicon()
+    return (f"{subject}, set in {rng.choice(words['image_settings'])}. The image is rendered with "
+            f"{words['image_style_words'][style]}, "
             "with a clear focal point and fine detail throughout.")
 
 
