@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -230,3 +231,23 @@ def test_a_busy_port_is_an_error_not_a_shared_listener(fast_server, tmp_path):
                             capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{fast_server.port}" in result.stderr
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(server_factory):
+    server = server_factory()
+    workers = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
+    assert workers
+    server.process.kill()  # SIGKILL: no handler runs in the supervisor
+    server.process.wait(5)
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") and "zombie" not in _state(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker kept running after its supervisor was killed"
+        time.sleep(0.05)
+
+
+def _state(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((line for line in status if line.startswith("State:")), "").lower()
+    except OSError:
+        return "zombie"
