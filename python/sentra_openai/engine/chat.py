@@ -50,7 +50,7 @@ def handle(call: Call) -> Outcome:
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
         # (captures chat-bad-request, chat-no-messages).
-        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.chat(body)))
+        respond.admit(call, model, 0, lambda: token_charge.chat(body))
         raise
 
     prompt = services.tokens.chat_prompt_tokens(
@@ -67,8 +67,7 @@ def handle(call: Call) -> Outcome:
         raise _context_exceeded(model.context_window, prompt_tokens, req.max_output)
 
     estimate = req.max_output if req.max_output is not None else model.default_max_output_estimate
-    respond.admit(call, model, respond.tokens_to_charge(call, prompt_tokens + estimate * req.n,
-                                                        lambda: token_charge.chat(body)))
+    respond.admit(call, model, prompt_tokens + estimate * req.n, lambda: token_charge.chat(body))
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)

@@ -104,12 +104,12 @@ def handle(call: Call) -> Outcome:
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
         # (capture completion-bad-request).
-        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.completion(body)))
+        respond.admit(call, model, 0, lambda: token_charge.completion(body))
         raise
     prompt_tokens = counts.total
     per_prompt = max(req.n, req.best_of)
     requested = prompt_tokens + req.max_tokens * per_prompt * len(req.prompts)
-    respond.admit(call, model, respond.tokens_to_charge(call, requested, lambda: token_charge.completion(body)))
+    respond.admit(call, model, requested, lambda: token_charge.completion(body))
     fault = call.check_fault(model.id, req.stream)
 
     choices: list[Choice] = []

@@ -47,10 +47,10 @@ def handle(call: Call) -> Outcome:
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries the x-ratelimit-* headers
         # (capture embeddings-bad-request).
-        respond.admit(call, model, respond.tokens_to_charge(call, 0, lambda: token_charge.embedding(body)))
+        respond.admit(call, model, 0, lambda: token_charge.embedding(body))
         raise
 
-    respond.admit(call, model, respond.tokens_to_charge(call, prompt_tokens, lambda: token_charge.embedding(body)))
+    respond.admit(call, model, prompt_tokens, lambda: token_charge.embedding(body))
     call.check_fault(model.id, False)
     respond.charge_tokens(call, model, prompt_tokens, 0, 0)
 

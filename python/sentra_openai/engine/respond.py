@@ -53,17 +53,17 @@ class _EveryFewSeconds:
 _limiter_warnings = _EveryFewSeconds(LIMITER_WARNING_INTERVAL_S)
 
 
-def tokens_to_charge(call: Call, requested: int, observed: Callable[[], int]) -> int:
-    """The TPM charge `rate_limiting.token_charge` asks for: the request's own count, or OpenAI's observed estimate."""
-    return observed() if call.settings.rate_limiting.token_charge == "observed" else requested
-
-
-def admit(call: Call, model, tokens: int) -> None:
+def admit(call: Call, model, requested_tokens: int, observed_tokens: Callable[[], int]) -> None:
     """Rate limiting: charges the request or raises OpenAI's 429; the x-ratelimit-* headers go on the response.
+
+    The TPM charge is `requested_tokens` (the request's own count), or with `rate_limiting.token_charge: observed`
+    OpenAI's up-front estimate, `observed_tokens()` (engine/token_charge.py).
 
     When the limiter's store is unreachable, `rate_limiting.redis_failure_policy` decides: "open" serves the
     request unlimited (no x-ratelimit-* headers, a throttled warning in the log), "closed" answers 503.
     """
+    observed = call.settings.rate_limiting.token_charge == "observed"
+    tokens = observed_tokens() if observed else requested_tokens
     admission = _through_limiter(call, lambda key: call.services.rate_limits.admit(key, model, tokens))
     if admission is not None:
         call.response_headers.update(admission.headers)
