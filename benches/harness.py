@@ -83,17 +83,8 @@ class Server:
         """Every live process of the group: the parent and, with --processes N, its N workers."""
         found = []
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            # The command name may contain spaces; the fields after its closing paren are positional.
-            fields = stat[stat.rindex(b")") + 2:].split()
-            state, pgrp = fields[0], int(fields[2])
-            if pgrp == self.pgid and state != b"Z":
+            fields = _stat_fields(entry) if entry.isdigit() else None
+            if fields is not None and int(fields[2]) == self.pgid and fields[0] != b"Z":
                 found.append(int(entry))
         return sorted(found)
 
@@ -102,13 +93,9 @@ class Server:
         ticks = os.sysconf("SC_CLK_TCK")
         used = {}
         for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(b")") + 2:].split()
-            used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+            fields = _stat_fields(str(pid))
+            if fields is not None:
+                used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
         return used
 
     def cpu_seconds(self) -> float:
@@ -302,3 +289,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+def _stat_fields(pid: str) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None for a vanished process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name may contain spaces; the fields after its closing paren are positional.
+    return stat[stat.rindex(b")") + 2:].split()
