@@ -60,11 +60,15 @@ class Prices:
     output_micro: int
 
     @classmethod
+    def of(cls, input_micro: int, cached_micro: int | None, output_micro: int) -> Prices:
+        """A model without a cached-input price bills cached tokens at the input price."""
+        return cls(input_micro, input_micro if cached_micro is None else cached_micro, output_micro)
+
+    @classmethod
     def from_strings(cls, input: str, cached: str | None, output: str) -> Prices:  # `input`: the catalog's name
-        """Catalog strings; a model without a cached-input price bills cached tokens at the input price."""
-        input_micro = parse_price_micro(input)
-        cached_micro = input_micro if cached is None else parse_price_micro(cached)
-        return cls(input_micro, cached_micro, parse_price_micro(output))
+        """From the catalog's decimal strings."""
+        return cls.of(parse_price_micro(input), None if cached is None else parse_price_micro(cached),
+                      parse_price_micro(output))
 
 
 def cost_picodollars(prompt_tokens: int, cached_tokens: int, completion_tokens: int, prices: Prices) -> int:

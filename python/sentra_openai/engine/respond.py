@@ -115,10 +115,9 @@ def charge_tokens(call: Call, model, prompt_tokens: int, cached_tokens: int, com
 
 
 def text_prices(model) -> costing.Prices:
-    """The catalog's prices in the costing form; no cached price means cached tokens bill at the input price."""
+    """The catalog's prices in the costing form."""
     p = model.prices
-    cached = p.cached_input_micros if p.cached_input_micros is not None else p.input_micros
-    return costing.Prices(p.input_micros, cached, p.output_micros)
+    return costing.Prices.of(p.input_micros, p.cached_input_micros, p.output_micros)
 
 
 def charge_images(call: Call, n: int, price_micro: int) -> None:
