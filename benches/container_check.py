@@ -1,0 +1,411 @@
+"""Builds the container image (Dockerfile) with podman and checks it the way a container runtime would run it.
+
+    python benches/container_check.py                         # build, check, print timings as JSON
+    python benches/container_check.py --wheel-dir target/wheels   # hand in a prebuilt abi3 wheel
+    python benches/container_check.py --require               # a missing tool is a failure, not a skip
+
+Where no registry and no working `podman run` are available (these machines: no CAP_SYS_RESOURCE, so the OCI
+runtime cannot set rlimits), the check
+1. makes a local base image once (debootstrap bookworm minbase with python3, python3-venv and ca-certificates;
+   it trusts what the host trusts, so pip works behind a TLS-inspecting egress proxy) and keeps it as BASE_IMAGE;
+2. builds a wheel on the host (maturin) and hands it to the build with `--build-context wheel=DIR`, which replaces
+   the Dockerfile's `wheel` stage: no Rust toolchain is needed inside the build (the default build compiles from
+   source in a rust image instead);
+3. `podman build --isolation chroot --format docker` with RUNTIME_IMAGE=BASE_IMAGE, then checks the image's
+   metadata (non-root numeric user, ports 8080 and 9090, health check, entrypoint on 0.0.0.0);
+4. `podman create` + `podman mount`, and runs the image's entrypoint and environment under chroot, as the image's
+   user, in a private mount namespace (its own /proc, the host's /dev), with `--host 127.0.0.1` appended (flags
+   appended to the entrypoint win, and servers here listen on loopback only). It must answer /health, a chat
+   completion through the official SDK and /metrics, honour the documented environment variables, and the image's
+   HEALTHCHECK command must pass while the server runs and fail once it is stopped;
+5. where a redis-server binary exists: two instances of the image sharing one set of limits through Redis, as in
+   compose.yaml (an RPM of 2 across both: the third request, whichever instance gets it, is a 429).
+Skips with exit status 0 where podman, root, unshare or chroot (or debootstrap, for the first base) are missing.
+Needs network for Debian packages (debootstrap) and PyPI (the image installs the wheel's dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import harness
+
+REPO = harness.REPO
+BASE_IMAGE = "localhost/sentra-check-base:bookworm"
+CHECK_IMAGE = "localhost/sentra-openai:check"
+# debootstrap's defaults: a Debian mirror is the only network the base needs.
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello from a container check"}],
+             "max_tokens": 8}
+
+
+class Skip(Exception):
+    """A tool the check needs is missing here."""
+
+
+class CheckFailed(Exception):
+    """The image does not behave as the Dockerfile promises."""
+
+
+def _run(argv: Sequence[str], *, timeout: float, input: bytes | None = None, **kw) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout, **kw)
+    if result.returncode != 0:
+        tail = (result.stderr or b"").decode(errors="replace")[-3000:]
+        raise CheckFailed(f"{' '.join(argv[:4])} ... exited with {result.returncode}:\n{tail}")
+    return result
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Tools, base image, wheel, image
+
+
+def require_tools(need_debootstrap: bool) -> None:
+    if os.geteuid() != 0:
+        raise Skip("needs root (chroot, mount namespaces, podman's storage)")
+    tools = ["podman", "unshare", "chroot"] + (["debootstrap"] if need_debootstrap else [])
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise Skip(f"{', '.join(missing)} not installed (apt-get install podman debootstrap)")
+
+
+def image_exists(name: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", name], capture_output=True, timeout=60).returncode == 0
+
+
+def make_base(name: str, workdir: Path) -> None:
+    """A minimal Debian with python3 and python3-venv, imported as a podman image; no registry involved."""
+    rootfs = workdir / "rootfs"
+    _run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates", DEBIAN_SUITE,
+          str(rootfs), DEBIAN_MIRROR], timeout=900)
+    # The host's trust store, so that pip in the build passes a TLS-inspecting proxy as the host's pip does.
+    shutil.copyfile("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/ca-certificates.crt")
+    (rootfs / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
+    for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        shutil.rmtree(rootfs / cache, ignore_errors=True)
+        (rootfs / cache).mkdir(parents=True, exist_ok=True)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    try:
+        _run(["podman", "import", "-", name], stdin=tar.stdout, timeout=300)
+    finally:
+        tar.stdout.close()
+        tar.wait(timeout=60)
+    shutil.rmtree(rootfs, ignore_errors=True)
+
+
+def build_wheel(out: Path) -> Path:
+    """The abi3 wheel of the working tree, built on the host (maturin reuses target/ from earlier builds)."""
+    if shutil.which("maturin"):
+        argv = ["maturin", "build", "--release", "--locked", "--out", str(out)]
+    else:
+        argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(REPO)]
+    try:
+        _run(argv, cwd=REPO, timeout=1800)
+    except CheckFailed:
+        # target/ is shared with whoever else builds in this tree; a build racing another one can fail once.
+        _run(argv, cwd=REPO, timeout=1800)
+    wheels = sorted(out.glob("sentra_openai-*.whl"))
+    _expect(len(wheels) == 1, f"expected one wheel in {out}, found {wheels}")
+    return wheels[0]
+
+
+def build_image(base: str, wheel_dir: Path, tag: str) -> None:
+    _run(["podman", "build", "--isolation", "chroot", "--format", "docker", "--build-arg", f"RUNTIME_IMAGE={base}",
+          "--build-context", f"wheel={wheel_dir}", "-t", tag, "-f", str(REPO / "Dockerfile"), str(REPO)],
+         timeout=1800)
+
+
+def inspect(tag: str) -> dict:
+    return json.loads(_run(["podman", "image", "inspect", tag], timeout=60).stdout)[0]
+
+
+def check_metadata(image: dict) -> dict:
+    config = image["Config"]
+    user = config.get("User", "")
+    uid, _, gid = user.partition(":")
+    _expect(uid.isdigit() and int(uid) != 0, f"the image must run as a numeric non-root user, not {user!r}")
+    _expect({"8080/tcp", "9090/tcp"} <= set(config.get("ExposedPorts", {})), f"ports: {config.get('ExposedPorts')}")
+    health = image.get("Healthcheck") or config.get("Healthcheck")
+    _expect(bool(health and health.get("Test", [""])[0] == "CMD"), f"no exec-form HEALTHCHECK: {health}")
+    entrypoint = config.get("Entrypoint") or []
+    _expect(entrypoint[:2] == ["sentra-openai", "serve"] and entrypoint[-2:] == ["--host", "0.0.0.0"],
+            f"entrypoint {entrypoint}: the server must listen on 0.0.0.0 inside the container")
+    return {"uid": int(uid), "gid": int(gid or uid), "env": config.get("Env", []), "entrypoint": entrypoint,
+            "cmd": config.get("Cmd") or [], "workdir": config.get("WorkingDir") or "/", "healthcheck": health["Test"][1:]}
+
+
+def check_contents(root: Path) -> None:
+    """Runtime stage only: the wheel installed, no compiler, no sources, no wheel file left in a layer."""
+    for tool in ("usr/bin/cc", "usr/bin/gcc", "usr/local/cargo/bin/cargo", "usr/bin/rustc"):
+        _expect(not (root / tool).exists(), f"/{tool} is in the runtime image")
+    _expect(not (root / "src").exists(), "/src (the sources) is in the runtime image")
+    _expect(not list((root / "tmp").glob("wheel/*.whl")), "the wheel file was left in the image")
+    _expect(bool(list(root.glob("opt/sentra-openai/lib/python3*/site-packages/redis"))), "the redis extra is missing")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Running the image's entrypoint under chroot
+
+
+class Mounted:
+    """`podman create` + `podman mount`: the container's root filesystem, writable, removed on exit."""
+
+    def __init__(self, tag: str) -> None:
+        self.container = _run(["podman", "create", "--no-healthcheck", tag], timeout=120).stdout.decode().strip()
+        self.root = Path(_run(["podman", "mount", self.container], timeout=60).stdout.decode().strip())
+
+    def close(self) -> None:
+        subprocess.run(["podman", "umount", self.container], capture_output=True, timeout=60)
+        subprocess.run(["podman", "rm", "--force", self.container], capture_output=True, timeout=120)
+
+
+def _home_of(root: Path, uid: int) -> str:
+    """HOME as a container runtime sets it: the user's entry in the image's /etc/passwd."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) > 5 and fields[2] == str(uid):
+            return fields[5]
+    return "/"
+
+
+def in_image(root: Path, meta: dict, argv: Sequence[str], env: dict[str, str]) -> list[str]:
+    """argv run as the image would run it: its user, working directory and environment (plus `env`), chrooted into
+    `root` in a private mount namespace with its own /proc; the namespace and its mounts end with the process."""
+    environment = dict(item.split("=", 1) for item in meta["env"])
+    environment.setdefault("HOME", _home_of(root, meta["uid"]))
+    environment.update(env)
+    script = ('mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev" && '
+              'exec chroot --userspec="$SENTRA_CHECK_USER" "$0" "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root),
+            "/usr/bin/env", "-i", "-C", meta["workdir"], *[f"{k}={v}" for k, v in environment.items()], *argv]
+
+
+class Instance:
+    """The image's entrypoint, run under chroot, listening on loopback ports of the host."""
+
+    def __init__(self, root: Path, meta: dict, env: dict[str, str], logdir: Path, name: str) -> None:
+        self.port, self.metrics_port = harness.free_port(), harness.free_port()
+        env = {"PORT": str(self.port), "METRICS_PORT": str(self.metrics_port), **env}
+        self.root, self.meta, self.env = root, meta, env
+        self.stderr_path = logdir / f"{name}.stderr"
+        argv = in_image(root, meta, [*meta["entrypoint"], *meta["cmd"], "--host", harness.HOST], env)
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+                                            env={**os.environ, "SENTRA_CHECK_USER": f"{meta['uid']}:{meta['gid']}"})
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{harness.HOST}:{self.port}/v1"
+
+    def wait_healthy(self, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise CheckFailed(f"the server exited with {self.process.returncode}:\n{self.stderr()[-3000:]}")
+            try:
+                status, body = get(self.port, "/health")
+                if status == 200:
+                    return json.loads(body)
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise CheckFailed(f"no 200 on /health within {timeout:.0f}s:\n{self.stderr()[-3000:]}")
+
+    def healthcheck(self) -> int:
+        """The image's HEALTHCHECK command, run as the runtime would (same user and environment)."""
+        argv = in_image(self.root, self.meta, self.meta["healthcheck"], self.env)
+        return subprocess.run(argv, capture_output=True, timeout=30,
+                              env={**os.environ, "SENTRA_CHECK_USER": f"{self.meta['uid']}:{self.meta['gid']}"}
+                              ).returncode
+
+    def uid(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+        raise CheckFailed("cannot read the server's uid")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # the server drains and ends its workers itself
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)  # our own session, started above
+                self.process.wait(timeout=10)
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    connection = http.client.HTTPConnection(harness.HOST, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def post_chat(port: int) -> tuple[int, dict[str, str], dict]:
+    connection = http.client.HTTPConnection(harness.HOST, port, timeout=30)
+    try:
+        connection.request("POST", "/v1/chat/completions", json.dumps(CHAT_BODY),
+                           {"Content-Type": "application/json", "Authorization": "Bearer sk-container-check"})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The checks
+
+
+def check_single(root: Path, meta: dict, logdir: Path) -> dict:
+    """One instance configured through the environment only."""
+    from openai import OpenAI
+
+    env = {"SENTRA_MODE": "fast", "SENTRA_SEED": "7", "LOG_LEVEL": "warning"}
+    server = Instance(root, meta, env, logdir, "single")
+    try:
+        started = time.perf_counter()
+        health = server.wait_healthy()
+        startup_s = time.perf_counter() - started
+        _expect(health.get("mode") == "fast", f"SENTRA_MODE=fast not applied: /health says {health}")
+        _expect(server.uid() == meta["uid"], f"the server runs as uid {server.uid()}, not the image's {meta['uid']}")
+        client = OpenAI(base_url=server.base_url, api_key="sk-container-check", max_retries=0)
+        completion = client.chat.completions.create(**CHAT_BODY)
+        _expect(completion.object == "chat.completion" and completion.usage.prompt_tokens > 0,
+                f"unexpected chat completion: {completion}")
+        status, metrics = get(server.metrics_port, "/metrics")
+        _expect(status == 200 and 'openai_mock_requests_total{endpoint="chat.completions",model="gpt-4o-mini",'
+                'status="200"} 1.0' in metrics, "METRICS_PORT does not serve the chat completion's sample")
+        _expect(server.healthcheck() == 0, "the image's HEALTHCHECK fails against a healthy server")
+        _expect('"request_id"' not in server.stderr(), "LOG_LEVEL=warning not applied: the request log is on")
+    finally:
+        server.stop()
+    _expect(server.healthcheck() != 0, "the image's HEALTHCHECK passes with the server stopped")
+    return {"startup_to_health_s": round(startup_s, 2)}
+
+
+def check_shared_limits(root: Path, meta: dict, logdir: Path) -> dict:
+    """Two instances, one Redis (compose.yaml's setup), limits from a CONFIG_PATH file inside the container."""
+    redis_binary = shutil.which("redis-server")
+    if redis_binary is None:
+        return {"skipped": "redis-server not installed"}
+    config = root / "tmp/sentra-check.yaml"
+    config.write_text("latency: {time_scale: 0}\nrate_limiting: {overrides: {gpt-4o-mini: {rpm: 2}}}\n")
+    config.chmod(0o644)
+    redis_port = harness.free_port()
+    redis = subprocess.Popen([redis_binary, "--port", str(redis_port), "--bind", harness.HOST, "--save", "",
+                              "--appendonly", "no", "--dir", str(logdir)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {"REDIS_URL": f"redis://{harness.HOST}:{redis_port}/0", "CONFIG_PATH": "/tmp/sentra-check.yaml"}
+    instances = []
+    try:
+        instances = [Instance(root, meta, {**env, "SENTRA_SEED": str(seed)}, logdir, f"shared-{seed}")
+                     for seed in (1, 2)]
+        for instance in instances:
+            instance.wait_healthy()
+        a, b = instances
+        answers = [post_chat(a.port), post_chat(b.port), post_chat(a.port)]
+        statuses = [status for status, _, _ in answers]
+        remaining = [headers.get("x-ratelimit-remaining-requests") for _, headers, _ in answers[:2]]
+        _expect(statuses == [200, 200, 429], f"an RPM of 2 shared through Redis should give 200, 200, 429: {statuses}")
+        _expect(remaining == ["1", "0"], f"x-ratelimit-remaining-requests across the instances: {remaining}")
+        _expect(answers[2][2].get("error", {}).get("code") == "rate_limit_exceeded", f"429 body: {answers[2][2]}")
+        _expect('"request_id"' in a.stderr(), "the request log (LOG_LEVEL's default, info) is missing")
+        _, metrics = get(a.metrics_port, "/metrics")
+        _expect('openai_mock_rate_limit_hits_total{limit="rpm",model="gpt-4o-mini"} 1.0' in metrics,
+                "the 429 is not counted in openai_mock_rate_limit_hits_total")
+    finally:
+        for instance in instances:
+            instance.stop()
+        redis.terminate()
+        redis.wait(timeout=10)
+    return {"statuses": statuses}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wheel-dir", type=Path, help="a directory holding one prebuilt sentra_openai wheel")
+    parser.add_argument("--base", default=BASE_IMAGE, help=f"runtime base image (default {BASE_IMAGE}, made once)")
+    parser.add_argument("--rebuild-base", action="store_true", help="make the local base image again")
+    parser.add_argument("--keep-image", action="store_true", help=f"keep {CHECK_IMAGE} afterwards")
+    parser.add_argument("--require", action="store_true", help="fail (exit 2) instead of skipping")
+    args = parser.parse_args(argv)
+
+    timings: dict[str, float] = {}
+    report: dict = {"timings_s": timings}
+    started = clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 1)
+        clock = now
+
+    with tempfile.TemporaryDirectory(prefix="sentra-container-check-") as scratch:
+        workdir = Path(scratch)
+        built = False
+        mounted = None
+        try:
+            make = args.base == BASE_IMAGE and (args.rebuild_base or not (shutil.which("podman") and image_exists(BASE_IMAGE)))
+            require_tools(need_debootstrap=make)
+            if make:
+                if image_exists(BASE_IMAGE):
+                    _run(["podman", "rmi", "--force", BASE_IMAGE], timeout=120)
+                make_base(BASE_IMAGE, workdir)
+            lap("base_image" if make else "base_image_cached")
+            wheel_dir = args.wheel_dir
+            if wheel_dir is None:
+                wheel_dir = workdir / "wheel"
+                report["wheel"] = build_wheel(wheel_dir).name
+                lap("wheel")
+            build_image(args.base, wheel_dir.resolve(), CHECK_IMAGE)
+            built = True
+            lap("image_build")
+            image = inspect(CHECK_IMAGE)
+            report["image_size_mb"] = round(image.get("Size", 0) / 1e6, 1)
+            meta = check_metadata(image)
+            mounted = Mounted(CHECK_IMAGE)
+            check_contents(mounted.root)
+            report["single"] = check_single(mounted.root, meta, workdir)
+            lap("single_instance")
+            report["shared_limits"] = check_shared_limits(mounted.root, meta, workdir)
+            lap("two_instances_redis")
+        except Skip as exc:
+            print(f"container check skipped: {exc}")
+            return 2 if args.require else 0
+        except (CheckFailed, subprocess.TimeoutExpired) as exc:
+            print(f"container check FAILED: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if mounted is not None:
+                mounted.close()
+            if built and not args.keep_image:
+                subprocess.run(["podman", "rmi", "--force", CHECK_IMAGE], capture_output=True, timeout=120)
+    timings["total"] = round(time.perf_counter() - started, 1)
+    print(json.dumps({"container_check": "passed", **report}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
