@@ -5,7 +5,7 @@ makes the ideal exactly computable: time to first token 0.1 s with p95 = median 
 rate jitter. For a prompt of P tokens and K streamed pieces (one per token) the engine plans
     ttft  = 0.1 + P * PREFILL_SECONDS_PER_TOKEN
     total = ttft + (K - 1) / 50
-(engine/latency.py; each token's deadline also moves by up to 35% of one gap, mean zero, so the last event lands
+(engine/realism/latency.py; each token's deadline also moves by up to 35% of one gap, mean zero, so the last event lands
 within +-7 ms of `total`). P and K are read from one calibration stream with usage before the load.
 Levels 100, 500 and 1000 run against 1 and 2 server processes (1 process and up to 500 streams with --quick).
 """
@@ -63,7 +63,7 @@ def _body(include_usage: bool) -> bytes:
 def _calibrate(port: int) -> dict:
     """One stream with usage: prompt tokens and the number of content pieces, hence the exact ideal."""
     import httpx
-    from sentra_openai.engine.latency import PREFILL_SECONDS_PER_TOKEN
+    from sentra_openai.engine.realism.latency import PREFILL_SECONDS_PER_TOKEN
 
     with httpx.Client(timeout=30) as client:
         response = client.post(f"http://{harness.HOST}:{port}/v1/chat/completions", content=_body(True),

@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+CAPTURE_DIR = DATA / "captures"
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sentra_openai import _native
+from . import _native
 
 # The native arithmetic takes prices as unsigned 64-bit integers.
 _MAX_MICRO = 2**64 - 1

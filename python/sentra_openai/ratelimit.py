@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from sentra_openai._native import NativeLimiter, go_duration
+from ._native import NativeLimiter, go_duration
 
 __all__ = ["Decision", "Limit", "LimiterUnavailable", "RateLimiter", "format_go_duration"]
 

@@ -99,7 +99,7 @@ class ReferenceLimiter:
 # --- cost reference ---
 # Pure-Python cost arithmetic, independent of the native picodollar code (design.md "Cost"): prices stay the
 # catalog's decimal strings and USD = tokens x Decimal(price per 1M) / 1_000_000. The decimal context traps
-# Inexact and Rounded, so a result is exact or an error, never silently rounded. tests/test_cost_parity.py
+# Inexact and Rounded, so a result is exact or an error, never silently rounded. tests/costing/test_cost_parity.py
 # checks the native path against these functions.
 # Far more digits than any token count times any price has.
 _EXACT = Context(prec=1000, traps=[Inexact, Rounded])

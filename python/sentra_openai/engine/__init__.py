@@ -13,11 +13,11 @@ from ..ratelimit import RateLimiter
 from ..redis_limiter import is_redis_spec
 from ..tokens import TokenCounter
 from .clock import Clock, ManualClock, MonotonicClock
+from .content.fixtures import FixtureSet
 from .core import Call, Engine, Observer, Record, Services
-from .faults import FaultInjector
-from .fixtures import FixtureSet
-from .prompt_cache import PromptCache
-from .ratelimits import RateLimits, window_scale_for
+from .realism.faults import FaultInjector
+from .realism.prompt_cache import PromptCache
+from .realism.rate_limits import RateLimits, window_scale_for
 from .types import Outcome, Piece, Request, StreamPlan
 
 __all__ = [
@@ -83,7 +83,7 @@ def build_engine(
     catalog: Catalog | None = None,
     tokens: TokenCounter | None = None,
 ) -> Engine:
-    from . import chat, completions, embeddings, health, images, models_api
+    from .endpoints import register_all
 
     clock = clock or MonotonicClock()
     catalog = catalog or (Catalog.load(settings.models.catalog) if settings.models.catalog else Catalog.default())
@@ -103,6 +103,5 @@ def build_engine(
         observer=observer or Observer(),
     )
     engine = Engine(services)
-    for module in (health, models_api, chat, completions, embeddings, images):
-        module.register(engine)
+    register_all(engine)
     return engine

@@ -22,13 +22,13 @@ from ..config import Settings
 from ..tokens import TokenCounter
 from . import errors
 from .clock import Clock, MonotonicClock
+from .content.fixtures import FixtureSet
 from .errors import ApiError
-from .faults import Fault, FaultInjector, fault_error, parse_fault_header
-from .fixtures import FixtureSet
 from .ids import base62
-from .pacing import immediate_events
-from .prompt_cache import PromptCache
-from .ratelimits import RateLimits
+from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
+from .realism.pacing import immediate_events
+from .realism.prompt_cache import PromptCache
+from .realism.rate_limits import RateLimits
 from .types import Outcome, Request
 
 OPENAI_VERSION = "2020-10-01"

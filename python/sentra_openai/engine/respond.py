@@ -57,7 +57,7 @@ def admit(call: Call, model, requested_tokens: int, observed_tokens: Callable[[]
     """Rate limiting: charges the request or raises OpenAI's 429; the x-ratelimit-* headers go on the response.
 
     The TPM charge is `requested_tokens` (the request's own count), or with `rate_limiting.token_charge: observed`
-    OpenAI's up-front estimate, `observed_tokens()` (engine/token_charge.py).
+    OpenAI's up-front estimate, `observed_tokens()` (engine/realism/token_charge.py).
 
     When the limiter's store is unreachable, `rate_limiting.redis_failure_policy` decides: "open" serves the
     request unlimited (no x-ratelimit-* headers, a throttled warning in the log), "closed" answers 503.

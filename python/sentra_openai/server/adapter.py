@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from robyn import Headers, Request as RobynRequest, Response, StreamingResponse
+from robyn import Headers, Response, StreamingResponse
+from robyn import Request as RobynRequest
 
 from ..engine import Engine, Outcome, Request
 from ..engine.clock import Clock
-from ..engine.pacing import immediate_events, paced_events
+from ..engine.realism.pacing import immediate_events, paced_events
 from .inflight import InFlight
 
 IMMEDIATE_BATCH = 32  # events per write for streams without delays

@@ -15,12 +15,7 @@ from .counter import InputCount, PromptCount, TokenCounter
 from .function_render import render_functions
 from .image_rules import image_tokens
 from .image_size import image_dimensions
-from .offline_encodings import (
-    ENCODING_FILES,
-    EncodingFile,
-    ensure_encoding_cached,
-    get_encoding,
-)
+from .offline_encodings import ENCODING_FILES, EncodingFile, ensure_encoding_cached, get_encoding
 
 __all__ = [
     "ENCODING_FILES",

@@ -4,24 +4,11 @@
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::PyInt;
 
 use sentra_core::duration;
 use sentra_core::limiter::{self, Decision, Limit, Request, Store};
 
-/// An integer argument as u64; out-of-range ints (negative, >= 2**64) are a ValueError rather
-/// than PyO3's OverflowError, non-ints keep their TypeError.
-fn to_u64(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
-    value.extract::<u64>().map_err(|err| {
-        if value.is_instance_of::<PyInt>() {
-            PyValueError::new_err(format!(
-                "{what} must be an integer in [0, 2**64 - 1], got {value}"
-            ))
-        } else {
-            err
-        }
-    })
-}
+use crate::ints::to_u64;
 
 /// Bad arguments are a ValueError; a store the environment cannot provide (a shm file that cannot
 /// be opened or is not a table) an OSError, like any other failure to open a file.
@@ -99,18 +86,18 @@ impl NativeLimiter {
         costs: Vec<Bound<'_, PyAny>>,
         now_ns: Bound<'_, PyAny>,
     ) -> PyResult<NativeDecision> {
-        let now_ns = to_u64(&now_ns, "now_ns")?;
+        let now_ns = to_u64("now_ns", &now_ns)?;
         let costs = costs
             .iter()
-            .map(|c| to_u64(c, "cost"))
+            .map(|c| to_u64("cost", c))
             .collect::<PyResult<Vec<u64>>>()?;
         let limits = limits
             .iter()
             .map(|(name, capacity, period)| {
                 Ok(Limit::new(
                     name,
-                    to_u64(capacity, "capacity")?,
-                    to_u64(period, "period_ns")?,
+                    to_u64("capacity", capacity)?,
+                    to_u64("period_ns", period)?,
                 ))
             })
             .collect::<PyResult<Vec<Limit<'_>>>>()?;
@@ -127,7 +114,7 @@ impl NativeLimiter {
 
     /// Drop buckets whose TAT is at or before `now_ns`; returns how many were dropped.
     fn evict_expired(&self, now_ns: Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.store.evict_expired(to_u64(&now_ns, "now_ns")?))
+        Ok(self.store.evict_expired(to_u64("now_ns", &now_ns)?))
     }
 
     #[getter]
@@ -143,7 +130,7 @@ impl NativeLimiter {
 /// `ns` nanoseconds as a Go duration string rounded up to whole ms (`x-ratelimit-reset-*` format).
 #[pyfunction]
 fn go_duration(ns: Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(duration::go_duration(to_u64(&ns, "ns")?))
+    Ok(duration::go_duration(to_u64("ns", &ns)?))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

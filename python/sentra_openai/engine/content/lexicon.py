@@ -1,0 +1,80 @@
+"""The word lists, sentence templates and composition knobs of generated text (config/lexicon.yaml), and the filling
+of one template: the shared base of prose generation and of the schema generator's hinted values."""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_LEXICON_PATH = Path(__file__).resolve().parents[2] / "config" / "lexicon.yaml"
+_SLOT = re.compile(r"\{(\w+)\}")
+_ARTICLE = re.compile(r"\b([Aa])n? ([A-Za-z][\w-]*)")
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Any]:
+    """The word lists and templates (config/lexicon.yaml), read once per process."""
+    with open(_LEXICON_PATH, "rb") as handle:
+        return yaml.safe_load(handle)
+
+
+def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
+    """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml)."""
+    lex = lexicon()
+
+    def slot_named(name: str) -> str:
+        if name == "topic":
+            pool = topics or lex["topics"]
+            return pool[rng.randrange(len(pool))]
+        if name == "number":
+            return str(rng.choice(lex["composition"]["numbers"]))
+        if name in ("noun", "nouns"):
+            pair = lex["nouns"][rng.randrange(len(lex["nouns"]))]
+            return pair[0] if name == "noun" else pair[1]
+        if name in ("verb", "verb_s", "verb_ing"):
+            forms = lex["verbs"][rng.randrange(len(lex["verbs"]))]
+            return forms[("verb", "verb_s", "verb_ing").index(name)]
+        pool = {"adj": lex["adjectives"], "adv": lex["adverbs"], "degree": lex["degree_adverbs"],
+                "connector": lex["connectors"]}[name]
+        return pool[rng.randrange(len(pool))]
+
+    out = []
+    for literal, name in _template_parts(template):
+        out.append(literal)
+        if name is not None:
+            out.append(slot_named(name))
+    sentence = _fix_articles("".join(out))
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _fix_articles(sentence: str) -> str:
+    takes_a, takes_an = _article_sets()
+
+    def article(match: re.Match[str]) -> str:
+        word = match.group(2)
+        lowered = word.lower()
+        vowel_sound = (lowered[0] in "aeiou" and lowered not in takes_a) or lowered in takes_an
+        return f"{match.group(1)}{'n' if vowel_sound else ''} {word}"
+
+    return _ARTICLE.sub(article, sentence)
+
+
+@cache
+def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    parts, last = [], 0
+    for match in _SLOT.finditer(template):
+        parts.append((template[last:match.start()], match.group(1)))
+        last = match.end()
+    parts.append((template[last:], None))
+    return tuple(parts)
+
+
+@lru_cache(maxsize=1)
+def _article_sets() -> tuple[frozenset, frozenset]:
+    lex = lexicon()
+    return frozenset(lex["article_a_words"]), frozenset(lex["article_an_words"])

@@ -1,0 +1,16 @@
+"""One module or package per API surface; each registers its routes on the engine with `register(engine)`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core import Engine
+
+
+def register_all(engine: Engine) -> None:
+    """Every endpoint's routes, in the order the engine matches them."""
+    from . import chat, completions, embeddings, health, images, models
+
+    for module in (health, models, chat, completions, embeddings, images):
+        module.register(engine)

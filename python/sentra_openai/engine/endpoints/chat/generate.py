@@ -1,0 +1,178 @@
+"""What the simulated chat model answers: text (fixture, generated, JSON), tool calls, reasoning tokens and logprobs.
+
+Pure functions of the request and a seeded RNG: the same request and seed give the same choices.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ...content import textgen, tokensplit
+from ...content.lexicon import lexicon
+from ...ids import base62
+from ...schema import generate as schema_gen
+from ...schema.json_object import generate_json_object
+from . import request as chat_request
+from .request import ChatRequest
+
+DEFAULT_ANSWER_CAP = 4096  # the longest natural answer generated when the request sets no maximum
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+    pieces: list[str]
+
+
+@dataclass
+class Choice:
+    index: int
+    content: str | None
+    pieces: list[str]
+    finish_reason: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    logprobs: list[dict[str, Any]] | None = None
+
+
+def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
+    """One sampled answer; each choice draws its own fixture variant and text, as n samples of a model differ."""
+    fixture = fixtures.match(model.id, req.last_user_text(), rng.random())
+    reasoning = _reasoning_tokens(rng, model, req.max_output)
+    budget = (req.max_output if req.max_output is not None else min(model.max_output, DEFAULT_ANSWER_CAP)) - reasoning
+    if budget <= 0:
+        # The whole budget went to reasoning: OpenAI answers an empty message cut for length (capture pattern).
+        return Choice(index, "", [], "length", completion_tokens=reasoning, reasoning_tokens=reasoning)
+
+    tool_names = _tools_to_call(req, fixture)
+    if tool_names:
+        calls = []
+        for name in tool_names:
+            tool = next(t for t in req.tools if t["name"] == name)
+            if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") == name:
+                arguments = orjson.dumps(fixture.tool_call.get("arguments") or {}).decode()
+            else:
+                arguments = orjson.dumps(schema_gen.arguments_for_tool(tool.get("parameters"), rng)).decode()
+            call_id = "call_" + base62(rng, 24)
+            calls.append(ToolCall(call_id, name, arguments, tokensplit.split_on_tokens(encoding, arguments)))
+        # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them).
+        tokens = sum(len(encoding.encode(c.name)) + len(encoding.encode(c.arguments)) + 4 for c in calls)
+        finish = "function_call" if req.legacy_functions else "tool_calls"
+        return Choice(index, None, [], finish, calls, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
+
+    # The model does not see max_tokens: it writes its natural answer and the limit cuts it.
+    text, cut = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP), budget)
+    text, stopped = textgen.apply_stop(text, req.stop)
+    finish = "length" if cut and not stopped else "stop"
+    tokens = len(encoding.encode(text, disallowed_special=()))
+    if tokens > budget:
+        text = textgen.truncate_to_tokens(encoding, text, budget)
+        finish = "length"
+        tokens = len(encoding.encode(text, disallowed_special=()))
+    pieces = tokensplit.split_on_tokens(encoding, text)
+    choice = Choice(index, text, pieces, finish, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
+    if req.logprobs:
+        choice.logprobs = _logprobs(encoding, text, req.top_logprobs, rng)
+    return choice
+
+
+def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: int, limit: int) -> tuple[str, bool]:
+    """The answer's text, and whether generation already stopped at `limit` tokens."""
+    fmt = req.response_format
+    if fmt is not None and fmt["type"] == "json_schema":
+        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng)).decode(), False
+    if fmt is not None and fmt["type"] == "json_object":
+        return generate_json_object(rng, encoding, cap), False
+    if req.answering_tool_result():
+        return _tool_result_answer(req, encoding, rng, cap), False
+    if fixture is not None and fixture.content is not None:
+        return fixture.content, False
+    # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
+    # sequences the whole answer is needed, since a stop that straddles the limit must still win.
+    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text())
+    return answer.text, answer.finish_reason == "length"
+
+
+def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: int) -> str:
+    """After a tool result the model answers from it in text, so an agent loop ends as it would against OpenAI."""
+    result = chat_request.message_text(req.messages[-1].get("content")).strip()
+    if len(result) > 200:
+        result = result[:200].rstrip() + "..."
+    lead = f"Based on the result ({result}), " if result else "Based on the result, "
+    follow = textgen.generate_text(rng, max(budget - 40, 1), encoding, req.last_user_text())
+    return lead + follow[:1].lower() + follow[1:]
+
+
+def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
+    """Which tools the simulated model calls. After a tool result it answers in text, so agents never loop."""
+    if not req.tools or req.tool_choice == "none" or req.answering_tool_result():
+        return []
+    if isinstance(req.tool_choice, dict):
+        return [req.tool_choice["name"]]
+    names = [t["name"] for t in req.tools]
+    scores = _relevance(req.last_user_text(), req.tools)
+    relevant = [name for name, score in scores if score > 0]
+    if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") in names:
+        relevant = [fixture.tool_call["name"]] + [name for name in relevant if name != fixture.tool_call["name"]]
+    if req.tool_choice == "required" and not relevant:
+        relevant = [scores[0][0]]
+    if not relevant:
+        return []
+    if req.parallel_tool_calls and not req.legacy_functions:
+        return relevant[:3]
+    return relevant[:1]
+
+
+def _relevance(prompt: str, tools: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    words = {w for w in _words(prompt) if len(w) > 2}
+    scored = []
+    for tool in tools:
+        vocabulary = set(_words(tool["name"].replace("_", " "))) | set(_words(tool.get("description") or ""))
+        scored.append((tool["name"], len(words & {w for w in vocabulary if len(w) > 2})))
+    return sorted(scored, key=lambda item: -item[1])
+
+
+def _words(text: str) -> list[str]:
+    word, out = [], []
+    for ch in text.lower():
+        if ch.isalnum():
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def _reasoning_tokens(rng: random.Random, model, max_output: int | None) -> int:
+    """Reasoning models think in multiples of 64 tokens, capped by the output budget (captures: 128..704)."""
+    if not model.reasoning:
+        return 0
+    tokens = 64 * rng.randint(1, 8)
+    return min(tokens, max_output) if max_output is not None else tokens
+
+
+def _logprobs(encoding, text: str, top: int, rng: random.Random) -> list[dict[str, Any]]:
+    entries = []
+    for piece, raw in tokensplit.token_pieces_with_bytes(encoding, text):
+        logprob = _f32(-abs(rng.expovariate(8.0)))
+        alternatives = [{"token": piece, "logprob": logprob, "bytes": raw}]
+        floor = logprob
+        for word in lexicon()["logprob_runners_up"][: max(top - 1, 0)]:
+            floor = _f32(floor - rng.uniform(0.5, 3.0))
+            alternatives.append({"token": word, "logprob": floor, "bytes": list(word.encode())})
+        entries.append({"token": piece, "logprob": logprob, "bytes": raw, "top_logprobs": alternatives[:top]})
+    return entries
+
+
+def _f32(value: float) -> float:
+    """OpenAI's logprobs are float32 values printed with about 8 significant digits."""
+    return float(f"{value:.8g}")

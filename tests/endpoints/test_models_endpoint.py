@@ -1,0 +1,36 @@
+"""GET /v1/models and /v1/models/{id} through the SDK, in OpenAI's shape, with catalog ids and dated snapshots."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from openapi_schemas import validate
+from sentra_openai.catalog import Catalog
+
+pytestmark = pytest.mark.server
+
+
+def test_list_has_every_catalog_model_and_its_snapshots(openai_client, fast_server):
+    raw = httpx.get(f"{fast_server.api_url}/models").json()
+    validate("ListModelsResponse", raw)
+    ids = {model.id for model in openai_client.models.list()}
+    for model in Catalog.default().models():
+        assert model.id in ids
+        assert set(model.aliases) <= ids
+    assert {"gpt-4o", "gpt-4o-2024-08-06", "gpt-5-nano", "gpt-5-nano-2025-08-07", "text-embedding-3-small", "dall-e-3"} <= ids
+
+
+def test_retrieve_returns_the_model_object(openai_client, fast_server):
+    model = openai_client.models.retrieve("gpt-4o-mini")
+    assert (model.id, model.object, model.owned_by) == ("gpt-4o-mini", "model", "system")
+    assert model.created == 1721172741  # the real listing's value (openai-wire.md §5.4)
+    validate("Model", httpx.get(f"{fast_server.api_url}/models/gpt-4o-mini").json())
+    assert openai_client.models.retrieve("gpt-4o-2024-08-06").id == "gpt-4o-2024-08-06"
+
+
+def test_unknown_model_is_404_model_not_found(openai_client):
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client.models.retrieve("gpt-9-turbo")
+    assert info.value.code == "model_not_found"
+    assert "The model `gpt-9-turbo` does not exist" in info.value.message
