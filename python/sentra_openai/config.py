@@ -63,6 +63,11 @@ class ServerSettings:
     organization: str
     project: str
     drain_seconds: float
+    idle_timeout_seconds: float
+    header_timeout_seconds: float
+    body_timeout_seconds: float
+    send_timeout_seconds: float
+    keepalive_requests: int
 
 
 @dataclass(frozen=True)
@@ -350,6 +355,11 @@ def _validate(s: Settings) -> None:
         fail("server.processes", "at least 1", s.server.processes)
     if s.server.max_body_bytes < 1:
         fail("server.max_body_bytes", "a positive number of bytes", s.server.max_body_bytes)
+    for key in ("idle_timeout_seconds", "header_timeout_seconds", "body_timeout_seconds", "send_timeout_seconds"):
+        if not getattr(s.server, key) > 0:
+            fail(f"server.{key}", "a positive number of seconds", getattr(s.server, key))
+    if s.server.keepalive_requests < 0:
+        fail("server.keepalive_requests", "0 (no cap) or a positive number of requests", s.server.keepalive_requests)
     if s.rate_limiting.default_tier not in TIERS:
         fail("rate_limiting.default_tier", "one of " + ", ".join(TIERS), s.rate_limiting.default_tier)
     if s.rate_limiting.store not in STORES:

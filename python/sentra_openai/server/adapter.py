@@ -13,14 +13,40 @@ from ..engine.realism.pacing import immediate_events, paced_events
 from .inflight import InFlight
 
 IMMEDIATE_BATCH = 32  # events per write for streams without delays
-METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")  # what Robyn routes; the front tunnels others
+TUNNELLED_METHOD = "x-sentra-method"
+HIDDEN_CONTENT_TYPE = "x-sentra-content-type"
 
 
 def to_engine_request(request: RobynRequest) -> Request:
+    """The request as the client sent it: the front layer (front.py) forwards methods Robyn cannot route as POST and
+    hides multipart/form content types from Robyn's own body parsing; it notes the originals in these headers (and
+    drops any a client sends itself)."""
     body = request.body
     if isinstance(body, str):
         body = body.encode()
-    return Request(request.method, request.url.path, request.headers.to_dict(), body or b"")
+    headers = request.headers.to_dict()
+    method = headers.pop(TUNNELLED_METHOD, None) or request.method
+    content_type = headers.pop(HIDDEN_CONTENT_TYPE, None)
+    if content_type is not None:
+        headers["content-type"] = content_type
+    return Request(method, request.url.path, headers, body or b"")
+
+
+def preflight(request: RobynRequest) -> Response | None:
+    """A CORS preflight gets what api.openai.com sends: 200, any origin, and the method and headers asked for echoed
+    back (the brief of issue 9, from observed api.openai.com behaviour), so browser clients on another origin work."""
+    if request.method != "OPTIONS":
+        return None
+    headers = request.headers
+    asked_method = headers.get("access-control-request-method")
+    if asked_method is None:
+        return None
+    answer = {"access-control-allow-origin": "*", "access-control-allow-methods": asked_method, "content-length": "0"}
+    asked_headers = headers.get("access-control-request-headers")
+    if asked_headers:
+        answer["access-control-allow-headers"] = asked_headers
+    return Response(status_code=200, headers=Headers(answer), description=b"")
 
 
 def _response(outcome: Outcome) -> Response:
@@ -31,6 +57,8 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     """An async handler (delays and paced streams) and a sync one (faster, for a server that never waits)."""
 
     async def handle_async(request: RobynRequest):
+        if (answer := preflight(request)) is not None:
+            return answer
         arrived = clock.now()
         with inflight.track():
             outcome = engine.handle(to_engine_request(request))
@@ -42,6 +70,8 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
         return _streaming(outcome, events)
 
     def handle_sync(request: RobynRequest):
+        if (answer := preflight(request)) is not None:
+            return answer
         with inflight.track():
             outcome = engine.handle(to_engine_request(request))
             if outcome.stream is None:
@@ -70,4 +100,4 @@ def _immediate(outcome: Outcome, inflight: InFlight) -> Iterator[bytes]:
         yield from immediate_events(outcome.stream, batch=IMMEDIATE_BATCH)
 
 
-__all__ = ["METHODS", "make_handlers", "to_engine_request"]
+__all__ = ["METHODS", "make_handlers", "preflight", "to_engine_request"]

@@ -1,9 +1,10 @@
-"""Starts the Robyn server around an engine: routes, supervised worker processes, signals and a bounded drain.
+"""Starts the server around an engine: routes, supervised worker processes, the front layer, signals, a bounded drain.
 
 Robyn 0.88 quirks handled here (shared/reference/robyn-maturin.md §2): `import robyn` parses sys.argv (the CLI clears
 it first); a single process ignores SIGTERM and a pool's parent SIGKILLs its workers (we run the workers ourselves,
-each draining on SIGTERM); some malformed requests abort a whole process (a supervisor restarts the worker); and it
-binds with SO_REUSEPORT, so a busy port is checked for first.
+each draining on SIGTERM); malformed framing could abort a whole worker, silent connections were never closed and
+keep-alive clients stayed on one worker (the front layer owns the public port: front.py); and a worker that dies
+anyway is restarted by the supervisor.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .inflight import InFlight
 
 log = logging.getLogger("sentra_openai.server")
 WORKER_CHECK_SECONDS = 0.2
+WORKER_STOP_SECONDS = 2.0  # workers are idle by then: the front has drained their requests
+WORKER_HOST = "127.0.0.1"  # workers are reached only through the front
 
 
 def build_app(settings: Settings, inflight: InFlight):
@@ -71,7 +74,10 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings)
     inflight = InFlight()
-    _ensure_port_free(settings.server.host, settings.server.port)
+    from .front import bind_front
+
+    worker_ports = [_free_loopback_port() for _ in range(settings.server.processes)]
+    front_socket = bind_front(settings, worker_ports)  # first, so a busy port fails before anything starts
     app, engine = build_app(settings, inflight)
 
     def warm_up_in_background() -> None:
@@ -87,39 +93,33 @@ def serve(settings: Settings) -> int:
         "" if settings.server.processes == 1 else "es",
     )
     on_exit = [engine.close, metrics.cleanup]
-    return _supervise(app, settings, inflight, on_exit)
+    return _supervise(app, settings, inflight, front_socket, worker_ports, on_exit)
 
 
-def _ensure_port_free(host: str, port: int) -> None:
-    """Robyn binds with SO_REUSEPORT, so a second server on a busy port would start silently and steal part of the
-    first one's connections. A plain bind fails loudly instead."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        # SO_REUSEADDR lets closed connections in TIME_WAIT pass; a live listener still makes the bind fail.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise SystemExit(f"sentra-openai: error: cannot listen on {host}:{port}: {exc.strerror}") from None
-
-
-def _install_signal_handlers(settings: Settings, inflight: InFlight, children: list, on_exit: list) -> threading.Event:
+def _install_signal_handlers(settings: Settings, inflight: InFlight, pool: list, front: list, on_exit: list) -> threading.Event:
     """On SIGTERM/SIGINT: stop within drain_seconds, letting in-flight requests and streams finish first.
 
+    In the supervisor (`pool` and `front` set): the front process is told first, so the port closes at once and the
+    requests in progress finish; only then are the idle workers stopped. In a worker: wait for its own requests.
     The wait runs on its own thread: this handler runs on the main thread, which is also the thread of the event loop
     that drives async streams, so blocking here would freeze the very streams being drained.
     """
     stopping = threading.Event()
 
+    def stop_children(children: list, timeout: float) -> None:
+        for child in children:
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            child.join(max(0.0, deadline - time.monotonic()))
+            if child.is_alive():
+                child.kill()
+
     def drain_and_exit() -> None:
-        if children:
-            for child in children:
-                if child.is_alive() and child.pid:
-                    os.kill(child.pid, signal.SIGTERM)
-            deadline = time.monotonic() + settings.server.drain_seconds + 0.5
-            for child in children:
-                child.join(max(0.0, deadline - time.monotonic()))
-                if child.is_alive():
-                    child.kill()
+        if pool:
+            stop_children(front, settings.server.drain_seconds + 0.5)
+            stop_children(pool, WORKER_STOP_SECONDS)
         else:
             inflight.wait_idle(settings.server.drain_seconds)
         for release in on_exit:
@@ -152,46 +152,68 @@ def _end_with(supervisor: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _supervise(app, settings: Settings, inflight: InFlight, on_exit: list) -> int:
-    """Runs the server in worker processes and starts a new worker whenever one dies.
+def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker_ports: list[int], on_exit: list) -> int:
+    """Runs the workers and the front process, and starts a new one whenever one dies.
 
-    Robyn 0.88 aborts its whole process on some malformed requests (an invalid chunk size in a chunked body:
-    shared/reference/robyn-maturin.md §2.6); under this supervisor such a request costs one worker a restart instead
-    of taking the server down. Unlike Robyn's own pool, a signal is not answered with SIGKILL: the workers inherit
-    our handler and drain themselves. Each worker binds its own listening socket (Robyn sets SO_REUSEPORT), so the
-    kernel spreads connections over the workers; one shared socket lets whichever wakes first take nearly all.
+    Each worker listens on its own loopback port; the front process owns the public port and forwards to them
+    (front.py). A worker that dies (Robyn 0.88 can still abort on inputs the front lets through) is restarted on
+    the same port while the front holds its clients' requests until a worker answers. Unlike Robyn's own pool, a
+    signal is not answered with SIGKILL: every process drains itself.
     """
     from multiprocess import Process
     from robyn.processpool import spawn_process
     from robyn.robyn import SocketHeld
 
-    host, port = settings.server.host, settings.server.port
+    from .front import run_front
 
     supervisor = os.getpid()
 
-    def worker() -> None:
+    def worker(port: int) -> None:
         # A worker drains its own requests on SIGTERM; it must not inherit the supervisor's forwarding handler.
-        _install_signal_handlers(settings, inflight, children=[], on_exit=[])
+        _install_signal_handlers(settings, inflight, pool=[], front=[], on_exit=[])
         _end_with(supervisor)
         spawn_process(
             app.directories, app.request_headers, app.router.get_routes(),
             app.middleware_router.get_global_middlewares(), app.middleware_router.get_route_middlewares(),
-            app.web_socket_router.get_routes(), app.event_handlers, SocketHeld(host, port), 1, app.response_headers,
-            app.excluded_response_headers_paths,
+            app.web_socket_router.get_routes(), app.event_handlers, SocketHeld(WORKER_HOST, port), 1,
+            app.response_headers, app.excluded_response_headers_paths,
         )
 
-    def start() -> Process:
-        process = Process(target=worker, name="sentra-worker")
+    def front_main() -> None:
+        _end_with(supervisor)
+        run_front(front_socket, settings.server.drain_seconds)
+
+    def start_worker(port: int) -> Process:
+        process = Process(target=worker, args=(port,), name="sentra-worker")
         process.start()
         return process
 
-    pool = [start() for _ in range(settings.server.processes)]
-    stopping = _install_signal_handlers(settings, inflight, children=pool, on_exit=on_exit)
+    def start_front() -> Process:
+        process = Process(target=front_main, name="sentra-front")
+        process.start()
+        return process
+
+    pool = [start_worker(port) for port in worker_ports]
+    # The workers inherit the bound public socket but never accept on it; stop_accepting shuts the socket itself
+    # down, whichever processes hold it.
+    front = [start_front()]
+    stopping = _install_signal_handlers(settings, inflight, pool=pool, front=front, on_exit=on_exit)
     while not stopping.is_set():
         time.sleep(WORKER_CHECK_SECONDS)
         for index, process in enumerate(pool):
             if not process.is_alive() and not stopping.is_set():
                 log.warning("worker %s exited with code %s; starting a new one", process.pid, process.exitcode)
-                pool[index] = start()
+                pool[index] = start_worker(worker_ports[index])
+        if not front[0].is_alive() and not stopping.is_set():
+            log.warning("front process %s exited with code %s; starting a new one", front[0].pid, front[0].exitcode)
+            front[0] = start_front()
     while True:  # the drain thread ends the process
         time.sleep(1)
+
+
+def _free_loopback_port() -> int:
+    """A port for one worker; the worker keeps it across restarts (Robyn binds with SO_REUSEPORT, so a restarted
+    worker can bind it again while old connections linger in TIME_WAIT)."""
+    with socket.socket() as probe:
+        probe.bind((WORKER_HOST, 0))
+        return probe.getsockname()[1]

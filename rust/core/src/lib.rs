@@ -4,10 +4,12 @@
 //! * [`cost`]: exact integer cost arithmetic (picodollars) and its decimal formatting.
 //! * [`sse`]: Server-Sent-Events framing of chunk payloads.
 //! * [`fixtures`]: the compiled fixture index (exact and regex matches, priority, weighted choice).
+//! * [`front`]: the HTTP/1.1 front layer that checks request framing before the application server sees it.
 //! * [`duration`]: Go `time.Duration` strings, the format of OpenAI's `x-ratelimit-reset-*` headers.
 
 pub mod cost;
 pub mod duration;
 pub mod fixtures;
+pub mod front;
 pub mod limiter;
 pub mod sse;

@@ -3,6 +3,8 @@ use pyo3::prelude::*;
 
 mod cost;
 mod fixtures;
+mod front;
+mod ints;
 mod limiter;
 mod sse;
 
@@ -13,5 +15,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     sse::register(m)?;
     fixtures::register(m)?;
+    front::register(m)?;
     Ok(())
 }

@@ -1,0 +1,85 @@
+"""The front layer in front of the Robyn workers: it owns the public port and forwards only well-framed requests.
+
+The front itself is Rust (sentra_core::front, bound as _native.NativeFront) and runs in its own process, so a
+worker that dies takes no client connection with it and a client connection never pins a worker: every connection
+goes to the worker with the fewest, and the keep-alive cap (server.keepalive_requests) makes clients reconnect,
+which spreads them over a restarted worker too. What it fixes in Robyn 0.88 (README "Known issues"):
+* a malformed chunked body aborted a whole worker: the front decodes chunked bodies strictly and forwards every
+  body with a Content-Length, so Robyn never parses chunked framing;
+* silent or half-sent requests were never closed: idle, header, body and send timeouts;
+* methods Robyn does not route (QUERY, PROPFIND) jammed the connection: they are forwarded as POST with the real
+  method in `x-sentra-method`, which the adapter restores;
+* multipart and form bodies were parsed by Robyn (lossily, with a plain-text 500 on a bad one): they reach the
+  adapter as raw bytes, the real content type in `x-sentra-content-type`;
+* the port stayed open while draining: stop_accepting() shuts the listening socket first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from .._native import NativeFront
+from ..config import Settings
+from ..engine.errors import ApiError, body_too_large
+from .adapter import METHODS
+
+log = logging.getLogger("sentra_openai.server")
+MAX_HEAD_BYTES = 64 * 1024  # the largest request head accepted (nginx's large_client_header_buffers allow 4×8k/line)
+DRAIN_POLL_SECONDS = 0.02
+
+
+def _rejections(settings: Settings) -> dict[str, tuple[int, str, bytes]]:
+    """The front's own refusals, in OpenAI's error envelope like every other error the server sends."""
+    errors = {
+        "bad_request": ApiError(400, "We could not parse your request: its HTTP/1.1 framing is malformed."),
+        "head_too_large": ApiError(431, "Request header fields too large."),
+        "body_too_large": body_too_large(settings.server.max_body_bytes),
+        "timeout": ApiError(408, "The request was not received completely in time."),
+        "bad_gateway": ApiError(502, "The server had an error while processing your request. Sorry about that!",
+                                type="server_error"),
+        "unavailable": ApiError(503, "The server is not ready to handle requests yet. Please retry.", type="server_error"),
+    }
+    return {key: (error.status, error.content_type(), error.body()) for key, error in errors.items()}
+
+
+def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
+    """Binds the public port (a busy one is refused: no SO_REUSEPORT) without accepting yet."""
+    s = settings.server
+    try:
+        return NativeFront(
+            s.host, s.port, upstream_ports,
+            idle_timeout=s.idle_timeout_seconds, header_timeout=s.header_timeout_seconds,
+            body_timeout=s.body_timeout_seconds, send_timeout=s.send_timeout_seconds,
+            keepalive_requests=s.keepalive_requests, max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
+            routed_methods=list(METHODS), rejections=_rejections(settings),
+        )
+    except OSError as exc:
+        raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None
+
+
+def run_front(front: NativeFront, drain_seconds: float) -> None:
+    """The front process's main: accept until SIGTERM/SIGINT, then stop accepting, let requests in progress finish
+    (at most drain_seconds) and exit."""
+    stopping = threading.Event()
+
+    def drain_and_exit() -> None:
+        front.stop_accepting()
+        deadline = time.monotonic() + drain_seconds
+        while front.in_flight > 0 and time.monotonic() < deadline:
+            time.sleep(DRAIN_POLL_SECONDS)
+        os._exit(0)
+
+    def stop(_signum, _frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=drain_and_exit, name="sentra-front-drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    front.start()
+    while True:
+        time.sleep(1)

@@ -1,0 +1,329 @@
+//! Strict HTTP/1.1 request framing (RFC 9112): the request head and chunked bodies.
+//!
+//! Everything here is a pure function of bytes, so the checks that keep malformed framing away from the
+//! application server are unit-tested without sockets.
+use std::ops::Range;
+
+/// Why a request cannot be read. Each is answered with a 4xx and the connection is closed, because after a
+/// framing error the next request's start is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    RequestLine,
+    HeaderLine,
+    ContentLength,
+    TransferEncoding,
+    ChunkSize,
+    ChunkFraming,
+    HeadTooLarge,
+    BodyTooLarge,
+}
+
+impl Malformed {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Malformed::RequestLine => "invalid request line",
+            Malformed::HeaderLine => "invalid header line",
+            Malformed::ContentLength => "invalid Content-Length",
+            Malformed::TransferEncoding => "unsupported or conflicting Transfer-Encoding",
+            Malformed::ChunkSize => "invalid chunk size",
+            Malformed::ChunkFraming => "invalid chunked body framing",
+            Malformed::HeadTooLarge => "request head too large",
+            Malformed::BodyTooLarge => "request body too large",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Empty,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head: ranges into the buffer it was parsed from.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: Range<usize>,
+    pub target: Range<usize>,
+    pub minor_version: u8,
+    pub headers: Vec<(Range<usize>, Range<usize>)>,
+    /// Bytes of the head, including the blank line (and any empty lines before the request line).
+    pub len: usize,
+    pub body: BodyKind,
+    /// The client asked to close after this request (or HTTP/1.0 without keep-alive).
+    pub close: bool,
+    pub expect_continue: bool,
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Where the head ends (the index after its blank line), if it is complete.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    memchr_crlfcrlf(buf).map(|i| i + 4)
+}
+
+fn memchr_crlfcrlf(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(pos) = buf[from..].iter().position(|&b| b == b'\r') {
+        let i = from + pos;
+        if buf.len() >= i + 4 && &buf[i..i + 4] == b"\r\n\r\n" {
+            return Some(i);
+        }
+        if buf.len() < i + 4 {
+            return None;
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// Empty lines a client may send before a request line (RFC 9112 §2.2 says to ignore at least one).
+pub fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    while buf.len() >= i + 2 && &buf[i..i + 2] == b"\r\n" {
+        i += 2;
+    }
+    i
+}
+
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+}
+
+fn trim(buf: &[u8], mut r: Range<usize>) -> Range<usize> {
+    while r.start < r.end && (buf[r.start] == b' ' || buf[r.start] == b'\t') {
+        r.start += 1;
+    }
+    while r.end > r.start && (buf[r.end - 1] == b' ' || buf[r.end - 1] == b'\t') {
+        r.end -= 1;
+    }
+    r
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value.split(|&b| b == b',').any(|part| {
+        let start = part.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(part.len());
+        let end = part.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+        eq_ignore_case(&part[start..end.max(start)], token)
+    })
+}
+
+/// Parses the head in `buf[..end]` (`end` from [`head_end`]).
+pub fn parse_head(buf: &[u8], end: usize) -> Result<Head, Malformed> {
+    let start = leading_empty_lines(buf);
+    if end < start + 4 {
+        return Err(Malformed::RequestLine);
+    }
+    // buf[start..end - 4] holds the request line and the header lines, separated by CRLF.
+    let mut lines = Vec::new();
+    let mut line_start = start;
+    let stop = end - 4;
+    let mut i = start;
+    while i <= stop {
+        if i == stop || (buf[i] == b'\r' && buf.get(i + 1) == Some(&b'\n')) {
+            lines.push(line_start..i);
+            i += 2;
+            line_start = i;
+            continue;
+        }
+        if buf[i] == b'\r' || buf[i] == b'\n' {
+            return Err(if lines.is_empty() { Malformed::RequestLine } else { Malformed::HeaderLine });
+        }
+        i += 1;
+    }
+    let request_line = lines.first().cloned().ok_or(Malformed::RequestLine)?;
+    let (method, target, minor_version) = parse_request_line(buf, request_line)?;
+    let mut headers = Vec::with_capacity(lines.len());
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    let mut close = minor_version == 0;
+    let mut expect_continue = false;
+    for line in &lines[1..] {
+        let colon = buf[line.clone()].iter().position(|&b| b == b':').ok_or(Malformed::HeaderLine)? + line.start;
+        let name = line.start..colon;
+        if name.is_empty() || !buf[name.clone()].iter().all(|&b| is_tchar(b)) {
+            return Err(Malformed::HeaderLine); // includes obs-fold continuation lines (leading whitespace)
+        }
+        let value = trim(buf, colon + 1..line.end);
+        if buf[value.clone()].iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(Malformed::HeaderLine);
+        }
+        let n = &buf[name.clone()];
+        let v = &buf[value.clone()];
+        if eq_ignore_case(n, b"content-length") {
+            for part in v.split(|&b| b == b',') {
+                let part = &part[part.iter().position(|&b| b != b' ').unwrap_or(part.len())..];
+                let part = &part[..part.iter().rposition(|&b| b != b' ').map_or(0, |e| e + 1)];
+                if part.is_empty() || part.len() > 18 || !part.iter().all(u8::is_ascii_digit) {
+                    return Err(Malformed::ContentLength);
+                }
+                let parsed: u64 = std::str::from_utf8(part).ok().and_then(|s| s.parse().ok()).ok_or(Malformed::ContentLength)?;
+                if length.is_some_and(|l| l != parsed) {
+                    return Err(Malformed::ContentLength);
+                }
+                length = Some(parsed);
+            }
+        } else if eq_ignore_case(n, b"transfer-encoding") {
+            // Only a lone `chunked` is accepted: anything else cannot be framed safely here.
+            if transfer_encoding || !eq_ignore_case(v, b"chunked") {
+                return Err(Malformed::TransferEncoding);
+            }
+            transfer_encoding = true;
+            chunked = true;
+        } else if eq_ignore_case(n, b"connection") {
+            if has_token(v, b"close") {
+                close = true;
+            } else if has_token(v, b"keep-alive") && minor_version == 0 {
+                close = false;
+            }
+        } else if eq_ignore_case(n, b"expect") && eq_ignore_case(v, b"100-continue") {
+            expect_continue = true;
+        }
+        headers.push((name, value));
+    }
+    if chunked && (length.is_some() || minor_version == 0) {
+        return Err(Malformed::TransferEncoding); // both framings at once is how requests are smuggled
+    }
+    let body = if chunked {
+        BodyKind::Chunked
+    } else {
+        match length {
+            Some(0) | None => BodyKind::Empty,
+            Some(n) => BodyKind::Length(n),
+        }
+    };
+    Ok(Head { method, target, minor_version, headers, len: end, body, close, expect_continue })
+}
+
+fn parse_request_line(buf: &[u8], line: Range<usize>) -> Result<(Range<usize>, Range<usize>, u8), Malformed> {
+    let bytes = &buf[line.clone()];
+    let sp1 = bytes.iter().position(|&b| b == b' ').ok_or(Malformed::RequestLine)?;
+    let sp2 = bytes.iter().rposition(|&b| b == b' ').ok_or(Malformed::RequestLine)?;
+    if sp1 == 0 || sp1 > 32 || sp2 <= sp1 + 1 || !bytes[..sp1].iter().all(|&b| is_tchar(b)) {
+        return Err(Malformed::RequestLine);
+    }
+    let target = &bytes[sp1 + 1..sp2];
+    if !(target.starts_with(b"/") || target.starts_with(b"http://") || target.starts_with(b"https://"))
+        || target.iter().any(|&b| b <= 0x20 || b == 0x7f)
+    {
+        return Err(Malformed::RequestLine);
+    }
+    let minor = match &bytes[sp2 + 1..] {
+        b"HTTP/1.1" => 1,
+        b"HTTP/1.0" => 0,
+        _ => return Err(Malformed::RequestLine),
+    };
+    Ok((line.start..line.start + sp1, line.start + sp1 + 1..line.start + sp2, minor))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size { value: u64, digits: u8 },
+    Extension { value: u64 },
+    SizeLf { value: u64 },
+    Data { remaining: u64 },
+    DataCr,
+    DataLf,
+    Trailer { line: usize },
+    TrailerLf { line: usize },
+    Done,
+}
+
+/// Decodes a chunked body incrementally and strictly: a bad size, a missing CRLF or a chunk longer than its
+/// declared size is an error, never a guess.
+#[derive(Debug)]
+pub struct ChunkedDecoder {
+    state: ChunkState,
+    total: u64,
+    limit: u64,
+}
+
+const MAX_CHUNK_HEX_DIGITS: u8 = 16;
+const MAX_TRAILER_LINE: usize = 8192;
+
+impl ChunkedDecoder {
+    pub fn new(limit: u64) -> Self {
+        ChunkedDecoder { state: ChunkState::Size { value: 0, digits: 0 }, total: 0, limit }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Consumes bytes of `input`, appending decoded data to `out`; returns how many bytes were consumed (all of
+    /// them unless the body ended inside `input`).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Malformed> {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            self.state = match self.state {
+                ChunkState::Done => return Ok(i),
+                ChunkState::Size { value, digits } => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        if digits >= MAX_CHUNK_HEX_DIGITS {
+                            return Err(Malformed::ChunkSize);
+                        }
+                        let digit = (b as char).to_digit(16).unwrap_or(0) as u64;
+                        ChunkState::Size { value: (value << 4) | digit, digits: digits + 1 }
+                    }
+                    b';' if digits > 0 => ChunkState::Extension { value },
+                    b'\r' if digits > 0 => ChunkState::SizeLf { value },
+                    _ => return Err(Malformed::ChunkSize),
+                },
+                ChunkState::Extension { value } => match b {
+                    b'\r' => ChunkState::SizeLf { value },
+                    b'\n' => return Err(Malformed::ChunkFraming),
+                    _ => ChunkState::Extension { value },
+                },
+                ChunkState::SizeLf { value } => {
+                    if b != b'\n' {
+                        return Err(Malformed::ChunkFraming);
+                    }
+                    if value == 0 {
+                        ChunkState::Trailer { line: 0 }
+                    } else {
+                        self.total = self.total.checked_add(value).ok_or(Malformed::BodyTooLarge)?;
+                        if self.total > self.limit {
+                            return Err(Malformed::BodyTooLarge);
+                        }
+                        ChunkState::Data { remaining: value }
+                    }
+                }
+                ChunkState::Data { remaining } => {
+                    let take = (remaining as usize).min(input.len() - i);
+                    out.extend_from_slice(&input[i..i + take]);
+                    i += take;
+                    let left = remaining - take as u64;
+                    self.state = if left == 0 { ChunkState::DataCr } else { ChunkState::Data { remaining: left } };
+                    continue;
+                }
+                ChunkState::DataCr if b == b'\r' => ChunkState::DataLf,
+                ChunkState::DataLf if b == b'\n' => ChunkState::Size { value: 0, digits: 0 },
+                ChunkState::DataCr | ChunkState::DataLf => return Err(Malformed::ChunkFraming),
+                ChunkState::Trailer { line } => match b {
+                    b'\r' => ChunkState::TrailerLf { line },
+                    b'\n' => return Err(Malformed::ChunkFraming),
+                    _ if line >= MAX_TRAILER_LINE => return Err(Malformed::HeadTooLarge),
+                    _ => ChunkState::Trailer { line: line + 1 },
+                },
+                ChunkState::TrailerLf { line } => {
+                    if b != b'\n' {
+                        return Err(Malformed::ChunkFraming);
+                    }
+                    if line == 0 {
+                        i += 1;
+                        self.state = ChunkState::Done;
+                        return Ok(i);
+                    }
+                    ChunkState::Trailer { line: 0 }
+                }
+            };
+            i += 1;
+        }
+        Ok(i)
+    }
+
+}
