@@ -24,7 +24,7 @@ from . import errors
 from .clock import Clock, MonotonicClock
 from .content.fixtures import FixtureSet
 from .errors import ApiError
-from .ids import base62
+from .ids import base62, unique_stream
 from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .realism.pacing import immediate_events
 from .realism.prompt_cache import PromptCache
@@ -90,13 +90,17 @@ class Call:
         self.started = services.clock.now()
         self.wall_started = time.time()
         control_seed = request.headers.get("x-sentra-seed")
-        # Draws that need not repeat across identical requests (ids, jitter, faults) come from `rng`: seeded by the
+        # Draws that need not repeat across identical requests (jitter, faults) come from `rng`: seeded by the
         # config seed and the request's position in the run, or by X-Sentra-Seed alone when the client pins it.
+        # Ids come from `id_rng`: the process's unique stream, so that no worker, restart or host repeats one,
+        # unless X-Sentra-Seed pins the request (then they are reproducible too).
         if control_seed:
             self.rng = random.Random(f"{self.settings.seed}:pin:{control_seed}")
+            self.id_rng = self.rng
         else:  # an integer seed: seeding from a string hashes it with SHA-512, a tenth of a cached request's cost
             self.rng = random.Random((self.settings.seed << 64) | sequence)
-        self.request_id = f"req_{self.rng.getrandbits(128):032x}"
+            self.id_rng = unique_stream()
+        self.request_id = f"req_{self.id_rng.getrandbits(128):032x}"
         self.record = Record(self.request_id, request.method, request.path, endpoint)
         self.response_headers: dict[str, str] = {}
         self.api_key = _bearer(request.headers.get("authorization"))
@@ -135,7 +139,8 @@ class Call:
         return value
 
     def new_id(self, prefix: str, length: int) -> str:
-        return prefix + base62(self.rng, length)
+        """A fresh id (`chatcmpl-…`, `resp_…`): unique across processes and hosts, reproducible when pinned."""
+        return prefix + base62(self.id_rng, length)
 
     def elapsed_ms(self) -> int:
         return int((self.services.clock.now() - self.started) * 1000)

@@ -1,7 +1,9 @@
-"""Random base62 strings (ids, obfuscation padding) drawn from a seeded RNG, cheaply: one draw per string."""
+"""Ids: random base62 strings (ids, obfuscation padding) drawn cheaply, one draw per string, and the per-process
+stream that makes response ids unique across workers, restarts and hosts."""
 
 from __future__ import annotations
 
+import os
 import random
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -12,3 +14,25 @@ _TABLE = bytes.maketrans(bytes(range(256)), b"".join(BASE62[b % 62].encode() for
 
 def base62(rng: random.Random, length: int) -> str:
     return rng.randbytes(length).translate(_TABLE).decode("ascii")
+
+
+def _os_seeded() -> random.Random:
+    return random.Random(int.from_bytes(os.urandom(32), "big"))
+
+
+# Ids are the keys of stored state and what clients correlate logs by, so no two processes may share this stream:
+# it is seeded from the OS, and again in every forked worker (a fork would otherwise copy its parent's state).
+_unique = _os_seeded()
+
+
+def _reseed_after_fork() -> None:
+    global _unique
+    _unique = _os_seeded()
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
+
+
+def unique_stream() -> random.Random:
+    """This process's id stream: never repeated by another worker, a restarted worker or another host."""
+    return _unique
