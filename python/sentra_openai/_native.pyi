@@ -7,7 +7,7 @@ from typing_extensions import Self
 
 __all__ = [
     "__version__", "NativeLimiter", "NativeDecision", "go_duration", "cost_picodollars", "image_cost_picodollars",
-    "format_usd", "DONE", "frame", "json_string", "ChunkTemplate", "FixtureIndex",
+    "format_usd", "DONE", "frame", "json_string", "ChunkTemplate", "FixtureIndex", "NativeFront",
 ]
 __version__: str
 
@@ -127,3 +127,38 @@ class FixtureIndex:
     def lookup(self, model: str, prompt: str, draw: float) -> int | None:
         """Index of the chosen entry: highest matching priority, then by weight with draw in [0, 1)."""
     def __len__(self) -> int: ...
+
+# --- front layer (rust/py/src/front.rs) ---
+
+@final
+class NativeFront:
+    """The HTTP/1.1 front layer: owns host:port, checks each request's framing, forwards it to the worker on
+    127.0.0.1:<one of upstream_ports> with the fewest connections, relays the response. `rejections` maps each of
+    bad_request, head_too_large, body_too_large, timeout, bad_gateway, unavailable to (status, content type, body)."""
+
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        upstream_ports: Sequence[int],
+        *,
+        idle_timeout: float,
+        header_timeout: float,
+        body_timeout: float,
+        send_timeout: float,
+        keepalive_requests: int,
+        max_head_bytes: int,
+        max_body_bytes: int,
+        routed_methods: Sequence[str],
+        rejections: dict[str, tuple[int, str, bytes]],
+    ) -> Self: ...
+    def start(self) -> None:
+        """Starts accepting on a background thread."""
+    def stop_accepting(self) -> None:
+        """Refuses new connections from now on and closes idle ones; requests in progress finish."""
+    @property
+    def port(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def open_connections(self) -> int: ...

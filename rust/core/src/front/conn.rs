@@ -311,8 +311,12 @@ impl<'a> Connection<'a> {
     fn connect(&self) -> Option<UpstreamConn<'a>> {
         let deadline = Instant::now() + UPSTREAM_WAIT;
         loop {
-            let mut order: Vec<&Upstream> = self.front.upstreams.iter().collect();
-            order.sort_by_key(|u| u.connections.load(Ordering::SeqCst));
+            // Fewest connections first; ties go round-robin, so one-request connections spread too.
+            let n = self.front.upstreams.len();
+            let turn = self.front.next_upstream.fetch_add(1, Ordering::Relaxed);
+            let mut order: Vec<(usize, &Upstream)> = self.front.upstreams.iter().enumerate().collect();
+            order.sort_by_key(|(i, u)| (u.connections.load(Ordering::SeqCst), (i + n - turn % n) % n));
+            let order = order.into_iter().map(|(_, u)| u);
             for slot in order {
                 if let Ok(stream) = TcpStream::connect_timeout(&slot.addr, UPSTREAM_CONNECT_TIMEOUT) {
                     let _ = stream.set_nodelay(true);

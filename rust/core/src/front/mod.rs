@@ -101,6 +101,7 @@ pub struct Front {
     pub(crate) in_flight: AtomicUsize,
     open: Mutex<HashMap<u64, Registered>>,
     next_id: AtomicU64,
+    pub(crate) next_upstream: AtomicUsize,
 }
 
 impl Front {
@@ -118,6 +119,7 @@ impl Front {
             in_flight: AtomicUsize::new(0),
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
+            next_upstream: AtomicUsize::new(0),
         }))
     }
 
