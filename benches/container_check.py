@@ -39,6 +39,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import dashboard_queries
 import harness
 
 REPO = harness.REPO
@@ -318,12 +319,17 @@ def check_shared_limits(root: Path, meta: dict, logdir: Path) -> dict:
                               "--appendonly", "no", "--dir", str(logdir)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     env = {"REDIS_URL": f"redis://{harness.HOST}:{redis_port}/0", "CONFIG_PATH": "/tmp/sentra-check.yaml"}
-    instances = []
+    tools = dashboard_queries.find_tools(logdir / "prometheus-package")
+    report: dict = {}
+    instances, prometheus = [], None
     try:
         instances = [Instance(root, meta, {**env, "SENTRA_SEED": str(seed)}, logdir, f"shared-{seed}")
                      for seed in (1, 2)]
         for instance in instances:
             instance.wait_healthy()
+        if isinstance(tools, tuple):
+            prometheus = dashboard_queries.Prometheus(tools[0], [f"{harness.HOST}:{i.metrics_port}" for i in instances],
+                                                      logdir)
         a, b = instances
         answers = [post_chat(a.port), post_chat(b.port), post_chat(a.port)]
         statuses = [status for status, _, _ in answers]
@@ -335,12 +341,30 @@ def check_shared_limits(root: Path, meta: dict, logdir: Path) -> dict:
         _, metrics = get(a.metrics_port, "/metrics")
         _expect('openai_mock_rate_limit_hits_total{limit="rpm",model="gpt-4o-mini"} 1.0' in metrics,
                 "the 429 is not counted in openai_mock_rate_limit_hits_total")
+        if prometheus is not None:
+            report["dashboard"] = check_dashboard(prometheus, tools[1])
+        else:
+            report["dashboard"] = {"skipped": tools}
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         for instance in instances:
             instance.stop()
         redis.terminate()
         redis.wait(timeout=10)
-    return {"statuses": statuses}
+    return {"statuses": statuses, **report}
+
+
+def check_dashboard(prometheus: dashboard_queries.Prometheus, promtool: Path) -> dict:
+    """compose's Prometheus config is valid, and every dashboard query finds data once both instances are scraped."""
+    verdict = dashboard_queries.check_config(promtool)
+    _expect(verdict is None, f"promtool rejects deploy/prometheus/prometheus.yml:\n{verdict}")
+    # Both instances scraped, and a few scrapes since the 429, so that rate() has two samples of every series.
+    prometheus.wait_for("count(group by (instance) (openai_mock_requests_total))", 2)
+    prometheus.wait_for("min(count_over_time(openai_mock_rate_limit_hits_total[1m]))", 3)
+    failures = dashboard_queries.failing_queries(prometheus)
+    _expect(not failures, "dashboard queries that fail or find nothing:\n" + "\n".join(failures))
+    return {"queries": len(dashboard_queries.queries()), "all_found_data": True}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -394,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Skip as exc:
             print(f"container check skipped: {exc}")
             return 2 if args.require else 0
-        except (CheckFailed, subprocess.TimeoutExpired) as exc:
+        except (CheckFailed, RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             print(f"container check FAILED: {exc}", file=sys.stderr)
             return 1
         finally:
