@@ -327,3 +327,109 @@ impl ChunkedDecoder {
     }
 
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &[u8]) -> Result<Head, Malformed> {
+        let end = head_end(raw).expect("complete head");
+        parse_head(raw, end)
+    }
+
+    fn decode(body: &[u8]) -> Result<(Vec<u8>, usize, bool), Malformed> {
+        let mut decoder = ChunkedDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        let used = decoder.feed(body, &mut out)?;
+        Ok((out, used, decoder.is_done()))
+    }
+
+    #[test]
+    fn a_plain_request_is_framed_by_its_content_length() {
+        let h = head(b"POST /v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n").unwrap();
+        assert_eq!(h.body, BodyKind::Length(12));
+        assert_eq!(h.minor_version, 1);
+        assert!(!h.close);
+        assert_eq!(h.headers.len(), 2);
+    }
+
+    #[test]
+    fn http_1_0_closes_unless_kept_alive() {
+        assert!(head(b"GET / HTTP/1.0\r\n\r\n").unwrap().close);
+        assert!(!head(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().close);
+        assert!(head(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").unwrap().close);
+    }
+
+    #[test]
+    fn framing_conflicts_and_bad_lines_are_refused() {
+        let cases: [(&[u8], Malformed); 9] = [
+            (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", Malformed::TransferEncoding),
+            (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Malformed::TransferEncoding),
+            (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", Malformed::ContentLength),
+            (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", Malformed::ContentLength),
+            (b"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", Malformed::ContentLength),
+            (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", Malformed::HeaderLine),
+            (b"GET / HTTP/1.1\r\n folded: x\r\n\r\n", Malformed::HeaderLine),
+            (b"GET / HTTP/2.0\r\n\r\n", Malformed::RequestLine),
+            (b"GET nopath HTTP/1.1\r\n\r\n", Malformed::RequestLine),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(head(raw).unwrap_err(), expected, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn repeated_equal_content_lengths_are_one() {
+        let h = head(b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\n").unwrap();
+        assert_eq!(h.body, BodyKind::Length(3));
+    }
+
+    #[test]
+    fn a_head_is_complete_only_at_its_blank_line() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
+        assert_eq!(leading_empty_lines(b"\r\n\r\nGET"), 4);
+    }
+
+    #[test]
+    fn a_chunked_body_decodes_with_extensions_and_trailers() {
+        let (out, used, done) = decode(b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: y\r\n\r\nNEXT").unwrap();
+        assert_eq!(out, b"hello world");
+        assert!(done);
+        assert_eq!(used, 46);
+    }
+
+    #[test]
+    fn a_chunked_body_may_arrive_byte_by_byte() {
+        let body = b"a\r\n0123456789\r\n0\r\n\r\n";
+        let mut decoder = ChunkedDecoder::new(100);
+        let mut out = Vec::new();
+        for byte in body.iter() {
+            assert!(!decoder.is_done());
+            assert_eq!(decoder.feed(std::slice::from_ref(byte), &mut out).unwrap(), 1);
+        }
+        assert!(decoder.is_done());
+        assert_eq!(out, b"0123456789");
+    }
+
+    #[test]
+    fn the_issue_9_chunk_sizes_are_refused() {
+        let bad: [&[u8]; 6] = [
+            b"zz\r\nhello\r\n0\r\n\r\n",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            b"FFFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello0\r\n\r\n",
+            b"3\r\nhello\r\n0\r\n\r\n",
+            b"\r\nhello\r\n",
+        ];
+        for body in bad {
+            assert!(decode(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_over_the_limit_is_refused_before_it_is_read() {
+        let mut decoder = ChunkedDecoder::new(4);
+        assert_eq!(decoder.feed(b"5\r\n", &mut Vec::new()), Err(Malformed::BodyTooLarge));
+    }
+}

@@ -144,3 +144,30 @@ impl BodyTracker {
         if value == 0 { Chunk::Trailer { empty: true } } else { Chunk::Data { remaining: value } }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_framing_is_read_from_the_head() {
+        let h = parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false).unwrap().unwrap();
+        assert_eq!((h.status, h.body, h.close, h.len), (200, ResponseBody::Length(5), false, 38));
+        let h = parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true).unwrap().unwrap();
+        assert_eq!(h.body, ResponseBody::None);
+        let h = parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", false);
+        assert_eq!(h.unwrap().unwrap().body, ResponseBody::Chunked);
+        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\n", false).is_none());
+    }
+
+    #[test]
+    fn a_streamed_chunked_body_ends_at_its_last_chunk() {
+        let body = b"4\r\ndata\r\n3\r\nabc\r\n0\r\n\r\n";
+        for split in 0..body.len() {
+            let mut tracker = BodyTracker::new(ResponseBody::Chunked);
+            let first = tracker.feed(&body[..split]);
+            assert!(!first);
+            assert!(tracker.feed(&body[split..]), "split at {split}");
+        }
+    }
+}
