@@ -172,6 +172,9 @@ impl<'a> Connection<'a> {
                 self.buf.drain(..skip);
             }
             if let Some(end) = http::head_end(&self.buf) {
+                if end > config.max_head_bytes {
+                    return Err(refusal(Malformed::HeadTooLarge));
+                }
                 return http::parse_head(&self.buf, end).map(Some).map_err(refusal);
             }
             if self.buf.len() > config.max_head_bytes {
