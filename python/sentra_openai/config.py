@@ -18,6 +18,7 @@ import yaml
 MODES = ("default", "production", "fast", "debug")
 TIERS = ("free", "tier1", "tier2", "tier3", "tier4", "tier5")
 STORES = ("memory", "shm", "redis")
+STATE_STORES = ("memory", "sqlite", "redis")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # Maps whose keys are the user's (model ids, status codes): their entries are not checked against default.yaml.
@@ -27,6 +28,8 @@ _NULLABLE = {
     "models.catalog": str,
     "rate_limiting.redis_url": str,
     "rate_limiting.shm_path": str,
+    "state.path": str,
+    "state.redis_url": str,
 }
 
 ENV_VARS = {
@@ -140,6 +143,14 @@ class FixtureSettings:
 
 
 @dataclass(frozen=True)
+class StateSettings:
+    store: str
+    path: str | None
+    redis_url: str | None
+    ttl_seconds: float
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     seed: int
@@ -153,6 +164,7 @@ class Settings:
     metrics: MetricsSettings
     logging: LoggingSettings
     fixtures: FixtureSettings
+    state: StateSettings
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -181,6 +193,7 @@ _SECTIONS = {
     "metrics": MetricsSettings,
     "logging": LoggingSettings,
     "fixtures": FixtureSettings,
+    "state": StateSettings,
 }
 
 
@@ -366,6 +379,13 @@ def _validate(s: Settings) -> None:
         fail("rate_limiting.store", "one of " + ", ".join(STORES), s.rate_limiting.store)
     if s.rate_limiting.store == "redis" and not s.rate_limiting.redis_url:
         fail("rate_limiting.redis_url", "a redis:// URL when store is redis", None)
+    if s.state.store not in STATE_STORES:
+        fail("state.store", "one of " + ", ".join(STATE_STORES), s.state.store)
+    if s.state.store == "memory" and s.server.processes > 1:
+        fail("state.store", "sqlite or redis with several processes (a memory store is private to each worker)",
+             s.state.store)
+    if s.state.ttl_seconds < 0:
+        fail("state.ttl_seconds", "a number of seconds >= 0 (0: never expire)", s.state.ttl_seconds)
     if s.rate_limiting.token_charge not in ("requested", "observed"):
         fail("rate_limiting.token_charge", "requested or observed", s.rate_limiting.token_charge)
     if s.rate_limiting.redis_failure_policy not in ("open", "closed"):

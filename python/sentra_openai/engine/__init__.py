@@ -6,11 +6,14 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
+from collections.abc import Callable
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..ratelimit import RateLimiter
 from ..redis_limiter import is_redis_spec
+from ..state import StateStore, open_store
 from ..tokens import TokenCounter
 from .clock import Clock, ManualClock, MonotonicClock
 from .content.fixtures import FixtureSet
@@ -82,6 +85,8 @@ def build_engine(
     limiter: RateLimiter | None = None,
     catalog: Catalog | None = None,
     tokens: TokenCounter | None = None,
+    state: StateStore | None = None,
+    wall_clock: Callable[[], float] | None = None,
 ) -> Engine:
     from .endpoints import register_all
 
@@ -101,7 +106,10 @@ def build_engine(
         prompt_cache=PromptCache(settings.prompt_caching),
         clock=clock,
         observer=observer or Observer(),
+        wall_clock=wall_clock or time.time,
     )
+    # Opened here, in the parent (a bad path fails at start-up); each forked worker reopens its own connection.
+    services.state = state or open_store(settings, clock=services.wall_clock)
     engine = Engine(services)
     register_all(engine)
     return engine

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..catalog import Catalog, ModelInfo
 from ..config import Settings
+from ..state import MemoryStore, StateStore
 from ..tokens import TokenCounter
 from . import errors
 from .clock import Clock, MonotonicClock
@@ -77,6 +78,10 @@ class Services:
     clock: Clock = field(default_factory=MonotonicClock)
     observer: Observer = field(default_factory=Observer)
     content_cache: dict[str, Any] = field(default_factory=dict)
+    # Stored responses, conversations ... (sentra_openai.state); timestamps there come from `wall_clock` (epoch
+    # seconds, the same in every process), never from `clock` (monotonic, per process).
+    state: StateStore = field(default_factory=MemoryStore)
+    wall_clock: Callable[[], float] = time.time
 
 
 class Call:
@@ -205,6 +210,7 @@ class Engine:
         close = getattr(self.services.rate_limits.limiter, "close", None)
         if close is not None:
             close()
+        self.services.state.close()
 
     def warm_up(self) -> None:
         """Loads every tokenizer the catalog uses (about a second in tiktoken), so no request waits for one."""

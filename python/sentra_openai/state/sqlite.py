@@ -1,0 +1,192 @@
+"""The SQLite store: one file per host, shared by every worker process (stdlib sqlite3, WAL journal).
+
+Each process opens its own connection on first use after a fork (a connection must never cross a fork). Every write
+is one transaction, committed before the call returns: with WAL and synchronous=NORMAL a committed transaction
+survives the death of any process (SIGKILL included); synchronous=FULL (`durable=True`) also survives an OS crash or
+power loss, at the cost of an fsync per write. Readers never block the writer and see a commit at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+
+from .base import Change, Doc, StateStore, Where, check_order
+
+BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's transaction before giving up
+LIST_BATCH = 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order (AUTOINCREMENT: a deleted seq is never reused)
+    collection TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    parent     TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    body       BLOB NOT NULL,
+    UNIQUE (collection, id)
+);
+CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (collection, parent, seq);
+CREATE INDEX IF NOT EXISTS docs_by_expiry ON docs (expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+
+class SqliteStore(StateStore):
+    def __init__(self, path: str, *, durable: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.durable = durable
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._connect()  # creates the file and schema now, in the parent, so that a bad path fails at start-up
+
+    # -- connections ------------------------------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
+        return conn
+
+    def _connect(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = self._open()
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file for every later connection
+        with _transaction(conn):
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.close()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection in this process; a forked child opens its own (and never closes the parent's)."""
+        if self._pid != os.getpid():
+            self._local = threading.local()
+            self._pid = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        with _transaction(conn):
+            yield conn
+
+    # -- the interface ----------------------------------------------------------------------------------------------
+
+    def put(self, collection: str, id: str, doc: Doc, *, parent: str | None = None,
+            created_at: float, ttl_seconds: float | None = None) -> None:
+        body = orjson.dumps(doc)
+        expires_at = self._expires_at(created_at, ttl_seconds)
+        with self._write() as conn:
+            # An expired document is gone: a put over it is an insert, with a new place in the order.
+            conn.execute("DELETE FROM docs WHERE collection = ? AND id = ? AND expires_at <= ?",
+                         (collection, id, self.clock()))
+            conn.execute(
+                "INSERT INTO docs (collection, id, parent, created_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (collection, id) DO UPDATE SET parent = excluded.parent, "
+                "created_at = excluded.created_at, expires_at = excluded.expires_at, body = excluded.body",
+                (collection, id, parent, created_at, expires_at, body))
+
+    def get(self, collection: str, id: str) -> Doc | None:
+        row = self._conn.execute(
+            "SELECT body FROM docs WHERE collection = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (collection, id, self.clock())).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def delete(self, collection: str, id: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM docs WHERE collection = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, id, self.clock()))
+            return cursor.rowcount > 0
+
+    def update(self, collection: str, id: str, change: Change) -> Doc | None:
+        with self._write() as conn:  # BEGIN IMMEDIATE: the write lock is ours from the read on
+            row = conn.execute(
+                "SELECT seq, body FROM docs WHERE collection = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, id, self.clock())).fetchone()
+            if row is None:
+                return None
+            new = change(orjson.loads(row[1]))
+            if new is None:
+                return orjson.loads(row[1])
+            body = orjson.dumps(new)
+            conn.execute("UPDATE docs SET body = ? WHERE seq = ?", (body, row[0]))
+            return orjson.loads(body)
+
+    def list(self, collection: str, *, parent: str | None = None, order: str = "desc", after: str | None = None,
+             limit: int = 20, where: Where | None = None) -> tuple[list[Doc], bool]:
+        check_order(order)
+        conn = self._conn
+        now = self.clock()
+        scope = "collection = ?" + (" AND parent = ?" if parent is not None else "")
+        scope_args: tuple = (collection,) if parent is None else (collection, parent)
+        comparison, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
+        if after is not None:
+            row = conn.execute(f"SELECT seq FROM docs WHERE {scope} AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                               (*scope_args, after, now)).fetchone()
+            if row is None:
+                return [], False
+            cursor_seq = row[0]
+        else:
+            cursor_seq = 0 if order == "asc" else 2**63 - 1
+        found: list[Doc] = []
+        while True:
+            batch = conn.execute(
+                f"SELECT seq, body FROM docs WHERE {scope} AND seq {comparison} ? "
+                f"AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq {direction} LIMIT ?",
+                (*scope_args, cursor_seq, now, LIST_BATCH if where else limit + 1)).fetchall()
+            for seq, body in batch:
+                doc = orjson.loads(body)
+                if where is None or where(doc):
+                    if len(found) == limit:
+                        return found, True
+                    found.append(doc)
+                cursor_seq = seq
+            if len(batch) < (LIST_BATCH if where else limit + 1):
+                return found, False
+
+    def delete_children(self, collection: str, parent: str) -> int:
+        with self._write() as conn:
+            live = conn.execute(
+                "SELECT COUNT(*) FROM docs WHERE collection = ? AND parent = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, parent, self.clock())).fetchone()[0]
+            conn.execute("DELETE FROM docs WHERE collection = ? AND parent = ?", (collection, parent))
+            return live
+
+    def purge_expired(self) -> int:
+        """Removes expired rows (they are already invisible); returns how many."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM docs WHERE expires_at <= ?", (self.clock(),)).rowcount
+
+    def clear(self) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM docs")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._pid == os.getpid():
+            conn.close()
+        self._local = threading.local()
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
