@@ -22,7 +22,7 @@ STATE_STORES = ("memory", "sqlite", "redis")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # Maps whose keys are the user's (model ids, status codes): their entries are not checked against default.yaml.
-_OPEN_MAPS = {"rate_limiting.overrides", "error_injection.weights", "error_injection.per_model"}
+_OPEN_MAPS = {"rate_limiting.overrides", "error_injection.weights", "error_injection.per_model", "azure.deployments"}
 # Keys whose default is null but which take a value of this type.
 _NULLABLE = {
     "models.catalog": str,
@@ -30,6 +30,9 @@ _NULLABLE = {
     "rate_limiting.shm_path": str,
     "state.path": str,
     "state.redis_url": str,
+    "control.token": str,
+    "recording.dir": str,
+    "recording.upstream": str,
 }
 
 ENV_VARS = {
@@ -151,6 +154,26 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ControlSettings:
+    token: str | None
+    request_log: bool
+    max_logged_requests: int
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    deployments: Mapping[str, str]
+    region: str
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    dir: str | None
+    upstream: str | None
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     seed: int
@@ -165,6 +188,9 @@ class Settings:
     logging: LoggingSettings
     fixtures: FixtureSettings
     state: StateSettings
+    control: ControlSettings
+    azure: AzureSettings
+    recording: RecordingSettings
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -194,6 +220,9 @@ _SECTIONS = {
     "logging": LoggingSettings,
     "fixtures": FixtureSettings,
     "state": StateSettings,
+    "control": ControlSettings,
+    "azure": AzureSettings,
+    "recording": RecordingSettings,
 }
 
 
@@ -423,6 +452,13 @@ def _validate(s: Settings) -> None:
     for key in s.auth.api_keys:
         if not isinstance(key, str) or not key:
             fail("auth.api_keys", "a list of non-empty strings", key)
+    for name, model in s.azure.deployments.items():
+        if not isinstance(model, str) or not model:
+            fail(f"azure.deployments.{name}", "a model id", model)
+    if s.control.max_logged_requests < 1:
+        fail("control.max_logged_requests", "at least 1", s.control.max_logged_requests)
+    if s.recording.dir and not s.recording.upstream:
+        fail("recording.upstream", "the upstream URL to record from (recording.dir is set)", None)
 
 
 def _validate_weights(key: str, weights: Any) -> None:
@@ -433,3 +469,27 @@ def _validate_weights(key: str, weights: Any) -> None:
             raise ConfigError(f"config: {key}: unknown fault {status!r} (known: 429, 500, 502, 503, 504)")
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
             raise ConfigError(f"config: {key}.{status}: expected a weight >= 0, got {weight!r}")
+
+
+def settings_to_tree(settings: Settings) -> dict[str, Any]:
+    """The settings as the mapping they were built from (tuples as lists), to lay an overlay on."""
+    import dataclasses
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    tree: dict[str, Any] = {"mode": settings.mode, "seed": settings.seed}
+    for name in _SECTIONS:
+        section = getattr(settings, name)
+        tree[name] = {f.name: plain(getattr(section, f.name)) for f in dataclasses.fields(section)}
+    return tree
+
+
+def with_overlay(settings: Settings, overlay: Mapping[str, Any], origin: str) -> Settings:
+    """`settings` with `overlay` (a partial tree) laid on it, checked like a config file: the control API's PATCH."""
+    tree = _merge(settings_to_tree(settings), overlay, "", origin)
+    return _build(tree, settings.sources + (origin,))
