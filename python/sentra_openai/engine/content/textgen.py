@@ -42,7 +42,7 @@ def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: 
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     target = natural_length(rng)
-    text, count = _compose(rng, target, max_tokens, encoding, _salient_words(prompt))
+    text, count = _compose(rng, target, max_tokens, encoding, salient_phrases(prompt))
     if count <= max_tokens:
         return GeneratedText(text, count, "stop")
     cut = truncate_to_tokens(encoding, text, max_tokens)
@@ -166,7 +166,7 @@ def _stopwords() -> frozenset:
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]")
 
 
-def _salient_words(prompt: str) -> list[str]:
+def salient_phrases(prompt: str) -> list[str]:
     """Up to two short phrases from the prompt (runs of content words), so the answer reads as related.
 
     Phrases are at most two words (the end of a run, where English puts the head noun), ranked by

@@ -25,6 +25,7 @@ from .check import Validator, compile_pattern, json_equal
 from .errors import SchemaGenerationError, child_path, short_path
 from .merge import has_constraints, merge
 from .numbers import number_value
+from .prompt_values import PromptValues
 from .refs import resolve
 from .regex_sample import pattern_string
 from .strings import string_value
@@ -51,11 +52,14 @@ _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 
 
-def instance_for_schema(schema: dict[str, Any] | bool, rng: random.Random) -> Any:
-    """A JSON value (dict/list/str/int/float/bool/None) valid against ``schema``; deterministic given ``rng``."""
+def instance_for_schema(schema: dict[str, Any] | bool, rng: random.Random, prompt: PromptValues | None = None, *,
+                        fill_optional: bool = False) -> Any:
+    """A JSON value (dict/list/str/int/float/bool/None) valid against ``schema``; deterministic given ``rng``.
+    Strings the ``prompt`` names (a city, an e-mail address, ...) are preferred where a property fits them;
+    ``fill_optional`` fills every property of a root object that requires none."""
     last_error = "no attempt made"
     for _ in range(3):
-        generator = _Generator(schema, rng)
+        generator = _Generator(schema, rng, prompt, fill_optional)
         value = generator.generate(schema, "$", 0, (), None)
         error = generator.validator.first_error(value, schema, "$")
         if error is None:
@@ -64,11 +68,14 @@ def instance_for_schema(schema: dict[str, Any] | bool, rng: random.Random) -> An
     raise SchemaGenerationError(f"could not generate a valid value: {last_error}")
 
 
-def arguments_for_tool(parameters: dict[str, Any] | None, rng: random.Random) -> dict[str, Any]:
-    """Arguments for a function tool call: ``{}`` without parameters, else an object valid against them."""
+def arguments_for_tool(parameters: dict[str, Any] | None, rng: random.Random,
+                       prompt: PromptValues | None = None) -> dict[str, Any]:
+    """Arguments for a function tool call: ``{}`` without parameters, else an object valid against them. A model
+    that calls a tool fills its properties even when none is required (instructor's iterable extraction relies on
+    it), and takes their values from the prompt where they fit."""
     if not parameters:
         return {}
-    value = instance_for_schema(parameters, rng)
+    value = instance_for_schema(parameters, rng, prompt, fill_optional=True)
     if not isinstance(value, dict):
         raise SchemaGenerationError("$: function parameters must describe an object")
     return value
@@ -77,9 +84,12 @@ def arguments_for_tool(parameters: dict[str, Any] | None, rng: random.Random) ->
 class _Generator:
     """One generation attempt: the document (where $refs resolve), the RNG, and a budget of schema nodes."""
 
-    def __init__(self, root: dict[str, Any] | bool, rng: random.Random) -> None:
+    def __init__(self, root: dict[str, Any] | bool, rng: random.Random, prompt: PromptValues | None = None,
+                 fill_optional: bool = False) -> None:
         self.root = root
         self.rng = rng
+        self.prompt = prompt
+        self.fill_optional = fill_optional
         self.nodes = 0
         self.validator = Validator(root)
 
@@ -253,9 +263,9 @@ class _Generator:
         if kind == "array":
             return self._array(schema, path, depth, refs, name, deep)
         if kind == "string":
-            return string_value(schema, path, name, self.rng)
+            return string_value(schema, path, name, self.rng, self.prompt)
         if kind in ("integer", "number"):
-            return number_value(schema, kind == "integer", name, path, self.rng)
+            return number_value(schema, kind == "integer", name, path, self.rng, self.prompt)
         if kind == "boolean":
             return self.rng.random() < 0.5
         if kind == "null":
@@ -266,8 +276,8 @@ class _Generator:
 
     def _any_value(self, name: str | None) -> Any:
         if name and number_hint(name) is not None:
-            return number_value({}, False, name, "$", self.rng)
-        return string_value({}, "$", name, self.rng)
+            return number_value({}, False, name, "$", self.rng, self.prompt)
+        return string_value({}, "$", name, self.rng, self.prompt)
 
     # ---------------------------------------------------------------------------------------- objects
 
@@ -283,7 +293,9 @@ class _Generator:
 
         chosen = [key for key in properties if key in required]
         chosen += [key for key in required if key not in properties]
-        if not deep:
+        if self.fill_optional and depth == 0 and not required:
+            chosen = list(properties)
+        elif not deep:
             chosen += [key for key in properties if key not in required and self.rng.random() < 0.6]
         chosen = self._close_dependencies(chosen, schema.get("dependentRequired", {}))
         if max_props is not None and len(chosen) > max_props:

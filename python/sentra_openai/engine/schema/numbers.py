@@ -11,14 +11,16 @@ from typing import Any
 from ..content.lexicon import lexicon
 from .check import is_multiple, is_number
 from .errors import SchemaGenerationError
+from .prompt_values import PromptValues
 from .value_hints import number_hint
 
 _Window = tuple[float, float]
 
 
-def number_value(schema: dict[str, Any], integer: bool, name: str | None, path: str, rng: random.Random
-                 ) -> int | float:
-    """A value of ``schema`` (its type already chosen: ``integer`` or number) for a property called ``name``."""
+def number_value(schema: dict[str, Any], integer: bool, name: str | None, path: str, rng: random.Random,
+                 prompt: PromptValues | None = None) -> int | float:
+    """A value of ``schema`` (its type already chosen: ``integer`` or number) for a property called ``name``; a
+    number the ``prompt`` states in the property's realistic range comes first."""
     low, low_open = _bound(schema, "minimum", "exclusiveMinimum", max)
     high, high_open = _bound(schema, "maximum", "exclusiveMaximum", min)
     if low is not None and high is not None and (low > high or (low == high and (low_open or high_open))):
@@ -36,6 +38,11 @@ def number_value(schema: dict[str, Any], integer: bool, name: str | None, path: 
         if high is not None and (value > high or (high_open and value == high)):
             return False
         return divisor is None or is_multiple(value, divisor)
+
+    if prompt is not None and name:
+        for stated in prompt.numbers_near(name):
+            if lo <= stated <= hi and fits(stated) and (not integer or stated == int(stated)):
+                return int(stated) if integer else stated
 
     if divisor is not None:
         if not is_number(divisor) or divisor <= 0:

@@ -7,14 +7,17 @@ from typing import Any
 
 from .check import compile_pattern, length_ok
 from .errors import SchemaGenerationError
+from .prompt_values import PromptValues
 from .regex_sample import pattern_string
 from .value_hints import FORMATS, HINTED, pick, plain_words, string_hint
 
 _MAX_STRING = 1_000_000  # characters; far beyond any max_tokens
 
 
-def string_value(schema: dict[str, Any], path: str, name: str | None, rng: random.Random) -> str:
-    """A value of ``schema`` (its type already chosen: string) for a property called ``name``."""
+def string_value(schema: dict[str, Any], path: str, name: str | None, rng: random.Random,
+                 prompt: PromptValues | None = None) -> str:
+    """A value of ``schema`` (its type already chosen: string) for a property called ``name``; what the ``prompt``
+    names for that kind of value comes first, when it meets the schema."""
     min_length = schema.get("minLength", 0)
     max_length = schema.get("maxLength")
     if max_length is not None and min_length > max_length:
@@ -24,6 +27,10 @@ def string_value(schema: dict[str, Any], path: str, name: str | None, rng: rando
     pattern = schema.get("pattern")
     fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
     kind = string_hint(name) if name else None
+    mentioned = prompt.value_for(kind) if prompt is not None and kind else None
+    if mentioned is not None and length_ok(mentioned, min_length, max_length) and (
+            pattern is None or compile_pattern(pattern, path).search(mentioned)):
+        return mentioned
     if pattern is not None:
         # A realistic value that happens to match (an email for an email pattern) beats a sampled one.
         compiled = compile_pattern(pattern, path)

@@ -16,6 +16,8 @@ from ...content.lexicon import lexicon
 from ...ids import base62
 from ...schema import generate as schema_gen
 from ...schema.json_object import generate_json_object
+from ...schema.prompt_schema import requested_shape
+from ...schema.prompt_values import PromptValues
 from . import request as chat_request
 from .request import ChatRequest
 
@@ -53,13 +55,14 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
 
     tool_names = _tools_to_call(req, fixture)
     if tool_names:
+        prompt = PromptValues(req.last_user_text())
         calls = []
         for name in tool_names:
             tool = next(t for t in req.tools if t["name"] == name)
             if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") == name:
                 arguments = orjson.dumps(fixture.tool_call.get("arguments") or {}).decode()
             else:
-                arguments = orjson.dumps(schema_gen.arguments_for_tool(tool.get("parameters"), rng)).decode()
+                arguments = orjson.dumps(schema_gen.arguments_for_tool(tool.get("parameters"), rng, prompt)).decode()
             call_id = "call_" + base62(rng, 24)
             calls.append(ToolCall(call_id, name, arguments, tokensplit.split_on_tokens(encoding, arguments)))
         # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them).
@@ -87,8 +90,16 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
     """The answer's text, and whether generation already stopped at `limit` tokens."""
     fmt = req.response_format
     if fmt is not None and fmt["type"] == "json_schema":
-        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng)).decode(), False
+        prompt = PromptValues(req.last_user_text())
+        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng, prompt)).decode(), False
     if fmt is not None and fmt["type"] == "json_object":
+        shape = requested_shape([chat_request.message_text(m.get("content")) for m in req.messages])
+        if shape is not None:
+            try:
+                value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()))
+                return orjson.dumps(value).decode(), False
+            except schema_gen.SchemaGenerationError:
+                pass  # a shape no value satisfies: answer as if none were given
         return generate_json_object(rng, encoding, cap), False
     if req.answering_tool_result():
         return _tool_result_answer(req, encoding, rng, cap), False
