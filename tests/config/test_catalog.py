@@ -176,7 +176,7 @@ def test_every_model_has_the_shape_its_kind_needs() -> None:
             assert info.prices.output_micros == 0
         if info.kind == "image":
             assert isinstance(info.latency, ImageLatency) and info.encoding is None
-            for quality, sizes in info.image_prices.items():
+            for quality, sizes in (info.image_prices or info.image_output_tokens).items():  # dall-e | GPT-image
                 assert set(sizes) <= set(info.latency.seconds_per_image[quality])
                 assert all(info.tier_limits(t) is None or info.tier_limits(t).ipm for t in TIERS)
         if info.tier_limits("tier1") is not None:

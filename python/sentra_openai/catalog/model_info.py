@@ -150,6 +150,10 @@ class ModelInfo:
     image_tokens: ImageTokenRule | None
     limits: Mapping[str, TierLimits | None]  # every tier in TIERS is a key
     latency: LatencyProfile
+    # GPT-image models bill tokens: `prices` are their text tokens, these their image tokens (input and output),
+    # and each picture of a quality and size is this many output tokens.
+    image_token_prices: Prices | None = None
+    image_output_tokens: Mapping[str, Mapping[str, int]] | None = None  # quality -> "WxH" -> tokens
 
     def has(self, flag: str) -> bool:
         """Whether the catalog lists `flag` under this model's `supports`."""

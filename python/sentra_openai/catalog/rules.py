@@ -158,6 +158,20 @@ def _image_prices(ctx: _Ctx, value: Any) -> Mapping[str, Mapping[str, ImagePrice
     return MappingProxyType(qualities)
 
 
+def _image_output_tokens(ctx: _Ctx, value: Any) -> Mapping[str, Mapping[str, int]]:
+    qualities: dict[str, Mapping[str, int]] = {}
+    for quality, sizes in _mapping(ctx, value).items():
+        qctx = ctx.at(quality)
+        for size in _mapping(qctx, sizes):
+            if not isinstance(size, str) or not _SIZE_RE.match(size):
+                raise qctx.at(size).fail(f"expected a size key like \"1024x1024\", got {_got(size)}")
+        qualities[_str(qctx, quality)] = MappingProxyType(
+            {size: _int(qctx.at(size), tokens, minimum=1) for size, tokens in sizes.items()})
+    if not qualities:
+        raise ctx.fail("expected at least one quality")
+    return MappingProxyType(qualities)
+
+
 def _tier_limits(ctx: _Ctx, value: Any) -> TierLimits:
     raw = _mapping(ctx, value)
     _only_keys(ctx, raw, set(), {"rpm", "tpm", "rpd", "ipm"})
@@ -273,7 +287,7 @@ _MODEL_REQUIRED = {
     "limits",
     "latency",
 }
-_MODEL_OPTIONAL = {"prompt_format", "max_input", "embedding", "image_prices"}
+_MODEL_OPTIONAL = {"prompt_format", "max_input", "embedding", "image_prices", "image_token_prices", "image_output_tokens"}
 
 
 def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFormat]) -> ModelInfo:
@@ -310,11 +324,16 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
             max_inputs=_int(ectx.at("max_inputs"), spec["max_inputs"], minimum=1),
         )
 
-    image_prices = None
-    if kind == "image":
+    image_prices = image_token_prices = image_output_tokens = None
+    if kind != "image":
+        for key in ("image_prices", "image_token_prices", "image_output_tokens"):
+            if raw.get(key) is not None:
+                raise ctx.at(key).fail(f"only image models have {key} (kind is {kind})")
+    elif raw.get("image_token_prices") is not None:  # a GPT-image model: billed by tokens
+        image_token_prices = _prices(ctx.at("image_token_prices"), raw["image_token_prices"])
+        image_output_tokens = _image_output_tokens(ctx.at("image_output_tokens"), raw.get("image_output_tokens"))
+    else:
         image_prices = _image_prices(ctx.at("image_prices"), raw.get("image_prices"))
-    elif raw.get("image_prices") is not None:
-        raise ctx.at("image_prices").fail(f"only image models have image_prices (kind is {kind})")
 
     return ModelInfo(
         id=model_id,
@@ -339,6 +358,8 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
         image_tokens=_optional(ctx.at("image_tokens"), raw["image_tokens"], _image_tokens),
         limits=_limits(ctx.at("limits"), raw["limits"]),
         latency=_latency(ctx.at("latency"), raw["latency"], kind, reasoning),
+        image_token_prices=image_token_prices,
+        image_output_tokens=image_output_tokens,
     )
 
 
