@@ -1,0 +1,192 @@
+"""The Redis store: several hosts share one Redis (the limiter's, typically).
+
+Layout under a key prefix (default "sentra:state:"):
+  doc:<collection>:<id>                  a hash: body (JSON), seq, parent, has_parent, created_at, expires_at
+  order:<collection>                     a sorted set of ids by insertion sequence (the order `list` uses)
+  children:<collection>:<parent>         the same, per parent
+  seq                                    the insertion counter (INCR)
+Writes that touch several keys run as Lua scripts (atomic); `update` is a WATCH/MULTI optimistic transaction,
+retried on conflict. A document's hash carries a Redis TTL a little past its `expires_at`, so expired documents
+also leave Redis's memory; their ids are dropped from the sorted sets lazily, when `list` meets them. Expiry itself
+is decided by the store's clock (like the other stores), so a test's clock drives it. Durability across a Redis
+restart is Redis's own setting (appendonly); a write is acknowledged once Redis has applied it.
+The scripts build key names from the prefix, so all keys must live on one Redis node (no Cluster).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from .base import Change, Doc, StateStore, Where, check_order
+
+DEFAULT_PREFIX = "sentra:state:"
+LIST_BATCH = 64
+# Redis drops a document's hash this long after it expired by the store's clock (which decides visibility).
+EXPIRY_GRACE_S = 60.0
+
+_PUT = """
+local prefix, coll, id, has_parent, parent = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local body, created, expires, now, ttl_ms = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
+local doc = prefix .. 'doc:' .. coll .. ':' .. id
+local old = redis.call('HMGET', doc, 'seq', 'parent', 'has_parent', 'expires_at')
+local seq = old[1]
+if seq and old[4] ~= '' and tonumber(old[4]) <= now then
+  seq = false  -- expired: gone, so this put is an insert with a new place in the order
+end
+if old[1] then
+  if old[3] == '1' and (not seq or has_parent ~= '1' or old[2] ~= parent) then
+    redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. old[2], id)
+  end
+  if not seq then redis.call('ZREM', prefix .. 'order:' .. coll, id) end
+end
+if not seq then seq = redis.call('INCR', prefix .. 'seq') end
+redis.call('DEL', doc)
+redis.call('HSET', doc, 'seq', seq, 'parent', parent, 'has_parent', has_parent, 'created_at', created,
+           'expires_at', expires, 'body', body)
+redis.call('ZADD', prefix .. 'order:' .. coll, seq, id)
+if has_parent == '1' then redis.call('ZADD', prefix .. 'children:' .. coll .. ':' .. parent, seq, id) end
+if ttl_ms ~= '' then redis.call('PEXPIRE', doc, ttl_ms) end
+return seq
+"""
+
+_DELETE = """
+local prefix, coll, id, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local doc = prefix .. 'doc:' .. coll .. ':' .. id
+local old = redis.call('HMGET', doc, 'seq', 'parent', 'has_parent', 'expires_at')
+redis.call('ZREM', prefix .. 'order:' .. coll, id)
+if not old[1] then return 0 end
+if old[3] == '1' then redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. old[2], id) end
+redis.call('DEL', doc)
+if old[4] ~= '' and tonumber(old[4]) <= now then return 0 end
+return 1
+"""
+
+_DELETE_CHILDREN = """
+local prefix, coll, parent, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local children = prefix .. 'children:' .. coll .. ':' .. parent
+local live = 0
+for _, id in ipairs(redis.call('ZRANGE', children, 0, -1)) do
+  local doc = prefix .. 'doc:' .. coll .. ':' .. id
+  local expires = redis.call('HGET', doc, 'expires_at')
+  if expires then
+    if expires == '' or tonumber(expires) > now then live = live + 1 end
+    redis.call('DEL', doc)
+  end
+  redis.call('ZREM', prefix .. 'order:' .. coll, id)
+end
+redis.call('DEL', children)
+return live
+"""
+
+
+class RedisStore(StateStore):
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, **kwargs) -> None:
+        super().__init__(**kwargs)
+        import redis  # the optional dependency (pip install 'sentra-openai[redis]')
+
+        self._redis_module = redis
+        # redis-py's pool notices a fork and opens fresh connections in the child.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        self.prefix = prefix
+        self._put = self.client.register_script(_PUT)
+        self._delete = self.client.register_script(_DELETE)
+        self._delete_children = self.client.register_script(_DELETE_CHILDREN)
+
+    def _doc_key(self, collection: str, id: str) -> str:
+        return f"{self.prefix}doc:{collection}:{id}"
+
+    def _alive(self, expires: bytes | None) -> bool:
+        return not expires or float(expires) > self.clock()
+
+    def put(self, collection: str, id: str, doc: Doc, *, parent: str | None = None,
+            created_at: float, ttl_seconds: float | None = None) -> None:
+        expires_at = self._expires_at(created_at, ttl_seconds)
+        ttl_ms = "" if expires_at is None else str(max(1, int((expires_at - self.clock() + EXPIRY_GRACE_S) * 1000)))
+        self._put(args=[self.prefix, collection, id, "0" if parent is None else "1", parent or "",
+                        orjson.dumps(doc), repr(float(created_at)), "" if expires_at is None else repr(expires_at),
+                        repr(self.clock()), ttl_ms])
+
+    def get(self, collection: str, id: str) -> Doc | None:
+        body, expires = self.client.hmget(self._doc_key(collection, id), "body", "expires_at")
+        if body is None or not self._alive(expires):
+            return None
+        return orjson.loads(body)
+
+    def delete(self, collection: str, id: str) -> bool:
+        return bool(self._delete(args=[self.prefix, collection, id, repr(self.clock())]))
+
+    def update(self, collection: str, id: str, change: Change) -> Doc | None:
+        key = self._doc_key(collection, id)
+        while True:
+            with self.client.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    body, expires = pipe.hmget(key, "body", "expires_at")
+                    if body is None or not self._alive(expires):
+                        pipe.unwatch()
+                        return None
+                    new = change(orjson.loads(body))
+                    if new is None:
+                        pipe.unwatch()
+                        return orjson.loads(body)
+                    encoded = orjson.dumps(new)
+                    pipe.multi()
+                    pipe.hset(key, "body", encoded)
+                    pipe.execute()
+                    return orjson.loads(encoded)
+                except self._redis_module.WatchError:
+                    continue  # another writer changed it between our read and write: read again
+
+    def list(self, collection: str, *, parent: str | None = None, order: str = "desc", after: str | None = None,
+             limit: int = 20, where: Where | None = None) -> tuple[list[Doc], bool]:
+        check_order(order)
+        zset = (f"{self.prefix}order:{collection}" if parent is None
+                else f"{self.prefix}children:{collection}:{parent}")
+        start = 0
+        if after is not None:
+            rank = (self.client.zrank if order == "asc" else self.client.zrevrank)(zset, after)
+            if rank is None or self.get(collection, after) is None:
+                return [], False
+            start = rank + 1
+        fetch = self.client.zrange if order == "asc" else self.client.zrevrange
+        found: list[Doc] = []
+        while True:
+            ids = fetch(zset, start, start + LIST_BATCH - 1)
+            if not ids:
+                return found, False
+            start += len(ids)
+            with self.client.pipeline(transaction=False) as pipe:
+                for raw_id in ids:
+                    pipe.hmget(self._doc_key(collection, raw_id.decode()), "body", "expires_at")
+                rows = pipe.execute()
+            stale = []
+            for raw_id, (body, expires) in zip(ids, rows):
+                if body is None:
+                    stale.append(raw_id)
+                    continue
+                if not self._alive(expires):
+                    continue
+                doc = orjson.loads(body)
+                if where is None or where(doc):
+                    if len(found) == limit:
+                        return found, True
+                    found.append(doc)
+            if stale:  # ids whose hash Redis expired: drop them from the order (they were invisible already)
+                self.client.zrem(zset, *stale)
+                start -= len(stale)
+
+    def delete_children(self, collection: str, parent: str) -> int:
+        return int(self._delete_children(args=[self.prefix, collection, parent, repr(self.clock())]))
+
+    def clear(self) -> None:
+        batch = []
+        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                self.client.delete(*batch)
+                batch = []
+        if batch:
+            self.client.delete(*batch)
+
+    def close(self) -> None:
+        self.client.close()
