@@ -17,6 +17,7 @@ from ..state import StateStore, open_store
 from ..tokens import TokenCounter
 from .clock import Clock, ManualClock, MonotonicClock
 from .content.fixtures import FixtureSet
+from .control_state import ControlState
 from .core import Call, Engine, Observer, Record, Services
 from .realism.faults import FaultInjector
 from .realism.prompt_cache import PromptCache
@@ -110,6 +111,7 @@ def build_engine(
     )
     # Opened here, in the parent (a bad path fails at start-up); each forked worker reopens its own connection.
     services.state = state or open_store(settings, clock=services.wall_clock)
+    services.control = ControlState(services.state, settings, services.wall_clock)  # before the fork: shared
     engine = Engine(services)
     register_all(engine)
     return engine

@@ -82,6 +82,7 @@ class Services:
     # seconds, the same in every process), never from `clock` (monotonic, per process).
     state: StateStore = field(default_factory=MemoryStore)
     wall_clock: Callable[[], float] = time.time
+    control: Any = None  # the control API's shared state (engine/control_state.py); None in bare test engines
 
 
 class Call:
@@ -166,7 +167,11 @@ class Call:
         # Drawn even when a fault is forced: the draw also counts the request in the burst-load window and advances
         # the injector's stream, neither of which may depend on the control header.
         drawn = self.services.faults.draw(model_id, pinned, self.services.clock.now(), streaming)
-        fault = self.forced_fault or drawn
+        fault = self.forced_fault
+        control = self.services.control
+        if fault is None and control is not None and control.snapshot.faults:  # the control API's next-N faults
+            fault = control.take_fault(model_id, self.record.endpoint)
+        fault = fault or drawn
         if fault is None:
             return None
         if fault.at_chunk is not None and streaming:
@@ -239,6 +244,11 @@ class Engine:
 
     def handle(self, request: Request) -> Outcome:
         self._sequence += 1
+        control = self.services.control
+        if control is not None and control.changed():  # one shared-memory read when nothing changed
+            from .control_state import apply_changes
+
+            apply_changes(self, control)
         table = self._find(request.path)
         entry = table.get(request.method) if table else None
         endpoint = entry[0] if entry else "unknown"
@@ -302,6 +312,8 @@ class Engine:
             # A stream is logged as planned, one event per token (its random `obfuscation` padding may differ).
             record.response_body = outcome.body if outcome.stream is None else b"".join(immediate_events(outcome.stream))
         self.services.observer.observe(record)
+        if self.services.control is not None and self.services.control.snapshot.armed:
+            self.services.control.log(call, record)
         return outcome
 
     def _error(self, call: Call, exc: ApiError) -> Outcome:
@@ -321,6 +333,8 @@ class Engine:
         if self.settings.logging.log_bodies:
             record.response_body = body
         self.services.observer.observe(record)
+        if self.services.control is not None and self.services.control.snapshot.armed:
+            self.services.control.log(call, record)
         return Outcome(exc.status, headers, body)
 
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Every endpoint's routes, in the order the engine matches them."""
-    from . import chat, completions, embeddings, health, images, models
+    from . import chat, completions, control, embeddings, health, images, models
 
-    for module in (health, models, chat, completions, embeddings, images):
+    for module in (health, models, chat, completions, embeddings, images, control):
         module.register(engine)

@@ -88,9 +88,10 @@ class RateLimits:
             return None  # no published request and token limits for this model and tier: unlimited
         return ModelLimits(rpm=rpm, tpm=tpm, rpd=rpd)
 
-    @staticmethod
-    def _bucket(api_key: str, model) -> str:
-        return f"{api_key}\x1f{model.id}"
+    epoch = ""  # the control API's reset moves every client to fresh buckets (engine/control_state.py)
+
+    def _bucket(self, api_key: str, model) -> str:
+        return f"{api_key}\x1f{model.id}{self.epoch}"
 
     def admit(self, api_key: str, model, tokens: int) -> Admission | None:
         """Charges 1 request and `tokens`, all or nothing; raises the 429 OpenAI would send when a bucket refuses."""
