@@ -6,6 +6,7 @@ type of its default. Errors name the file and the dotted key, never a traceback.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ ENV_VARS = {
     "LOG_LEVEL": "logging.level",
     "REDIS_URL": "rate_limiting.redis_url",
     "SENTRA_SEED": "seed",
+    "SENTRA_MODELS_AS_OF": "models.as_of",
 }
 
 
@@ -87,6 +89,7 @@ class ModelsSettings:
     strict: bool
     fallback: str
     catalog: str | None
+    as_of: str  # "today" (the real UTC date) or an ISO date: the day model shutdowns are judged on
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,8 @@ def _check(value: Any, default: Any, key: str, origin: str) -> Any:
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
+        if isinstance(value, datetime.date):  # YAML reads an unquoted 2026-12-01 as a date
+            return value.isoformat()
     elif isinstance(default, list):
         if isinstance(value, list):
             return value
@@ -415,6 +420,11 @@ def _validate(s: Settings) -> None:
              s.state.store)
     if s.state.ttl_seconds < 0:
         fail("state.ttl_seconds", "a number of seconds >= 0 (0: never expire)", s.state.ttl_seconds)
+    if s.models.as_of != "today":
+        try:
+            datetime.date.fromisoformat(s.models.as_of)
+        except ValueError:
+            fail("models.as_of", "today or an ISO date such as 2026-12-01", s.models.as_of)
     if s.rate_limiting.token_charge not in ("requested", "observed"):
         fail("rate_limiting.token_charge", "requested or observed", s.rate_limiting.token_charge)
     if s.rate_limiting.redis_failure_policy not in ("open", "closed"):

@@ -6,6 +6,7 @@ package only reads it (loading), checks it (rules) and hands out typed records (
 
 from .loading import Catalog
 from .model_info import (
+    CHAT_SURFACES,
     ENCODINGS,
     KINDS,
     TIERS,
@@ -27,7 +28,7 @@ from .model_info import (
 )
 
 __all__ = [
-    "ENCODINGS", "KINDS", "TIERS", "Catalog", "CatalogError", "EmbeddingLatency", "EmbeddingSpec", "ImageLatency",
+    "CHAT_SURFACES", "ENCODINGS", "KINDS", "TIERS", "Catalog", "CatalogError", "EmbeddingLatency", "EmbeddingSpec", "ImageLatency",
     "ImagePrice", "ImageTokenRule", "LatencyProfile", "ModelInfo", "PatchRule", "Prices", "PromptFormat",
     "TextLatency", "TierLimits", "TileRule", "ToolFormat",
 ]

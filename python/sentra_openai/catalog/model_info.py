@@ -8,7 +8,9 @@ from fractions import Fraction
 from typing import Literal
 
 TIERS: tuple[str, ...] = ("free", "tier1", "tier2", "tier3", "tier4", "tier5")
-KINDS = ("chat", "completion", "embedding", "image")
+KINDS = ("chat", "completion", "embedding", "image", "moderation")
+# The API surfaces a chat-kind model can serve (a model page's "Endpoints" table); the default is both.
+CHAT_SURFACES = ("chat", "responses")
 ENCODINGS = ("o200k_base", "cl100k_base")
 
 
@@ -131,7 +133,7 @@ class EmbeddingSpec:
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     id: str
-    kind: Literal["chat", "completion", "embedding", "image"]
+    kind: Literal["chat", "completion", "embedding", "image", "moderation"]
     snapshot: str
     aliases: tuple[str, ...]
     created: int
@@ -154,10 +156,20 @@ class ModelInfo:
     # and each picture of a quality and size is this many output tokens.
     image_token_prices: Prices | None = None
     image_output_tokens: Mapping[str, Mapping[str, int]] | None = None  # quality -> "WxH" -> tokens
+    shutdown: str | None = None  # ISO date of the announced shutdown: from that day on the API answers 404
+    surfaces: frozenset[str] = frozenset(CHAT_SURFACES)  # chat models: which of v1/chat/completions, v1/responses
 
     def has(self, flag: str) -> bool:
         """Whether the catalog lists `flag` under this model's `supports`."""
         return flag in self.supports
+
+    def retired_on(self, day: str) -> bool:
+        """Whether the model is shut down on `day` (an ISO date): on and after its shutdown date it is gone."""
+        return self.shutdown is not None and day >= self.shutdown
+
+    def serves(self, surface: str) -> bool:
+        """Whether a chat model answers on `surface` ("chat" or "responses")."""
+        return surface in self.surfaces
 
     def tier_limits(self, tier: str) -> TierLimits | None:
         """The limits of a usage tier, or None when the tier does not serve this model."""

@@ -3,6 +3,7 @@ Prices become exact integer micro-dollars here (costing's parser), so cost arith
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 from ..costing import parse_price_micro
 from .model_info import (
+    CHAT_SURFACES,
     ENCODINGS,
     KINDS,
     TIERS,
@@ -225,7 +227,7 @@ def _latency(ctx: _Ctx, value: Any, kind: str, reasoning: bool) -> LatencyProfil
     raw = _mapping(ctx, value)
     if kind in ("chat", "completion"):
         return _text_latency(ctx, raw, reasoning)
-    if kind == "embedding":
+    if kind in ("embedding", "moderation"):  # a classifier is timed like an embedding: base + per token + per input
         _only_keys(ctx, raw, {"base_s", "per_1k_tokens_s", "per_input_s", "jitter"}, set())
         return EmbeddingLatency(
             base_s=_number(ctx.at("base_s"), raw["base_s"]),
@@ -287,7 +289,32 @@ _MODEL_REQUIRED = {
     "limits",
     "latency",
 }
-_MODEL_OPTIONAL = {"prompt_format", "max_input", "embedding", "image_prices", "image_token_prices", "image_output_tokens"}
+_MODEL_OPTIONAL = {"prompt_format", "max_input", "embedding", "image_prices", "image_token_prices", "image_output_tokens",
+                   "shutdown", "surfaces"}
+
+
+def _iso_date(ctx: _Ctx, value: Any) -> str:
+    """An ISO date (YAML reads an unquoted 2026-10-23 as a date; a quoted one stays a string)."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ctx.fail(f"expected an ISO date such as \"2026-10-23\", got {_got(value)}")
+
+
+def _surfaces(ctx: _Ctx, value: Any, kind: str) -> frozenset[str]:
+    """Which of v1/chat/completions ("chat") and v1/responses ("responses") a chat model serves (default both)."""
+    if value is None:
+        return frozenset(CHAT_SURFACES)
+    if kind != "chat":
+        raise ctx.fail(f"only chat models have surfaces (kind is {kind})")
+    surfaces = frozenset(_choice(ctx.at(i), item, CHAT_SURFACES) for i, item in enumerate(_str_list(ctx, value)))
+    if not surfaces:
+        raise ctx.fail("expected at least one of " + ", ".join(CHAT_SURFACES))
+    return surfaces
 
 
 def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFormat]) -> ModelInfo:
@@ -358,6 +385,8 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
         image_tokens=_optional(ctx.at("image_tokens"), raw["image_tokens"], _image_tokens),
         limits=_limits(ctx.at("limits"), raw["limits"]),
         latency=_latency(ctx.at("latency"), raw["latency"], kind, reasoning),
+        shutdown=_optional(ctx.at("shutdown"), raw.get("shutdown"), _iso_date),
+        surfaces=_surfaces(ctx.at("surfaces"), raw.get("surfaces"), kind),
         image_token_prices=image_token_prices,
         image_output_tokens=image_output_tokens,
     )

@@ -8,9 +8,16 @@ from typing import Any
 from . import errors
 from .core import Call
 from .errors import ApiError
+from .retirement import as_of_day, live_model, live_models
 
 _ENDPOINT_OF_KIND = {"chat": "v1/chat/completions", "completion": "v1/completions", "embedding": "v1/embeddings",
-                     "image": "v1/images/generations"}
+                     "image": "v1/images/generations", "moderation": "v1/moderations"}
+# A chat model asked on a surface it does not serve. The chat wording is the one users of o1-pro, o3-pro and the
+# deep-research models report (third-party issue threads, 2025); the responses wording is unconfirmed, modelled on it.
+_SURFACE_MESSAGES = {
+    "chat": "This model is only supported in v1/responses and not in v1/chat/completions.",
+    "responses": "This model is only supported in v1/chat/completions and not in v1/responses.",
+}
 
 
 def model_name(body: dict[str, Any]) -> str:
@@ -23,17 +30,20 @@ def model_name(body: dict[str, Any]) -> str:
     return model
 
 
-def resolve_model_of_kind(call: Call, name: str, kind: str):
-    """The catalog model for `name`: OpenAI's 404 for unknown names (strict) or for a model of another kind.
+def resolve_model_of_kind(call: Call, name: str, kind: str, surface: str = "chat"):
+    """The catalog model for `name`: OpenAI's 404 for unknown or shut-down names (strict), for a model of another
+    kind, or for a chat model that does not serve `surface` ("chat": v1/chat/completions, "responses": v1/responses).
 
     A lenient server (models.strict false) answers an unknown name with its fallback model when that has the right
-    kind, else with the catalog's first model of `kind`, so that an embeddings call never lands on a chat model.
+    kind, else with the catalog's first live model of `kind`, so that an embeddings call never lands on a chat model.
     """
     catalog = call.services.catalog
-    if catalog.get(name) is None and not call.settings.models.strict:
-        fallback = catalog.get(call.settings.models.fallback)
-        if fallback is None or fallback.kind != kind:
-            fallback = next((m for m in catalog.models() if m.kind == kind), None)
+    day = as_of_day(call.settings)
+    if live_model(catalog, name, day) is None and not call.settings.models.strict:
+        fallback = live_model(catalog, call.settings.models.fallback, day)
+        if fallback is None or fallback.kind != kind or (kind == "chat" and not fallback.serves(surface)):
+            fallback = next((m for m in live_models(catalog, day)
+                             if m.kind == kind and (kind != "chat" or m.serves(surface))), None)
         if fallback is not None:
             call.record.model = fallback.id
             return fallback
@@ -48,4 +58,6 @@ def resolve_model_of_kind(call: Call, name: str, kind: str):
         else:  # wording unconfirmed: modelled on the chat-model message above
             message = f"This model is not supported in the {_ENDPOINT_OF_KIND[kind]} endpoint."
         raise ApiError(404, message, param="model")
+    if kind == "chat" and not model.serves(surface):
+        raise ApiError(404, _SURFACE_MESSAGES[surface], param="model")
     return model
