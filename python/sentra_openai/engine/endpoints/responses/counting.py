@@ -1,0 +1,179 @@
+"""usage.input_tokens of a Responses request: the chat counting rules (tokens/counter.py) applied to the input as the
+model reads it, plus the Responses API's own items and settings, with the constants of config/responses.yaml.
+
+The input becomes chat messages (instructions as the first developer/system message, message items in order, their
+input_text/input_image parts as chat parts); what chat has no message for is added on top: function tools (the chat
+rendering + `tools_overhead`, without chat's preamble), function_call items and their outputs, reasoning items sent
+back, text.format json_schema and input files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from ....tokens import render_functions
+from ...realism import prompt_cache
+from .request import ResponsesRequest
+
+_CONFIG = Path(__file__).resolve().parents[3] / "config" / "responses.yaml"
+_FILE_BYTES_PER_TOKEN = 4  # an input file the simulator cannot read counts a token per 4 bytes (an estimate)
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> dict[str, Any]:
+    """config/responses.yaml, read once per process."""
+    with open(_CONFIG, "rb") as handle:
+        return yaml.safe_load(handle)
+
+
+def rule(name: str) -> Any:
+    return settings()["counting"][name]
+
+
+@dataclass(frozen=True)
+class InputCount:
+    total: int
+    messages: list[dict[str, Any]]  # the chat messages the input became (generation and the prompt cache use them)
+
+
+def chat_messages(instructions: str | None, items: list[dict[str, Any]], *, developer: bool) -> list[dict[str, Any]]:
+    """The input as chat messages: message items, function calls as assistant tool calls, outputs as tool messages.
+    Reasoning items and built-in calls carry no chat message (they are counted on their own)."""
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "developer" if developer else "system", "content": instructions})
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            messages.append({"role": item["role"], "content": _chat_content(item.get("content"))})
+        elif kind == "function_call":
+            call = {"id": item["call_id"], "type": "function",
+                    "function": {"name": item["name"], "arguments": item["arguments"]}}
+            last = messages[-1] if messages else None
+            if last is not None and last.get("role") == "assistant" and last.get("tool_calls"):
+                last["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output_text(item.get("output"))})
+    return messages
+
+
+def output_text(output: Any) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "".join(p.get("text", "") for p in output if isinstance(p, dict))
+    return ""
+
+
+def _chat_content(content: Any) -> Any:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content or []:
+        kind = part.get("type")
+        if kind in ("input_text", "output_text"):
+            parts.append({"type": "text", "text": part.get("text") or ""})
+        elif kind == "refusal":
+            parts.append({"type": "refusal", "refusal": part.get("refusal") or ""})
+        elif kind == "input_image":
+            url = part.get("image_url") or ""
+            parts.append({"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}})
+    return parts
+
+
+def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any]],
+                reasoning_tokens_of: Callable[[dict[str, Any]], int | None]) -> InputCount:
+    """Input tokens of `items` (the whole chain, references resolved) under `req`'s instructions, tools and format.
+    `reasoning_tokens_of(item)` gives a reasoning item's tokens when the simulator knows them (its own blob or a
+    stored item); otherwise the blob's length decides."""
+    fmt = model.prompt_format
+    harmony = fmt.tools.dialect == "harmony"
+    items = after_last_compaction(items)
+    messages = chat_messages(req.instructions, items, developer=harmony)
+    plain = [m for m in messages if not m.get("tool_calls") and m.get("role") != "tool"]
+    total = counter.chat_prompt_tokens(model, plain).total
+    encoding = model.encoding
+    for item in items:
+        kind = item.get("type")
+        if kind == "function_call":
+            total += rule("function_call_item") + counter.count_text(encoding, item["name"])
+            total += counter.count_text(encoding, item["arguments"])
+        elif kind == "function_call_output":
+            total += rule("function_call_output_item") + counter.count_text(encoding, output_text(item.get("output")))
+        elif kind == "reasoning":
+            total += reasoning_item_tokens(item, reasoning_tokens_of(item))
+        elif kind == "compaction":
+            blob = item.get("encrypted_content") or ""
+            total += max(round((len(blob) - rule("compaction_chars_offset")) * rule("compaction_tokens_per_char")), 0)
+        elif kind == "message" and isinstance(item.get("content"), list):
+            total += sum(_file_tokens(counter, encoding, p) for p in item["content"] if p.get("type") == "input_file")
+    if req.functions:
+        total += counter.count_text(encoding, render_functions(req.functions, fmt.tools.dialect)) + rule("tools_overhead")
+        if harmony and req.instructions:
+            total += rule("harmony_instructions_with_tools")
+    if req.text_format["type"] == "json_schema":
+        schema_json = orjson.dumps(req.text_format["schema"]).decode()
+        total += counter.count_text(encoding, schema_json) + rule("json_schema_overhead")
+    return InputCount(max(total, 1), messages)
+
+
+def after_last_compaction(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A compaction item stands for everything before it: the model reads it and what follows."""
+    for index in range(len(items) - 1, -1, -1):
+        if items[index].get("type") == "compaction":
+            return items[index:]
+    return items
+
+
+def reasoning_item_tokens(item: dict[str, Any], known_reasoning_tokens: int | None) -> int:
+    blob = item.get("encrypted_content")
+    if isinstance(blob, str) and blob:
+        return max(round((len(blob) - rule("reasoning_chars_offset")) * rule("reasoning_tokens_per_char")), 0)
+    return known_reasoning_tokens or 0
+
+
+def blob_length_for(reasoning_tokens: int) -> int:
+    """The encrypted_content length that bills as a reasoning item of `reasoning_tokens` (the inverse of
+    reasoning_item_tokens), so the simulator's own blobs and OpenAI's follow one rule."""
+    billed = reasoning_tokens * rule("reasoning_tokens_per_reasoning_token")
+    return int(round(billed / rule("reasoning_tokens_per_char") + rule("reasoning_chars_offset")))
+
+
+def _file_tokens(counter, encoding: str, part: dict[str, Any]) -> int:
+    """A file's text is what the model reads: a UTF-8 file counts its text, anything else a token per 4 bytes."""
+    data = part.get("file_data")
+    if not isinstance(data, str):
+        return 0
+    payload = data.split(",", 1)[1] if data.startswith("data:") and "," in data else data
+    try:
+        raw = base64.b64decode(payload, validate=False)
+    except (binascii.Error, ValueError):
+        return 0
+    if raw.startswith(b"%PDF"):
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", raw)) or 1
+        return pages * rule("pdf_tokens_per_page")
+    try:
+        return counter.count_text(encoding, raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return -(-len(raw) // _FILE_BYTES_PER_TOKEN)
+
+
+def cache_token_ids(counter, model, req: ResponsesRequest, messages: list[dict[str, Any]]) -> list[int]:
+    """The token sequence the prompt cache compares (tools first, then the messages), as chat builds it."""
+    fmt = model.prompt_format
+    tools_text = render_functions(req.functions, fmt.tools.dialect) if req.functions else None
+    encoding = counter.encoding(model.encoding)
+    return prompt_cache.prompt_token_ids(encoding.encode_ordinary, messages, tools_text, fmt.tokens_per_message,
+                                         fmt.reply_priming)
