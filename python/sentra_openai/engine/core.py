@@ -30,6 +30,7 @@ from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_heade
 from .realism.pacing import immediate_events
 from .realism.prompt_cache import PromptCache
 from .realism.rate_limits import RateLimits
+from .retirement import as_of_day, live_model
 from .types import Outcome, Request
 
 OPENAI_VERSION = "2020-10-01"
@@ -152,7 +153,8 @@ class Call:
         return int((self.services.clock.now() - self.started) * 1000)
 
     def resolve_model(self, name: str) -> ModelInfo:
-        model = self.services.catalog.get(name)
+        """The model for `name`; an unknown or shut-down one is OpenAI's 404 (or the fallback, models.strict off)."""
+        model = live_model(self.services.catalog, name, as_of_day(self.settings))
         if model is None:
             if self.settings.models.strict:
                 raise errors.model_not_found(name)
@@ -206,6 +208,7 @@ class Engine:
         self.settings = services.settings
         self.routes: dict[str, dict[str, tuple[str, Handler]]] = {}
         self.prefix_routes: list[tuple[str, dict[str, tuple[str, Handler]]]] = []
+        self.pattern_routes: list[tuple[tuple[str | None, ...], dict[str, tuple[str, Handler]]]] = []
         self._sequence = 0
         self.public_endpoints: set[str] = set()
         self._allowed_keys = frozenset(self.settings.auth.api_keys)
@@ -223,8 +226,16 @@ class Engine:
             self.services.tokens.encoding(name)
 
     def route(self, method: str, path: str, endpoint: str, handler: Handler, *, prefix: bool = False) -> None:
-        """Registers a handler; `prefix` routes match `path` + one more segment (e.g. /v1/models/{id})."""
-        if prefix:
+        """Registers a handler; `prefix` routes match `path` + one more segment (e.g. /v1/models/{id}); a path with
+        `{name}` segments matches any non-empty segment there (e.g. /v1/responses/{id}/cancel)."""
+        if "{" in path:
+            segments = tuple(None if part.startswith("{") else part for part in path.split("/"))
+            for existing, table in self.pattern_routes:
+                if existing == segments:
+                    table[method] = (endpoint, handler)
+                    return
+            self.pattern_routes.append((segments, {method: (endpoint, handler)}))
+        elif prefix:
             for existing, table in self.prefix_routes:
                 if existing == path:
                     table[method] = (endpoint, handler)
@@ -240,6 +251,12 @@ class Engine:
         for prefix, candidates in self.prefix_routes:
             if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix):]:
                 return candidates
+        if self.pattern_routes:
+            parts = path.split("/")
+            for segments, candidates in self.pattern_routes:
+                if len(segments) == len(parts) and all(
+                        part if want is None else part == want for want, part in zip(segments, parts)):
+                    return candidates
         return None
 
     def handle(self, request: Request) -> Outcome:

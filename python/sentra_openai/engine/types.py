@@ -12,6 +12,10 @@ class Request:
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: bytes = b""
+    query: tuple[tuple[str, str], ...] = ()  # the query string's (name, value) pairs, in order, repeats kept
+
+    def query_values(self, name: str) -> list[str]:
+        return [value for key, value in self.query if key == name]
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ def to_engine_request(request: RobynRequest) -> Request:
     content_type = headers.pop(HIDDEN_CONTENT_TYPE, None)
     if content_type is not None:
         headers["content-type"] = content_type
-    return Request(method, request.url.path, headers, body or b"")
+    return Request(method, request.url.path, headers, body or b"", tuple(request.query_params.multi_items()))
 
 
 def preflight(request: RobynRequest) -> Response | None:
