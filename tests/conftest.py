@@ -18,6 +18,12 @@ import httpx
 import pytest
 import yaml
 
+# Model shutdowns are judged on `models.as_of` (default: the real date). The suite pins the day it was written for,
+# so that it passes the same way next month. The environment outranks a --config file: a test about another day
+# passes env={"SENTRA_MODELS_AS_OF": ...} to its server, or cli={"models.as_of": ...} to load_settings.
+SUITE_AS_OF = "2026-12-01"
+os.environ.setdefault("SENTRA_MODELS_AS_OF", SUITE_AS_OF)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 CAPTURE_DIR = DATA / "captures"

@@ -6,19 +6,30 @@ import httpx
 import openai
 import pytest
 from openapi_schemas import validate
+from conftest import SUITE_AS_OF
 from sentra_openai.catalog import Catalog
 
 pytestmark = pytest.mark.server
 
 
-def test_list_has_every_catalog_model_and_its_snapshots(openai_client, fast_server):
+def test_list_has_every_live_catalog_model_and_its_snapshots(openai_client, fast_server):
     raw = httpx.get(f"{fast_server.api_url}/models").json()
     validate("ListModelsResponse", raw)
     ids = {model.id for model in openai_client.models.list()}
     for model in Catalog.default().models():
-        assert model.id in ids
-        assert set(model.aliases) <= ids
-    assert {"gpt-4o", "gpt-4o-2024-08-06", "gpt-5-nano", "gpt-5-nano-2025-08-07", "text-embedding-3-small", "dall-e-3"} <= ids
+        if model.retired_on(SUITE_AS_OF):
+            assert model.id not in ids and not set(model.aliases) & ids
+        else:
+            assert model.id in ids
+            assert set(model.aliases) <= ids
+    assert {"gpt-4o", "gpt-4o-2024-08-06", "gpt-5-nano", "gpt-5-nano-2025-08-07", "text-embedding-3-small",
+            "gpt-6-astra", "omni-moderation-latest"} <= ids
+    assert not {"dall-e-3", "gpt-3.5-turbo", "o4-mini"} & ids  # shut down before the suite's day
+
+
+def test_model_objects_carry_their_shutdown_date(openai_client):
+    assert openai_client.models.retrieve("gpt-5-nano").shutdown_date == "2026-12-11"
+    assert openai_client.models.retrieve("gpt-6-astra").shutdown_date is None
 
 
 def test_retrieve_returns_the_model_object(openai_client, fast_server):
