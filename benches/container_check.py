@@ -3,6 +3,7 @@
     python benches/container_check.py                         # build, check, print timings as JSON
     python benches/container_check.py --wheel-dir target/wheels   # hand in a prebuilt abi3 wheel
     python benches/container_check.py --require               # a missing tool is a failure, not a skip
+    python benches/container_check.py --from-source           # the default build: the wheel compiled in the build
 
 Where no registry and no working `podman run` are available (these machines: no CAP_SYS_RESOURCE, so the OCI
 runtime cannot set rlimits), the check
@@ -10,7 +11,8 @@ runtime cannot set rlimits), the check
    it trusts what the host trusts, so pip works behind a TLS-inspecting egress proxy) and keeps it as BASE_IMAGE;
 2. builds a wheel on the host (maturin) and hands it to the build with `--build-context wheel=DIR`, which replaces
    the Dockerfile's `wheel` stage: no Rust toolchain is needed inside the build (the default build compiles from
-   source in a rust image instead);
+   source in a rust image instead; --from-source runs that path too, with a local builder image made of the base,
+   gcc and the host's Rust toolchain, cargo fetching crates.io);
 3. `podman build --isolation chroot --format docker` with RUNTIME_IMAGE=BASE_IMAGE, then checks the image's
    metadata (non-root numeric user, ports 8080 and 9090, health check, entrypoint on 0.0.0.0);
 4. `podman create` + `podman mount`, and runs the image's entrypoint and environment under chroot, as the image's
@@ -19,7 +21,8 @@ runtime cannot set rlimits), the check
    completion through the official SDK and /metrics, honour the documented environment variables, and the image's
    HEALTHCHECK command must pass while the server runs and fail once it is stopped;
 5. where a redis-server binary exists: two instances of the image sharing one set of limits through Redis, as in
-   compose.yaml (an RPM of 2 across both: the third request, whichever instance gets it, is a 429).
+   compose.yaml (an RPM of 2 across both: the third request, whichever instance gets it, is a 429), scraped by a
+   Prometheus on which every query of the Grafana dashboard must find data (dashboard_queries.py).
 Skips with exit status 0 where podman, root, unshare or chroot (or debootstrap, for the first base) are missing.
 Needs network for Debian packages (debootstrap) and PyPI (the image installs the wheel's dependencies).
 """
@@ -45,6 +48,7 @@ import harness
 REPO = harness.REPO
 BASE_IMAGE = "localhost/sentra-check-base:bookworm"
 CHECK_IMAGE = "localhost/sentra-openai:check"
+BUILDER_IMAGE = "localhost/sentra-check-builder:bookworm"
 # debootstrap's defaults: a Debian mirror is the only network the base needs.
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -61,7 +65,7 @@ class CheckFailed(Exception):
 
 
 def _run(argv: Sequence[str], *, timeout: float, input: bytes | None = None, **kw) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout, **kw)
+    result = subprocess.run(list(argv), check=False, input=input, capture_output=True, timeout=timeout, **kw)
     if result.returncode != 0:
         tail = (result.stderr or b"").decode(errors="replace")[-3000:]
         raise CheckFailed(f"{' '.join(argv[:4])} ... exited with {result.returncode}:\n{tail}")
@@ -87,7 +91,8 @@ def require_tools(need_debootstrap: bool) -> None:
 
 
 def image_exists(name: str) -> bool:
-    return subprocess.run(["podman", "image", "exists", name], capture_output=True, timeout=60).returncode == 0
+    exists = subprocess.run(["podman", "image", "exists", name], check=False, capture_output=True, timeout=60)
+    return exists.returncode == 0
 
 
 def make_base(name: str, workdir: Path) -> None:
@@ -126,10 +131,31 @@ def build_wheel(out: Path) -> Path:
     return wheels[0]
 
 
-def build_image(base: str, wheel_dir: Path, tag: str) -> None:
-    _run(["podman", "build", "--isolation", "chroot", "--format", "docker", "--build-arg", f"RUNTIME_IMAGE={base}",
-          "--build-context", f"wheel={wheel_dir}", "-t", tag, "-f", str(REPO / "Dockerfile"), str(REPO)],
-         timeout=1800)
+def make_builder(base: str, name: str, workdir: Path) -> None:
+    """A stand-in for the default rust image: the base plus a C linker and the host's Rust toolchain (rustc and cargo
+    cannot be fetched inside a build here). The Dockerfile's wheel-build stage then runs as it would by default."""
+    sysroot = Path(_run(["rustc", "--print", "sysroot"], timeout=60).stdout.decode().strip())
+    containerfile = workdir / "Containerfile.builder"
+    containerfile.write_text(
+        f"FROM {base}\n"
+        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev"
+        " && rm -rf /var/lib/apt/lists/*\n"
+        "COPY --from=toolchain bin /usr/local/rust/bin\n"
+        "COPY --from=toolchain lib /usr/local/rust/lib\n"
+        "ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        " CARGO_HOME=/usr/local/cargo\n")
+    _run(["podman", "build", "--isolation", "chroot", "--build-context", f"toolchain={sysroot}", "-t", name,
+          "-f", str(containerfile), str(workdir)], timeout=1800)
+
+
+def build_image(base: str, wheel_dir: Path | None, tag: str, builder: str | None = None) -> None:
+    """The Dockerfile as it is: with `wheel_dir`, its wheel stage replaced by that directory, else compiled in
+    `builder`."""
+    argv = ["podman", "build", "--isolation", "chroot", "--format", "docker", "--build-arg", f"RUNTIME_IMAGE={base}"]
+    # Without a wheel, --layers=false: the 1.3 GB compiling stage is not kept as an untagged image afterwards.
+    argv += (["--build-context", f"wheel={wheel_dir}"] if wheel_dir
+             else ["--layers=false", "--build-arg", f"BUILDER_IMAGE={builder}"])
+    _run([*argv, "-t", tag, "-f", str(REPO / "Dockerfile"), str(REPO)], timeout=3600)
 
 
 def inspect(tag: str) -> dict:
@@ -148,7 +174,8 @@ def check_metadata(image: dict) -> dict:
     _expect(entrypoint[:2] == ["sentra-openai", "serve"] and entrypoint[-2:] == ["--host", "0.0.0.0"],
             f"entrypoint {entrypoint}: the server must listen on 0.0.0.0 inside the container")
     return {"uid": int(uid), "gid": int(gid or uid), "env": config.get("Env", []), "entrypoint": entrypoint,
-            "cmd": config.get("Cmd") or [], "workdir": config.get("WorkingDir") or "/", "healthcheck": health["Test"][1:]}
+            "cmd": config.get("Cmd") or [], "workdir": config.get("WorkingDir") or "/",
+            "healthcheck": health["Test"][1:]}
 
 
 def check_contents(root: Path) -> None:
@@ -172,8 +199,8 @@ class Mounted:
         self.root = Path(_run(["podman", "mount", self.container], timeout=60).stdout.decode().strip())
 
     def close(self) -> None:
-        subprocess.run(["podman", "umount", self.container], capture_output=True, timeout=60)
-        subprocess.run(["podman", "rm", "--force", self.container], capture_output=True, timeout=120)
+        subprocess.run(["podman", "umount", self.container], check=False, capture_output=True, timeout=60)
+        subprocess.run(["podman", "rm", "--force", self.container], check=False, capture_output=True, timeout=120)
 
 
 def _home_of(root: Path, uid: int) -> str:
@@ -231,7 +258,7 @@ class Instance:
     def healthcheck(self) -> int:
         """The image's HEALTHCHECK command, run as the runtime would (same user and environment)."""
         argv = in_image(self.root, self.meta, self.meta["healthcheck"], self.env)
-        return subprocess.run(argv, capture_output=True, timeout=30,
+        return subprocess.run(argv, check=False, capture_output=True, timeout=30,
                               env={**os.environ, "SENTRA_CHECK_USER": f"{self.meta['uid']}:{self.meta['gid']}"}
                               ).returncode
 
@@ -370,6 +397,9 @@ def check_dashboard(prometheus: dashboard_queries.Prometheus, promtool: Path) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel-dir", type=Path, help="a directory holding one prebuilt sentra_openai wheel")
+    parser.add_argument("--from-source", action="store_true",
+                        help="build the wheel inside the image build, as the default build does (with the host's Rust "
+                             "toolchain in a local builder image; cargo fetches crates.io)")
     parser.add_argument("--base", default=BASE_IMAGE, help=f"runtime base image (default {BASE_IMAGE}, made once)")
     parser.add_argument("--rebuild-base", action="store_true", help="make the local base image again")
     parser.add_argument("--keep-image", action="store_true", help=f"keep {CHECK_IMAGE} afterwards")
@@ -391,19 +421,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         built = False
         mounted = None
         try:
-            make = args.base == BASE_IMAGE and (args.rebuild_base or not (shutil.which("podman") and image_exists(BASE_IMAGE)))
+            have_base = shutil.which("podman") is not None and image_exists(BASE_IMAGE)
+            make = args.base == BASE_IMAGE and (args.rebuild_base or not have_base)
             require_tools(need_debootstrap=make)
             if make:
                 if image_exists(BASE_IMAGE):
                     _run(["podman", "rmi", "--force", BASE_IMAGE], timeout=120)
                 make_base(BASE_IMAGE, workdir)
             lap("base_image" if make else "base_image_cached")
-            wheel_dir = args.wheel_dir
-            if wheel_dir is None:
-                wheel_dir = workdir / "wheel"
-                report["wheel"] = build_wheel(wheel_dir).name
-                lap("wheel")
-            build_image(args.base, wheel_dir.resolve(), CHECK_IMAGE)
+            if args.from_source:
+                if shutil.which("rustc") is None:
+                    raise Skip("--from-source needs a Rust toolchain on the host")
+                make_builder(args.base, BUILDER_IMAGE, workdir)
+                lap("builder_image")
+                build_image(args.base, None, CHECK_IMAGE, builder=BUILDER_IMAGE)
+            else:
+                wheel_dir = args.wheel_dir
+                if wheel_dir is None:
+                    wheel_dir = workdir / "wheel"
+                    report["wheel"] = build_wheel(wheel_dir).name
+                    lap("wheel")
+                build_image(args.base, wheel_dir.resolve(), CHECK_IMAGE)
             built = True
             lap("image_build")
             image = inspect(CHECK_IMAGE)
@@ -425,7 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if mounted is not None:
                 mounted.close()
             if built and not args.keep_image:
-                subprocess.run(["podman", "rmi", "--force", CHECK_IMAGE], capture_output=True, timeout=120)
+                subprocess.run(["podman", "rmi", "--force", CHECK_IMAGE], check=False, capture_output=True, timeout=120)
+            if args.from_source and not args.keep_image:
+                subprocess.run(["podman", "rmi", "--force", BUILDER_IMAGE], check=False, capture_output=True,
+                               timeout=120)
     timings["total"] = round(time.perf_counter() - started, 1)
     print(json.dumps({"container_check": "passed", **report}, indent=2))
     return 0

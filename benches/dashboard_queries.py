@@ -37,7 +37,8 @@ def find_tools(scratch: Path) -> tuple[Path, Path] | str:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         return "no prometheus binary and no apt-get to fetch Debian's"
     scratch.mkdir(parents=True, exist_ok=True)
-    download = subprocess.run(["apt-get", "download", "prometheus"], cwd=scratch, capture_output=True, timeout=300)
+    download = subprocess.run(["apt-get", "download", "prometheus"], check=False, cwd=scratch, capture_output=True,
+                              timeout=300)
     packages = sorted(scratch.glob("prometheus_*.deb"))
     if download.returncode != 0 or not packages:
         return f"apt-get download prometheus failed: {download.stderr.decode(errors='replace')[-300:]}"
@@ -112,8 +113,8 @@ class Prometheus:
 
 def check_config(promtool: Path) -> str | None:
     """promtool's verdict on compose's Prometheus configuration: None when it is valid."""
-    result = subprocess.run([str(promtool), "check", "config", str(PROMETHEUS_CONFIG)], capture_output=True,
-                            timeout=60)
+    result = subprocess.run([str(promtool), "check", "config", str(PROMETHEUS_CONFIG)], check=False,
+                            capture_output=True, timeout=60)
     return None if result.returncode == 0 else (result.stdout + result.stderr).decode(errors="replace")
 
 
