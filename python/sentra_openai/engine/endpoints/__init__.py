@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Every endpoint's routes, in the order the engine matches them."""
-    from . import chat, completions, control, embeddings, health, images, models
+    from . import chat, completions, control, embeddings, health, image_edits, images, models, responses
 
-    for module in (health, models, chat, completions, embeddings, images, control):
+    for module in (health, models, chat, responses, completions, embeddings, images, image_edits, control):
         module.register(engine)

@@ -14,6 +14,7 @@ import random
 import struct
 from typing import Any
 
+from . import gpt_image
 from .. import errors, respond
 from ..content import png
 from ..content.lexicon import lexicon
@@ -26,8 +27,11 @@ from ..validation import Fields, parse_json_object
 KNOWN_FIELDS = frozenset({
     "prompt", "model", "n", "quality", "response_format", "size", "style", "user", "output_format",
     "output_compression", "stream", "partial_images", "moderation", "background",
+    "complexity", "frame_count", "frame_duration_ms", "safety_identifier", "svg",  # openai 3.57.0 ImageGenerateParams
 })
-DEFAULT_MODEL = "dall-e-2"  # CreateImageRequest.model default
+DEFAULT_MODEL = "dall-e-2"  # CreateImageRequest.model default ...
+GPT_IMAGE_DEFAULT = "gpt-image-1.5"  # ... "unless a parameter specific to the GPT image models is used" (the spec)
+GPT_IMAGE_ONLY = ("output_format", "output_compression", "stream", "partial_images", "moderation", "background")
 FILES_PREFIX = "/v1/images/files/"
 RESPONSE_FORMATS = ["url", "b64_json"]
 STYLES = ["vivid", "natural"]
@@ -53,10 +57,14 @@ def generate(call: Call) -> Outcome:
     assert prompt is not None
     name = body.get("model")
     if name is None:
-        name = DEFAULT_MODEL
+        gpt_only = any(body.get(key) is not None for key in GPT_IMAGE_ONLY)
+        name = GPT_IMAGE_DEFAULT if gpt_only or body.get("quality") in ("low", "medium", "high") else DEFAULT_MODEL
     elif not isinstance(name, str) or not name:
         raise errors.invalid_type("model", "a string", name)
     model = resolve_model_of_kind(call, name, "image")
+    if model.image_token_prices is not None:
+        options = gpt_image.read_options(call, model, f, [], editing=False)
+        return gpt_image.answer(call, model, prompt, [], options, editing=False)
     n = f.integer("n", 1, minimum=1, maximum=10)
     assert n is not None
     quality = f.string("quality", "auto", choices=QUALITIES)
@@ -84,18 +92,27 @@ def generate(call: Call) -> Outcome:
     if n > 1 and not model.has("n"):
         raise ApiError(400, "You must provide n=1 for this model.")  # dall-e-3 (third-party 400 bodies)
 
+    assert response_format is not None
+    return dalle_answer(call, model, n, size, quality, response_format, style, ("image", prompt))
+
+
+def dalle_answer(call: Call, model, n: int, size: str, quality: str, response_format: str, style: str,
+                 content: tuple) -> Outcome:
+    """The dall-e answer (generations, dall-e-2 edits and variations): admission, cost, URLs or b64 PNGs.
+    `content` identifies what is drawn (the prompt, an uploaded image's digest ...)."""
+    assert model.image_prices is not None
     respond.admit_images(call, model, n)
     call.check_fault(model.id, False)
-    respond.charge_images(call, n, sizes[size].micros)
+    respond.charge_images(call, n, model.image_prices[quality][size].micros)
 
     width, height = (int(side) for side in size.split("x"))
-    rng = random.Random(call.content_key("image", model.id, prompt, size, quality, style))
+    rng = random.Random(call.content_key(content[0], model.id, *content[1:], size, quality, style))
     data = []
     for _ in range(n):
         image_id = encode_image_id(width, height, rng.getrandbits(64))
         item: dict[str, Any] = {}
         if model.has("style"):
-            item["revised_prompt"] = revised_prompt(prompt, style, rng)
+            item["revised_prompt"] = revised_prompt(content[-1], style, rng)
         if response_format == "b64_json":
             item["b64_json"] = base64.b64encode(_picture(image_id)).decode("ascii")
         else:
