@@ -13,7 +13,12 @@ from typing import Any
 
 from ... import errors
 from ...errors import ApiError
+from ...schema.nesting import MAX_STRICT_NESTING, object_nesting, value_depth
 from ...validation import Fields
+
+# Levels of JSON nesting beyond which any schema is refused: far deeper than real schemas, well within what the
+# recursive schema walks can take (Python's default recursion limit is 1000 frames).
+MAX_SCHEMA_DEPTH = 200
 
 KNOWN_FIELDS = frozenset(
     """model messages n max_tokens max_completion_tokens temperature top_p frequency_penalty presence_penalty stop seed
@@ -275,6 +280,7 @@ def _check_function(fn: dict[str, Any], path: str) -> dict[str, Any]:
     fields.string("description")
     parameters = fields.obj("parameters")
     fields.boolean("strict")
+    _check_nesting(parameters, bool(fn.get("strict")), f"function '{name}'", "tools" if path.startswith("tools") else "functions")
     return {"name": name, "description": fn.get("description"), "parameters": parameters, "strict": bool(fn.get("strict"))}
 
 
@@ -328,9 +334,23 @@ def _parse_response_format(f: Fields, messages: list[dict[str, Any]]) -> dict[st
                        param="response_format.json_schema.name", code="invalid_value")
     schema = s.obj("schema") or {}
     strict = bool(s.boolean("strict", False))
+    _check_nesting(schema, strict, f"response_format '{name}'", "response_format")
     if strict:
         _check_strict_schema(schema, name)
     return {"type": "json_schema", "name": name, "schema": schema, "strict": strict}
+
+
+def _check_nesting(schema: Any, strict: bool, where: str, param: str) -> None:
+    """Strict schemas get structured outputs' nesting limit. Any schema nested deeper than MAX_SCHEMA_DEPTH levels of
+    JSON is refused too: OpenAI's limit for non-strict schemas is not documented, and every walk of a schema here
+    (generation, checking, the content key) must stay within Python's recursion limit."""
+    if strict and (levels := object_nesting(schema, MAX_STRICT_NESTING + 1)) > MAX_STRICT_NESTING:
+        raise ApiError(400, f"Invalid schema for {where}: In context=(), schema has more than {MAX_STRICT_NESTING} levels "
+                            f"of nesting (at least {levels}); strict mode allows at most {MAX_STRICT_NESTING}.",
+                       param=param, code="invalid_json_schema")
+    if value_depth(schema, MAX_SCHEMA_DEPTH + 1) > MAX_SCHEMA_DEPTH:
+        raise ApiError(400, f"Invalid schema for {where}: In context=(), schema is nested more than {MAX_SCHEMA_DEPTH} "
+                            "levels deep.", param=param, code="invalid_json_schema")
 
 
 def _check_strict_schema(schema: dict[str, Any], name: str, context: tuple[str, ...] = ()) -> None:
