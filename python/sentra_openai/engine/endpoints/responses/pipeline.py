@@ -1,0 +1,181 @@
+"""POST /v1/responses and POST /v1/responses/input_tokens: the pipeline of chat (validate, count, admit, generate,
+bill, time) on the Responses wire format, with the state hooks (previous_response_id, item references,
+conversations, store, background) of storage.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .... import costing
+from ... import respond
+from ...core import Call
+from ...errors import ApiError
+from ...model_resolution import model_name, resolve_model_of_kind
+from ...realism import token_charge
+from ...realism.latency import plan_timing
+from ...schema import generate as schema_gen
+from ...types import Outcome
+from ...validation import parse_json_object
+from ..chat import pipeline as chat_pipeline
+from . import body as wire
+from . import counting, generate, ids, storage, stream
+from .request import ResponsesRequest, check_reasoning_model_rules, parse_responses_request
+
+# Fields that change how an answer is delivered, billed or kept, not what it says (left out of the content key).
+_DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "metadata", "store", "service_tier",
+                              "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "background",
+                              "previous_response_id", "conversation", "input", "include", "truncation"})
+_REASONING_COLLECTION = "response_reasoning_tokens"  # rs_ id -> {"reasoning_tokens": n}, for chains without blobs
+
+
+def observed_charge(body: dict[str, Any]) -> int:
+    """OpenAI's up-front character estimate (realism/token_charge.py), over the input read as chat messages."""
+    raw = body.get("input")
+    items = [{"content": raw}] if isinstance(raw, str) else [i for i in raw if isinstance(i, dict)] if isinstance(raw, list) else []
+    instructions = body.get("instructions")
+    messages = ([{"content": instructions}] if isinstance(instructions, str) else []) + items
+    return token_charge.chat({"messages": messages})
+
+
+class Prepared:
+    """A validated request with its whole input (chain or conversation history first) and its count."""
+
+    def __init__(self, call: Call, body: dict[str, Any]) -> None:
+        self.body = body
+        self.model = resolve_model_of_kind(call, model_name(body), "chat", surface="responses")
+        try:
+            self.req: ResponsesRequest = parse_responses_request(body, self.model.max_output,
+                                                                 reasoning_model=self.model.reasoning)
+            if self.model.reasoning:
+                check_reasoning_model_rules(body, self.req.effort)
+        except ApiError:
+            # As on chat, the limiter runs before validation: a 400 still costs a request.
+            respond.admit(call, self.model, 0, lambda: observed_charge(body))
+            raise
+        req = self.req
+        history: list[dict[str, Any]] = []
+        if req.previous_response_id:
+            history = storage.chain_items(call, req.previous_response_id)
+        elif req.conversation:
+            history = storage.conversation_items(call, req.conversation)
+        self.items = history + [_resolve(call, item) for item in req.items]
+        tokens = call.services.tokens
+        self.count = counting.count_input(tokens, self.model, req, self.items, lambda item: _reasoning_tokens(call, item))
+
+
+def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
+    """An item_reference becomes the stored item; a reasoning item sent back by id alone must have been stored."""
+    if item.get("type") == "item_reference":
+        found = storage.find_item(call, item["id"])
+        if found is None:
+            raise storage.item_not_found(item["id"])
+        return found
+    if item.get("type") == "reasoning" and not item.get("encrypted_content") and isinstance(item.get("id"), str):
+        if storage.find_item(call, item["id"]) is None:
+            raise storage.item_not_found(item["id"])
+    return item
+
+
+def _reasoning_tokens(call: Call, item: dict[str, Any]) -> int | None:
+    blob = item.get("encrypted_content")
+    if isinstance(blob, str) and blob:
+        return ids.reasoning_tokens_in(call.settings.seed, blob, item.get("id"))
+    doc = call.services.state.get(_REASONING_COLLECTION, item["id"]) if isinstance(item.get("id"), str) else None
+    return doc["reasoning_tokens"] if doc else None
+
+
+def handle_create(call: Call) -> Outcome:
+    services = call.services
+    prepared = Prepared(call, parse_json_object(call.request.body))
+    model, req, count = prepared.model, prepared.req, prepared.count
+    input_tokens = count.total
+    requested = req.max_output_tokens or 0
+    if input_tokens + requested > model.context_window:
+        raise ApiError(400, f"Your input exceeds the context window of this model. Please adjust your input and try "
+                            "again.", param="input", code="context_length_exceeded")
+    estimate = req.max_output_tokens if req.max_output_tokens is not None else model.default_max_output_estimate
+    respond.admit(call, model, input_tokens + estimate, lambda: observed_charge(prepared.body))
+    fault = call.check_fault(model.id, req.stream)
+
+    encoding = services.tokens.encoding(model.encoding)
+    content = sorted((k, v) for k, v in req.raw.items() if k not in _DELIVERY_FIELDS)
+    key = call.content_key("responses", model.id, content, prepared.items, req.include)
+    try:
+        planned = call.generated(key, lambda rng: generate.plan_output(req, count.messages, model, encoding, rng,
+                                                                        services.fixtures))
+    except schema_gen.SchemaGenerationError as exc:
+        param = "text.format.schema" if req.text_format["type"] == "json_schema" else "tools"
+        raise ApiError(400, f"Invalid schema: {exc}", param=param, code="invalid_json_schema") from None
+
+    functions, _ = generate.function_choice(req)
+    cache_req = generate.chat_request_for(req, count.messages, functions, "auto")
+    cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention") if k in req.raw}
+    cached = chat_pipeline._cached_tokens(call, model, cache_req, encoding, input_tokens)
+    respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens)
+    if planned.builtin is not None:
+        _add_fee(call, planned.builtin)
+
+    timing = plan_timing(call.rng, model.latency, prompt_tokens=input_tokens - cached,
+                         output_tokens=max(planned.visible_pieces, 1), hidden_tokens=planned.reasoning_tokens,
+                         time_scale=call.time_scale)
+    created_at = int(services.wall_clock())
+    response_ids = ids.ResponseIds(call.id_rng, created_at)
+    meta = wire.Meta(id=response_ids.new("resp_"), created_at=created_at, model=model.snapshot,
+                     reasoning_model=model.reasoning)
+    encrypted = None
+    if req.includes("reasoning.encrypted_content"):
+        length = counting.blob_length_for(planned.reasoning_tokens)
+        encrypted = lambda item_id: ids.encrypted_reasoning(call.settings.seed, planned.reasoning_tokens, length,
+                                                             call.id_rng)
+    output = generate.build_items(planned, response_ids, logprobs=req.includes("message.output_text.logprobs"),
+                                  encrypted=encrypted)
+    status = "incomplete" if planned.incomplete else "completed"
+    usage = wire.usage(input_tokens, cached, planned.output_tokens, planned.reasoning_tokens)
+    final = wire.response_object(meta, req, status=status, output=output, usage_body=usage,
+                                 completed_at=created_at + max(int(timing.total), 0),
+                                 incomplete_reason="max_output_tokens" if planned.incomplete else None)
+    start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None)
+
+    need_events = req.stream or req.store
+    events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation) if need_events else []
+    if req.background and req.stream:
+        events = storage.background_events(events)
+    _keep(call, req, final, planned, events, timing)
+    if req.stream:
+        plan = stream.plan(call, events, fault)
+        return Outcome(200, {"content-type": "text/event-stream; charset=utf-8"}, stream=plan)
+    if req.background:
+        return respond.json_outcome(storage.queued_view(final))
+    return respond.json_outcome(final, delay=timing.total)
+
+
+def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, events, timing) -> None:
+    """Store the response (and its reasoning items' token counts), and append the turn to its conversation."""
+    wanted = req.store or req.conversation
+    input_items = storage.normalize_input(call, req.raw.get("input"), final["id"]) if wanted else []
+    if req.store:
+        for item in final["output"]:
+            if item["type"] == "reasoning":
+                call.services.state.put(_REASONING_COLLECTION, item["id"],
+                                        {"reasoning_tokens": planned.reasoning_tokens},
+                                        created_at=call.services.wall_clock(), ttl_seconds=30 * 24 * 3600)
+        line = storage.timeline(0.0, timing.total, [due for due, _ in events]) if req.background else None
+        storage.save(call, final, input_items, [e for _, e in events] or None, line)
+    if req.conversation:
+        storage.append_to_conversation(call, req.conversation, input_items, final["output"])
+
+
+def _add_fee(call: Call, kind: str) -> None:
+    from .builtin_tools import fee_micros
+
+    record = call.record
+    record.cost_picodollars += costing.image_cost_picodollars(1, fee_micros(kind))  # one call x its fee, in pico
+    record.cost_usd = costing.format_usd(record.cost_picodollars)
+
+
+def handle_input_tokens(call: Call) -> Outcome:
+    """What a create with this body would bill as input (usage.input_tokens), without generating."""
+    prepared = Prepared(call, parse_json_object(call.request.body))
+    respond.admit(call, prepared.model, 0, lambda: observed_charge(prepared.body))
+    return respond.json_outcome({"object": "response.input_tokens", "input_tokens": prepared.count.total})
