@@ -21,6 +21,15 @@ ROOTS = [
     "ListModelsResponse",
     "Model",
     "ErrorResponse",
+    "CreateModerationResponse",
+    "DeleteModelResponse",
+    "ImageGenPartialImageEvent",
+    "ImageGenCompletedEvent",
+    "ImageEditPartialImageEvent",
+    "ImageEditCompletedEvent",
+    "ChatCompletionList",
+    "ChatCompletionDeleted",
+    "ChatCompletionMessageList",
 ]
 
 
