@@ -30,6 +30,15 @@ ROOTS = [
     "ChatCompletionList",
     "ChatCompletionDeleted",
     "ChatCompletionMessageList",
+    "Response",
+    "ResponseStreamEvent",
+    "TokenCountsResource",
+]
+
+# Where real Responses traffic differs from the spec (shared/reference/responses-api.md), the subset follows the wire:
+# (schema, required property the real API leaves out). function_call_arguments.done carries no `name` (§1.3).
+WIRE_GAPS = [
+    ("ResponseFunctionCallArgumentsDoneEvent", "name"),
 ]
 
 
@@ -57,6 +66,9 @@ def main(spec_path: str) -> None:
         found: set[str] = set()
         refs(schemas[name], found)
         queue.extend(found - wanted)
+    for name, prop in WIRE_GAPS:
+        if name in wanted:
+            schemas[name] = {**schemas[name], "required": [r for r in schemas[name].get("required", []) if r != prop]}
     subset = {"openapi": spec["openapi"], "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
               "components": {"schemas": {name: schemas[name] for name in sorted(wanted)}}}
     out = Path(__file__).with_name("openapi-subset.json")
