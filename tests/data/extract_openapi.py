@@ -40,6 +40,24 @@ ROOTS = [
 WIRE_GAPS = [
     ("ResponseFunctionCallArgumentsDoneEvent", "name"),
 ]
+# (schema, property) that real bodies send as null although the spec types it as a plain value: `user` and a
+# json_schema format's `description` in every capture of shared/data/captures-responses; `usage` of the in-progress
+# response in response.created / response.in_progress (§1.3) and of a queued background response (§1.4).
+NULL_ON_WIRE = [
+    ("ModelResponseProperties", "user"),
+    ("TextResponseFormatJsonSchema", "description"),
+    ("Response", "usage"),
+]
+
+
+def _allow_null(schema: dict, prop: str) -> None:
+    """Makes `prop` nullable where the schema (or one of its inline allOf parts) declares it."""
+    for part in [schema, *schema.get("allOf", [])]:
+        properties = part.get("properties") or {}
+        if prop in properties:
+            properties[prop] = {"anyOf": [properties[prop], {"type": "null"}]}
+            return
+    raise KeyError(prop)
 
 
 def refs(node, found: set[str]) -> None:
@@ -69,6 +87,8 @@ def main(spec_path: str) -> None:
     for name, prop in WIRE_GAPS:
         if name in wanted:
             schemas[name] = {**schemas[name], "required": [r for r in schemas[name].get("required", []) if r != prop]}
+    for name, prop in NULL_ON_WIRE:
+        _allow_null(schemas[name], prop)
     subset = {"openapi": spec["openapi"], "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
               "components": {"schemas": {name: schemas[name] for name in sorted(wanted)}}}
     out = Path(__file__).with_name("openapi-subset.json")

@@ -374,11 +374,8 @@ def _parse_format(fmt: dict[str, Any] | None, items: list[dict[str, Any]], instr
         except ApiError as exc:
             raise ApiError(400, exc.message.replace("response_format", "text.format"), param="text.format.schema",
                            code="invalid_json_schema") from None
-    out: dict[str, Any] = {"type": "json_schema"}
-    if description is not None:
-        out["description"] = description
-    out.update({"name": name, "schema": schema, "strict": strict})
-    return out
+    # Echoed as real bodies show it: description null when not given (captures native_output-0/1).
+    return {"type": "json_schema", "description": description, "name": name, "schema": schema, "strict": strict}
 
 
 def item_text(item: dict[str, Any]) -> str:

@@ -1,0 +1,210 @@
+"""POST /v1/responses through the official SDK: text, structured outputs (responses.parse), reasoning items, logprobs,
+max_output_tokens, chains, errors; every body validated against the spec's Response schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import openai
+import pytest
+from openapi_schemas import validate
+from pydantic import BaseModel
+
+pytestmark = pytest.mark.server
+
+RESPONSE_KEYS = ["id", "object", "created_at", "status", "background", "billing", "completed_at", "error",
+                 "incomplete_details", "instructions", "max_output_tokens", "max_tool_calls", "model", "output",
+                 "parallel_tool_calls", "presence_penalty", "frequency_penalty", "previous_response_id",
+                 "prompt_cache_key", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier",
+                 "store", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "usage",
+                 "user", "metadata"]
+
+
+def raw_create(server, **body):
+    response = httpx.post(server.api_url + "/responses", json=body, headers={"authorization": "Bearer sk-test"})
+    return response
+
+
+def test_text_answer_has_the_real_shape(fast_server, openai_client):
+    response = openai_client.responses.create(model="gpt-4o-mini", input="What is the capital of France?")
+    assert response.status == "completed"
+    assert response.output_text
+    message = response.output[0]
+    assert message.type == "message" and message.role == "assistant" and message.status == "completed"
+    assert message.content[0].type == "output_text" and message.content[0].annotations == []
+    assert response.model == "gpt-4o-mini-2024-07-18"
+    usage = response.usage
+    assert usage.input_tokens == 14  # 7 text tokens + 4 message framing + 3 priming (o200k, cookbook format)
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    assert usage.input_tokens_details.cached_tokens == 0
+
+    body = raw_create(fast_server, model="gpt-4o-mini", input="What is the capital of France?").json()
+    validate("Response", body)
+    assert list(body) == RESPONSE_KEYS
+    assert list(body["output"][0]) == ["id", "type", "status", "content", "role"]
+
+
+def test_ids_share_the_response_prefix_and_embed_the_creation_time(fast_server):
+    body = raw_create(fast_server, model="gpt-5-mini", input="Hi", include=["reasoning.encrypted_content"]).json()
+    rid = body["id"]
+    assert rid.startswith("resp_") and len(rid) == 55 and rid[21:23] == "00"
+    assert int(rid[23:31], 16) == body["created_at"]
+    for item in body["output"]:
+        prefix, _, rest = item["id"].partition("_")
+        assert prefix in ("rs", "msg")
+        assert rest[:16] == rid[5:21]
+    second = raw_create(fast_server, model="gpt-5-mini", input="Hi").json()
+    assert second["id"] != rid and second["output"][-1]["id"] != body["output"][-1]["id"]
+
+
+def test_reasoning_model_reports_reasoning_inside_output_tokens(openai_client):
+    response = openai_client.responses.create(model="gpt-5-mini", input="Explain tides briefly.",
+                                              reasoning={"effort": "low", "summary": "detailed"},
+                                              include=["reasoning.encrypted_content"])
+    reasoning = response.output[0]
+    assert reasoning.type == "reasoning"
+    assert reasoning.summary and reasoning.summary[0].type == "summary_text"
+    assert reasoning.encrypted_content.startswith("gAAAAA")
+    details = response.usage.output_tokens_details
+    assert 0 < details.reasoning_tokens < response.usage.output_tokens
+    assert response.reasoning.effort == "low" and response.reasoning.summary == "detailed"
+
+
+def test_encrypted_reasoning_sent_back_is_recognised_and_billed(openai_client):
+    first = openai_client.responses.create(model="gpt-5-mini", input="Plan a picnic.", store=False,
+                                           include=["reasoning.encrypted_content"])
+    history = [{"role": "user", "content": "Plan a picnic."}] + [item.model_dump(exclude_none=True) for item in first.output]
+    follow = history + [{"role": "user", "content": "And if it rains?"}]
+    second = openai_client.responses.create(model="gpt-5-mini", input=follow, store=False)
+    # The reasoning item is billed at 1.5 tokens per reasoning token (config/responses.yaml, from the captures).
+    alone = openai_client.responses.input_tokens.count(model="gpt-5-mini", input=[
+        m for m in follow if m.get("type") != "reasoning"])
+    extra = second.usage.input_tokens - alone.input_tokens
+    assert abs(extra - 1.5 * first.usage.output_tokens_details.reasoning_tokens) <= 2
+
+    tampered = [dict(i) for i in follow]
+    for item in tampered:
+        if item.get("type") == "reasoning":
+            blob = item["encrypted_content"]
+            item["encrypted_content"] = blob[:40] + ("A" if blob[40] != "A" else "B") + blob[41:]
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model="gpt-5-mini", input=tampered, store=False)
+    assert info.value.body["code"] == "invalid_encrypted_content"
+
+
+class City(BaseModel):
+    city: str
+    country: str
+
+
+def test_parse_with_a_pydantic_model(openai_client):
+    response = openai_client.responses.parse(model="gpt-4o-mini", input="Largest city of Japan?", text_format=City)
+    assert isinstance(response.output_parsed, City)
+    assert response.text.format.type == "json_schema" and response.text.format.name == "City"
+
+
+def test_json_object_needs_the_word_json(openai_client):
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model="gpt-4o-mini", input="Give me data", text={"format": {"type": "json_object"}})
+    assert info.value.body["param"] == "input"
+    ok = openai_client.responses.create(model="gpt-4o-mini", input="Give me data as JSON",
+                                        text={"format": {"type": "json_object"}})
+    import json
+
+    assert isinstance(json.loads(ok.output_text), dict)
+
+
+def test_max_output_tokens_makes_the_response_incomplete(openai_client):
+    response = openai_client.responses.create(model="gpt-4o-mini", input="Write a long essay about the sea.",
+                                              max_output_tokens=16)
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.usage.output_tokens <= 16
+    assert response.output[0].status == "incomplete"
+
+
+def test_logprobs_when_included(openai_client):
+    response = openai_client.responses.create(model="gpt-4o-mini", input="Say hello.", top_logprobs=2,
+                                              include=["message.output_text.logprobs"])
+    part = response.output[0].content[0]
+    assert part.logprobs and part.logprobs[0].token
+    assert "".join(lp.token for lp in part.logprobs) == part.text
+    assert len(part.logprobs[0].top_logprobs) == 2
+
+
+@pytest.mark.parametrize("body, param, code", [
+    ({"model": "gpt-4o", "input": "Hi", "temperature": -1}, "temperature", "decimal_below_min_value"),
+    ({"model": "gpt-4o", "input": "Hi", "max_output_tokens": 8}, "max_output_tokens", "integer_below_min_value"),
+    ({"model": "gpt-4o", "input": "Hi", "include": ["nope"]}, "include[0]", "invalid_value"),
+    ({"model": "gpt-4o", "input": "Hi", "tool_choice": "required"}, "tool_choice", None),
+    ({"model": "gpt-4o", "input": "Hi", "reasoning": {"effort": "high"}}, "reasoning.effort", "unsupported_parameter"),
+    ({"model": "gpt-5-mini", "input": "Hi", "temperature": 0.5}, "temperature", "unsupported_value"),
+    ({"model": "gpt-4o", "input": [{"role": "robot", "content": "x"}]}, "input[0].role", "invalid_value"),
+    ({"model": "gpt-4o", "input": "Hi", "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools[0].name",
+     "missing_required_parameter"),
+    ({"model": "gpt-4o", "input": "Hi", "previous_response_id": "resp_123", "conversation": "conv_1"}, None,
+     "mutually_exclusive_parameters"),
+    ({"model": "gpt-4o", "input": "Hi", "bogus": 1}, None, None),
+])
+def test_bad_requests_get_openai_400s(fast_server, body, param, code):
+    response = raw_create(fast_server, **body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    validate("ErrorResponse", response.json())
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param and error["code"] == code
+
+
+def test_reasoning_effort_none_keeps_sampling_parameters(openai_client):
+    response = openai_client.responses.create(model="gpt-5-mini", input="Hi", temperature=0.4,
+                                              reasoning={"effort": "none"})
+    assert response.status == "completed"
+
+
+def test_unknown_previous_response_id(openai_client):
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model="gpt-4o-mini", input="Hi", previous_response_id="resp_nope")
+    assert info.value.body == {"message": "Previous response with id 'resp_nope' not found.",
+                               "type": "invalid_request_error", "param": "previous_response_id",
+                               "code": "previous_response_not_found"}
+
+
+def test_previous_response_id_rebills_the_chain(openai_client):
+    first = openai_client.responses.create(model="gpt-4o-mini", input="Name a colour.")
+    second = openai_client.responses.create(model="gpt-4o-mini", input="Another one?", previous_response_id=first.id)
+    alone = openai_client.responses.create(model="gpt-4o-mini", input="Another one?")
+    prior = first.usage.input_tokens - 3 + first.usage.output_tokens + 4  # input less priming, the answer + framing
+    assert second.usage.input_tokens == prior + alone.usage.input_tokens
+    assert second.previous_response_id == first.id
+
+
+def test_item_from_unstored_response_sent_by_id_is_404(openai_client):
+    first = openai_client.responses.create(model="gpt-5-mini", input="Hi", store=False)
+    reasoning_id = first.output[0].id
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client.responses.create(model="gpt-5-mini", input=[{"type": "item_reference", "id": reasoning_id},
+                                                                  {"role": "user", "content": "again"}])
+    assert info.value.body["param"] == "input"
+
+
+def test_input_tokens_equals_what_create_bills(openai_client):
+    kwargs = {"model": "gpt-4.1", "instructions": "Be brief.", "input": "What is the weather in Paris?",
+              "tools": [{"type": "function", "name": "get_weather", "description": "Weather for a city",
+                         "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                        "required": ["city"], "additionalProperties": False}, "strict": True}]}
+    counted = openai_client.responses.input_tokens.count(**kwargs)
+    created = openai_client.responses.create(**kwargs)
+    assert counted.input_tokens == created.usage.input_tokens
+    assert counted.object == "response.input_tokens"
+
+
+def test_async_client(fast_server):
+    async def run():
+        client = fast_server.async_client()
+        response = await client.responses.create(model="gpt-4o-mini", input="Hello")
+        await client.close()
+        return response
+
+    response = asyncio.run(run())
+    assert response.output_text and response.status == "completed"
