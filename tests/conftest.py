@@ -22,7 +22,16 @@ import yaml
 # so that it passes the same way next month. The environment outranks a --config file: a test about another day
 # passes env={"SENTRA_MODELS_AS_OF": ...} to its server, or cli={"models.as_of": ...} to load_settings.
 SUITE_AS_OF = "2026-12-01"
-os.environ.setdefault("SENTRA_MODELS_AS_OF", SUITE_AS_OF)
+os.environ.setdefault("SENTRA_MODELS_AS_OF", SUITE_AS_OF)  # servers started by the tests
+
+
+def _pin_today() -> None:  # in-process engines whose settings say "today" (e.g. load_settings(environ={}))
+    from sentra_openai.engine import retirement
+
+    retirement.today = lambda: SUITE_AS_OF
+
+
+_pin_today()
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -146,6 +146,7 @@ class LoggingSettings:
 @dataclass(frozen=True)
 class FixtureSettings:
     paths: tuple[str, ...]
+    moderation_paths: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,22 @@ class Settings:
 
     def fixture_paths(self) -> list[Path]:
         """Relative paths resolve against the working directory, then against the installed package."""
-        resolved = []
-        for raw in self.fixtures.paths:
-            path = Path(raw).expanduser()
-            if not path.is_absolute() and not path.exists():
-                path = package_dir() / raw
-            resolved.append(path)
-        return resolved
+        return _resolve_paths(self.fixtures.paths)
+
+    def moderation_fixture_paths(self) -> list[Path]:
+        """The moderation fixture files and folders, resolved as `fixture_paths`."""
+        return _resolve_paths(self.fixtures.moderation_paths)
+
+
+def _resolve_paths(paths: tuple[str, ...]) -> list[Path]:
+    """Relative paths resolve against the working directory, then against the installed package."""
+    resolved = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_absolute() and not path.exists():
+            path = package_dir() / raw
+        resolved.append(path)
+    return resolved
 
 
 _SECTIONS = {
@@ -456,9 +466,10 @@ def _validate(s: Settings) -> None:
         fail("logging.level", "one of " + ", ".join(LOG_LEVELS), s.logging.level)
     if s.prompt_caching.min_tokens < 1 or s.prompt_caching.increment < 1:
         fail("prompt_caching", "positive min_tokens and increment", (s.prompt_caching.min_tokens, s.prompt_caching.increment))
-    for path in s.fixtures.paths:
-        if not isinstance(path, str):
-            fail("fixtures.paths", "a list of paths", path)
+    for key in ("paths", "moderation_paths"):
+        for path in getattr(s.fixtures, key):
+            if not isinstance(path, str):
+                fail(f"fixtures.{key}", "a list of paths", path)
     for key in s.auth.api_keys:
         if not isinstance(key, str) or not key:
             fail("auth.api_keys", "a list of non-empty strings", key)

@@ -9,17 +9,24 @@ that pins a run.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from ..catalog import Catalog, ModelInfo
 from ..config import Settings
 
 
+def utc_today() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+
+
+# What "today" means: the real UTC date. A test suite may replace it to pin engines built with the defaults.
+today: Callable[[], str] = utc_today
+
+
 def as_of_day(settings: Settings) -> str:
     """The ISO date shutdowns are judged on."""
     configured = settings.models.as_of
-    if configured == "today":
-        return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    return configured
+    return today() if configured == "today" else configured
 
 
 def live_model(catalog: Catalog, name: str, day: str) -> ModelInfo | None:

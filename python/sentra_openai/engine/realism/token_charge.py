@@ -73,3 +73,23 @@ def embedding(body: dict[str, Any]) -> int:
                 tokens += len(item)
         return characters // 4 + tokens
     return 0
+
+
+def moderation(body: dict[str, Any]) -> int:
+    """No capture of a moderation request's headers exists: assumed the embeddings rule (floor(characters / 4)) over
+    the text inputs, plus the chat rule's 765 per image part."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return len(value) // 4
+    if not isinstance(value, list):
+        return 0
+    characters = images = 0
+    for item in value:
+        if isinstance(item, str):
+            characters += len(item)
+        elif isinstance(item, dict):
+            if item.get("type") == "image_url":
+                images += 1
+            elif isinstance(item.get("text"), str):
+                characters += len(item["text"])
+    return characters // 4 + IMAGE_ESTIMATE * images
