@@ -198,7 +198,8 @@ class ControlState:
         except orjson.JSONDecodeError:
             body = request.body.decode("utf-8", "replace")
         doc = {
-            "id": record.request_id, "ts": call.wall_started, "method": record.method, "path": record.path,
+            "id": record.request_id, "ts": call.wall_started, "method": record.method,
+            "path": request.headers.get("x-sentra-internal-path", record.path),  # Azure's, when it translated
             "endpoint": record.endpoint, "model": record.model, "status": record.status,
             "headers": {k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS
                         and not k.lower().startswith("x-sentra-internal")},

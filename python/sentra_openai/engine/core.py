@@ -211,6 +211,9 @@ class Engine:
         self.pattern_routes: list[tuple[tuple[str | None, ...], dict[str, tuple[str, Handler]]]] = []
         self._sequence = 0
         self.public_endpoints: set[str] = set()
+        # Translation layers that answer a whole path prefix by calling `handle` again with an OpenAI request
+        # (Azure's /openai/...: endpoints/azure.py).
+        self.mounts: list[tuple[str, Callable[[Request], Outcome]]] = []
         self._allowed_keys = frozenset(self.settings.auth.api_keys)
 
     def close(self) -> None:
@@ -266,6 +269,10 @@ class Engine:
             from .control_state import apply_changes
 
             apply_changes(self, control)
+        if self.mounts:
+            for mount_prefix, mounted in self.mounts:
+                if request.path.startswith(mount_prefix):
+                    return mounted(request)
         table = self._find(request.path)
         entry = table.get(request.method) if table else None
         endpoint = entry[0] if entry else "unknown"

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 def register_all(engine: Engine) -> None:
     """Every endpoint's routes, in the order the engine matches them."""
     from . import chat, completions, control, embeddings, health, image_edits, images, models, moderations, responses
-    from . import conversations
+    from . import azure, conversations
     from .responses import compact as responses_compact
 
     for module in (health, models, chat, responses, completions, embeddings, images, image_edits, moderations,
-                   control, responses_compact, conversations):
+                   control, responses_compact, conversations, azure):
         module.register(engine)
