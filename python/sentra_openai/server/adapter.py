@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import unquote_plus
 
 from robyn import Headers, Response, StreamingResponse
 from robyn import Request as RobynRequest
@@ -16,6 +17,8 @@ IMMEDIATE_BATCH = 32  # events per write for streams without delays
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")  # what Robyn routes; the front tunnels others
 TUNNELLED_METHOD = "x-sentra-method"
 HIDDEN_CONTENT_TYPE = "x-sentra-content-type"
+FORWARDED_PROTO = "x-forwarded-proto"
+SCHEMES = ("http", "https")
 
 
 def to_engine_request(request: RobynRequest) -> Request:
@@ -30,7 +33,13 @@ def to_engine_request(request: RobynRequest) -> Request:
     content_type = headers.pop(HIDDEN_CONTENT_TYPE, None)
     if content_type is not None:
         headers["content-type"] = content_type
-    return Request(method, request.url.path, headers, body or b"", tuple(request.query_params.multi_items()))
+    # The engine builds URLs from Host (checked by the front: an RFC 3986 authority) and this scheme.
+    proto = headers.get(FORWARDED_PROTO)
+    if proto is not None and proto.lower() not in SCHEMES:
+        del headers[FORWARDED_PROTO]
+    # Robyn hands the query string's names and values over still percent-encoded (measured with Robyn 0.88).
+    query = tuple((unquote_plus(name), unquote_plus(value)) for name, value in request.query_params.multi_items())
+    return Request(method, request.url.path, headers, body or b"", query)
 
 
 def preflight(request: RobynRequest) -> Response | None:

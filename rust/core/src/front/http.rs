@@ -16,6 +16,7 @@ pub enum Malformed {
     ChunkFraming,
     HeadTooLarge,
     BodyTooLarge,
+    Host,
 }
 
 impl Malformed {
@@ -29,6 +30,7 @@ impl Malformed {
             Malformed::ChunkFraming => "invalid chunked body framing",
             Malformed::HeadTooLarge => "request head too large",
             Malformed::BodyTooLarge => "request body too large",
+            Malformed::Host => "invalid or repeated Host",
         }
     }
 }
@@ -141,6 +143,7 @@ pub fn parse_head(buf: &[u8], end: usize) -> Result<Head, Malformed> {
     let mut transfer_encoding = false;
     let mut close = minor_version == 0;
     let mut expect_continue = false;
+    let mut hosts = 0;
     for line in &lines[1..] {
         let colon = buf[line.clone()].iter().position(|&b| b == b':').ok_or(Malformed::HeaderLine)? + line.start;
         let name = line.start..colon;
@@ -179,6 +182,12 @@ pub fn parse_head(buf: &[u8], end: usize) -> Result<Head, Malformed> {
             } else if has_token(v, b"keep-alive") && minor_version == 0 {
                 close = false;
             }
+        } else if eq_ignore_case(n, b"host") {
+            // RFC 9112 §3.2: a repeated or invalid Host is a 400. The application builds URLs from it.
+            if hosts > 0 || !is_authority(v) {
+                return Err(Malformed::Host);
+            }
+            hosts += 1;
         } else if eq_ignore_case(n, b"expect") && eq_ignore_case(v, b"100-continue") {
             expect_continue = true;
         }
@@ -196,6 +205,32 @@ pub fn parse_head(buf: &[u8], end: usize) -> Result<Head, Malformed> {
         }
     };
     Ok(Head { method, target, minor_version, headers, len: end, body, close, expect_continue })
+}
+
+/// `host [ ":" port ]` (RFC 3986 authority without userinfo): a reg-name or IPv4 of unreserved and sub-delim
+/// characters, or a bracketed IPv6 literal; the port all digits. Anything else (a scheme, a path, spaces) is refused.
+fn is_authority(value: &[u8]) -> bool {
+    let (host, port) = if value.starts_with(b"[") {
+        match value.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &value[1..end];
+                if literal.is_empty() || !literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+                    return false;
+                }
+                (&value[..=end], &value[end + 1..])
+            }
+            None => return false,
+        }
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let port_ok = port.is_empty() || (port[0] == b':' && port.len() <= 6 && port[1..].iter().all(u8::is_ascii_digit));
+    let host_ok = host.starts_with(b"[")
+        || host.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    port_ok && host_ok
 }
 
 fn parse_request_line(buf: &[u8], line: Range<usize>) -> Result<(Range<usize>, Range<usize>, u8), Malformed> {
@@ -376,6 +411,19 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(head(raw).unwrap_err(), expected, "{}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn a_host_must_be_an_authority_and_single() {
+        for good in [&b"127.0.0.1:8080"[..], b"api.example.com", b"[::1]:80", b"localhost", b""] {
+            let raw = [&b"GET / HTTP/1.1\r\nHost: "[..], good, b"\r\n\r\n"].concat();
+            assert!(head(&raw).is_ok(), "{}", String::from_utf8_lossy(good));
+        }
+        for bad in [&b"javascript://evil.example/x"[..], b"a b", b"evil.example/path", b"a:port", b"[zz]", b"a:123456"] {
+            let raw = [&b"GET / HTTP/1.1\r\nHost: "[..], bad, b"\r\n\r\n"].concat();
+            assert_eq!(head(&raw).unwrap_err(), Malformed::Host, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(head(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err(), Malformed::Host);
     }
 
     #[test]
