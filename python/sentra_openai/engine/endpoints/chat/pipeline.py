@@ -23,6 +23,7 @@ from ...types import Outcome
 from ...validation import parse_json_object
 from . import generate as chat_generate
 from . import request as chat_request
+from . import stored
 from . import stream as chat_stream
 from .generate import Choice
 from .request import ChatRequest
@@ -34,6 +35,7 @@ _DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "meta
 
 def register(engine: Engine) -> None:
     engine.route("POST", "/v1/chat/completions", "chat.completions", handle)
+    stored.register(engine)
 
 
 def handle(call: Call) -> Outcome:
@@ -44,6 +46,7 @@ def handle(call: Call) -> Outcome:
         if model.reasoning:
             chat_request.check_reasoning_model_rules(body)
         req = chat_request.parse_chat_request(body, model.max_output)
+        stored.check_metadata(body.get("metadata"))
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
         # (captures chat-bad-request, chat-no-messages).
@@ -97,8 +100,6 @@ def handle(call: Call) -> Outcome:
         service_tier="default" if req.service_tier in (None, "auto", "default") else req.service_tier,
         fingerprint=system_fingerprint(model),
     )
-    if req.stream:
-        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault)
     payload = {
         "id": meta.id,
         "object": "chat.completion",
@@ -109,6 +110,10 @@ def handle(call: Call) -> Outcome:
         "service_tier": meta.service_tier,
         "system_fingerprint": meta.fingerprint,
     }
+    if req.raw.get("store") is True:  # a streamed completion is stored whole, as the non-streamed one
+        stored.save(call, payload, req.raw)
+    if req.stream:
+        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault)
     return respond.json_outcome(payload, delay=timing.total)
 
 
