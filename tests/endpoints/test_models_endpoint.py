@@ -45,3 +45,24 @@ def test_unknown_model_is_404_model_not_found(openai_client):
         openai_client.models.retrieve("gpt-9-turbo")
     assert info.value.code == "model_not_found"
     assert "The model `gpt-9-turbo` does not exist" in info.value.message
+
+
+def test_deleting_a_base_model_is_refused(openai_client):
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        openai_client.models.delete("gpt-4o-mini")
+    assert info.value.status_code == 403 and info.value.body["param"] == "model"
+
+
+def test_deleting_someone_elses_fine_tune_is_404(openai_client):
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client.models.delete("ft:gpt-4o-mini:acemeco:suffix:abc123")  # the spec's example: another org
+    assert info.value.code == "model_not_found"
+
+
+def test_deleting_a_fine_tune_of_ones_own_organization(openai_client, fast_server):
+    model_id = "ft:gpt-4o-mini-2024-07-18:user-sentra-simulator:support-bot:9kXv2QaB"  # server.organization's
+    deleted = openai_client.models.delete(model_id)
+    assert (deleted.id, deleted.object, deleted.deleted) == (model_id, "model", True)
+    validate("DeleteModelResponse", httpx.delete(f"{fast_server.api_url}/models/{model_id}").json())
+    for bad in ("ft:gpt-9:user-sentra-simulator:x:1", "ft:gpt-4o-mini:user-sentra-simulator:x:", "ft:gpt-4o-mini"):
+        assert httpx.delete(f"{fast_server.api_url}/models/{bad}").status_code == 404
