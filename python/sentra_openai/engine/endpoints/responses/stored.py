@@ -100,6 +100,12 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
     store = call.services.state
     now = call.services.wall_clock()
     rid = response["id"]
+    if response.get("background") and events and not any(e.get("type") == "response.queued" for e in events):
+        # A background response's stream (replayed by GET ?stream=true) has the background form, however it was made.
+        offsets = timeline.event_offsets if timeline is not None else None
+        events, offsets = background_events(events, offsets)
+        if timeline is not None:
+            timeline = Timeline(timeline.starts_in, timeline.completes_in, offsets)
     doc = {"response": response, "input_items": items, "events": events,
            "timeline": timeline.absolute(now) if timeline is not None else None,
            "_background": bool(response.get("background")), "_cancelled_at": None}
