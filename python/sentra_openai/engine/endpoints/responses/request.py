@@ -29,6 +29,9 @@ INCLUDABLE = [
 ]
 BUILTIN_TOOLS = {"web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11",
                  "file_search", "code_interpreter", "image_generation", "mcp"}
+# The built-ins a tool_choice may force (the spec's ToolChoiceTypes, less the computer-use tools not simulated).
+HOSTED_TOOL_CHOICES = ["file_search", "web_search_preview", "web_search_preview_2025_03_11", "image_generation",
+                       "code_interpreter"]
 ROLES = ["user", "assistant", "system", "developer"]
 INPUT_PART_TYPES = ["input_text", "input_image", "input_file", "output_text", "refusal"]
 ITEM_TYPES = ["message", "function_call", "function_call_output", "reasoning", "item_reference", "web_search_call",
@@ -341,11 +344,11 @@ def _parse_tool_choice(choice: Any, functions: list[dict[str, Any]], builtins: l
     if kind == "mcp":
         Fields(choice, "tool_choice").string("server_label", required=True)
         return dict(choice)
-    if kind in BUILTIN_TOOLS:
+    if kind in HOSTED_TOOL_CHOICES:
         if not any(t["type"].startswith(kind.split("_20")[0]) for t in builtins):
             raise ApiError(400, f"Tool choice '{kind}' not found in 'tools' parameter.", param="tool_choice")
         return {"type": kind}
-    raise errors.invalid_value("tool_choice.type", kind, ["function", "allowed_tools", "mcp", *sorted(BUILTIN_TOOLS)])
+    raise errors.invalid_value("tool_choice.type", kind, ["function", "allowed_tools", "mcp", *HOSTED_TOOL_CHOICES])
 
 
 def _parse_format(fmt: dict[str, Any] | None, items: list[dict[str, Any]], instructions: str | None) -> dict[str, Any]:
