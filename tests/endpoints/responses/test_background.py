@@ -115,22 +115,23 @@ def server(tmp_path_factory):
     running.stop()
 
 
-ORDER = ["queued", "in_progress", "completed"]
+ORDER = ["queued", "in_progress", "completed", "incomplete"]  # incomplete: max_output_tokens reached
 
 
 @pytest.mark.server
 def test_polling_sees_the_statuses_in_order(server):
     client = server.client(default_headers={"x-sentra-time-scale": "3"})
-    created = client.responses.create(model="gpt-4o-mini", input="Describe a forest.", background=True)
+    created = client.responses.create(model="gpt-4o-mini", input="Describe a forest.", background=True,
+                                      max_output_tokens=40)
     assert created.status == "queued" and created.usage is None
     seen = [created.status]
     for _ in range(2000):
         polled = server.client().responses.retrieve(created.id)  # a new connection each time: any worker answers
         if polled.status != seen[-1]:
             seen.append(polled.status)
-        if polled.status == "completed":
+        if polled.status in ("completed", "incomplete"):
             break
-    assert seen == sorted(seen, key=ORDER.index) and seen[-1] == "completed"
+    assert seen == sorted(seen, key=ORDER.index) and seen[-1] in ("completed", "incomplete")
     assert polled.usage is not None and polled.output_text
 
 
@@ -145,10 +146,10 @@ def test_cancel_through_the_sdk(server):
 
 @pytest.mark.server
 def test_a_dropped_background_stream_resumes_where_it_stopped(server):
-    client = server.client(default_headers={"x-sentra-time-scale": "2"})
+    client = server.client()
     first_part = []
     with client.responses.create(model="gpt-4o-mini", input="Tell me about rivers.", background=True,
-                                 stream=True) as stream:
+                                 stream=True, max_output_tokens=40) as stream:
         for event in stream:
             first_part.append(event)
             if len(first_part) == 6:
@@ -159,7 +160,7 @@ def test_a_dropped_background_stream_resumes_where_it_stopped(server):
         rest = list(resumed)
     events = first_part + rest
     assert [e.sequence_number for e in events] == list(range(len(events)))
-    assert events[-1].type == "response.completed"
+    assert events[-1].type in ("response.completed", "response.incomplete")
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == server.client().responses.retrieve(response_id).output_text
 
