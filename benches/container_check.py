@@ -16,10 +16,12 @@ runtime cannot set rlimits), the check
 3. `podman build --isolation chroot --format docker` with RUNTIME_IMAGE=BASE_IMAGE, then checks the image's
    metadata (non-root numeric user, ports 8080 and 9090, health check, entrypoint on 0.0.0.0);
 4. `podman create` + `podman mount`, and runs the image's entrypoint and environment under chroot, as the image's
-   user, in a private mount namespace (its own /proc, the host's /dev), with `--host 127.0.0.1` appended (flags
-   appended to the entrypoint win, and servers here listen on loopback only). It must answer /health, a chat
+   user, in a private mount namespace (its own /proc, the host's /dev), first with `--host 127.0.0.1` appended (flags
+   appended to the entrypoint win, and servers on the host's network listen on loopback only). It must answer /health, a chat
    completion through the official SDK and /metrics, honour the documented environment variables, and the image's
-   HEALTHCHECK command must pass while the server runs and fail once it is stopped;
+   HEALTHCHECK command must pass while the server runs and fail once it is stopped. Then the entrypoint unchanged
+   (0.0.0.0, ports 8080 and 9090) in a network namespace of its own, reachable only from inside it: it must listen
+   there, and keep the control API off on that bind unless control.token is set (container_runtime.py);
 5. where a redis-server binary exists: two instances of the image sharing one set of limits through Redis, as in
    compose.yaml (an RPM of 2 across both: the third request, whichever instance gets it, is a 429), scraped by a
    Prometheus on which every query of the Grafana dashboard must find data (dashboard_queries.py).
@@ -30,11 +32,9 @@ Needs network for Debian packages (debootstrap) and PyPI (the image installs the
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,6 +44,8 @@ from pathlib import Path
 
 import dashboard_queries
 import harness
+from container_runtime import CHAT_BODY, CheckFailed, Instance, Mounted, post_chat
+from container_runtime import run as _run
 
 REPO = harness.REPO
 BASE_IMAGE = "localhost/sentra-check-base:bookworm"
@@ -52,24 +54,11 @@ BUILDER_IMAGE = "localhost/sentra-check-builder:bookworm"
 # debootstrap's defaults: a Debian mirror is the only network the base needs.
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello from a container check"}],
-             "max_tokens": 8}
+API_PORT, METRICS_PORT = 8080, 9090  # the image's EXPOSE, which are the config defaults (test_deploy_files.py)
 
 
 class Skip(Exception):
     """A tool the check needs is missing here."""
-
-
-class CheckFailed(Exception):
-    """The image does not behave as the Dockerfile promises."""
-
-
-def _run(argv: Sequence[str], *, timeout: float, input: bytes | None = None, **kw) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(argv), check=False, input=input, capture_output=True, timeout=timeout, **kw)
-    if result.returncode != 0:
-        tail = (result.stderr or b"").decode(errors="replace")[-3000:]
-        raise CheckFailed(f"{' '.join(argv[:4])} ... exited with {result.returncode}:\n{tail}")
-    return result
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -167,7 +156,8 @@ def check_metadata(image: dict) -> dict:
     user = config.get("User", "")
     uid, _, gid = user.partition(":")
     _expect(uid.isdigit() and int(uid) != 0, f"the image must run as a numeric non-root user, not {user!r}")
-    _expect({"8080/tcp", "9090/tcp"} <= set(config.get("ExposedPorts", {})), f"ports: {config.get('ExposedPorts')}")
+    exposed = set(config.get("ExposedPorts", {}))
+    _expect(exposed == {f"{API_PORT}/tcp", f"{METRICS_PORT}/tcp"}, f"exposed ports: {exposed}")
     health = image.get("Healthcheck") or config.get("Healthcheck")
     _expect(bool(health and health.get("Test", [""])[0] == "CMD"), f"no exec-form HEALTHCHECK: {health}")
     entrypoint = config.get("Entrypoint") or []
@@ -175,7 +165,7 @@ def check_metadata(image: dict) -> dict:
             f"entrypoint {entrypoint}: the server must listen on 0.0.0.0 inside the container")
     return {"uid": int(uid), "gid": int(gid or uid), "env": config.get("Env", []), "entrypoint": entrypoint,
             "cmd": config.get("Cmd") or [], "workdir": config.get("WorkingDir") or "/",
-            "healthcheck": health["Test"][1:]}
+            "healthcheck": health["Test"][1:], "ports": (API_PORT, METRICS_PORT)}
 
 
 def check_contents(root: Path) -> None:
@@ -185,121 +175,6 @@ def check_contents(root: Path) -> None:
     _expect(not (root / "src").exists(), "/src (the sources) is in the runtime image")
     _expect(not list((root / "tmp").glob("wheel/*.whl")), "the wheel file was left in the image")
     _expect(bool(list(root.glob("opt/sentra-openai/lib/python3*/site-packages/redis"))), "the redis extra is missing")
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Running the image's entrypoint under chroot
-
-
-class Mounted:
-    """`podman create` + `podman mount`: the container's root filesystem, writable, removed on exit."""
-
-    def __init__(self, tag: str) -> None:
-        self.container = _run(["podman", "create", "--no-healthcheck", tag], timeout=120).stdout.decode().strip()
-        self.root = Path(_run(["podman", "mount", self.container], timeout=60).stdout.decode().strip())
-
-    def close(self) -> None:
-        subprocess.run(["podman", "umount", self.container], check=False, capture_output=True, timeout=60)
-        subprocess.run(["podman", "rm", "--force", self.container], check=False, capture_output=True, timeout=120)
-
-
-def _home_of(root: Path, uid: int) -> str:
-    """HOME as a container runtime sets it: the user's entry in the image's /etc/passwd."""
-    for line in (root / "etc/passwd").read_text().splitlines():
-        fields = line.split(":")
-        if len(fields) > 5 and fields[2] == str(uid):
-            return fields[5]
-    return "/"
-
-
-def in_image(root: Path, meta: dict, argv: Sequence[str], env: dict[str, str]) -> list[str]:
-    """argv run as the image would run it: its user, working directory and environment (plus `env`), chrooted into
-    `root` in a private mount namespace with its own /proc; the namespace and its mounts end with the process."""
-    environment = dict(item.split("=", 1) for item in meta["env"])
-    environment.setdefault("HOME", _home_of(root, meta["uid"]))
-    environment.update(env)
-    script = ('mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev" && '
-              'exec chroot --userspec="$SENTRA_CHECK_USER" "$0" "$@"')
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root),
-            "/usr/bin/env", "-i", "-C", meta["workdir"], *[f"{k}={v}" for k, v in environment.items()], *argv]
-
-
-class Instance:
-    """The image's entrypoint, run under chroot, listening on loopback ports of the host."""
-
-    def __init__(self, root: Path, meta: dict, env: dict[str, str], logdir: Path, name: str) -> None:
-        self.port, self.metrics_port = harness.free_port(), harness.free_port()
-        env = {"PORT": str(self.port), "METRICS_PORT": str(self.metrics_port), **env}
-        self.root, self.meta, self.env = root, meta, env
-        self.stderr_path = logdir / f"{name}.stderr"
-        argv = in_image(root, meta, [*meta["entrypoint"], *meta["cmd"], "--host", harness.HOST], env)
-        with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
-                                            env={**os.environ, "SENTRA_CHECK_USER": f"{meta['uid']}:{meta['gid']}"})
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{harness.HOST}:{self.port}/v1"
-
-    def wait_healthy(self, timeout: float = 60.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise CheckFailed(f"the server exited with {self.process.returncode}:\n{self.stderr()[-3000:]}")
-            try:
-                status, body = get(self.port, "/health")
-                if status == 200:
-                    return json.loads(body)
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise CheckFailed(f"no 200 on /health within {timeout:.0f}s:\n{self.stderr()[-3000:]}")
-
-    def healthcheck(self) -> int:
-        """The image's HEALTHCHECK command, run as the runtime would (same user and environment)."""
-        argv = in_image(self.root, self.meta, self.meta["healthcheck"], self.env)
-        return subprocess.run(argv, check=False, capture_output=True, timeout=30,
-                              env={**os.environ, "SENTRA_CHECK_USER": f"{self.meta['uid']}:{self.meta['gid']}"}
-                              ).returncode
-
-    def uid(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-        raise CheckFailed("cannot read the server's uid")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # the server drains and ends its workers itself
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # our own session, started above
-                self.process.wait(timeout=10)
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    connection = http.client.HTTPConnection(harness.HOST, port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
-def post_chat(port: int) -> tuple[int, dict[str, str], dict]:
-    connection = http.client.HTTPConnection(harness.HOST, port, timeout=30)
-    try:
-        connection.request("POST", "/v1/chat/completions", json.dumps(CHAT_BODY),
-                           {"Content-Type": "application/json", "Authorization": "Bearer sk-container-check"})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(response.read())
-    finally:
-        connection.close()
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -322,7 +197,7 @@ def check_single(root: Path, meta: dict, logdir: Path) -> dict:
         completion = client.chat.completions.create(**CHAT_BODY)
         _expect(completion.object == "chat.completion" and completion.usage.prompt_tokens > 0,
                 f"unexpected chat completion: {completion}")
-        status, metrics = get(server.metrics_port, "/metrics")
+        status, metrics = server.get(server.metrics_port, "/metrics")
         _expect(status == 200 and 'openai_mock_requests_total{endpoint="chat.completions",model="gpt-4o-mini",'
                 'status="200"} 1.0' in metrics, "METRICS_PORT does not serve the chat completion's sample")
         _expect(server.healthcheck() == 0, "the image's HEALTHCHECK fails against a healthy server")
@@ -331,6 +206,37 @@ def check_single(root: Path, meta: dict, logdir: Path) -> dict:
         server.stop()
     _expect(server.healthcheck() != 0, "the image's HEALTHCHECK passes with the server stopped")
     return {"startup_to_health_s": round(startup_s, 2)}
+
+
+def check_own_network(root: Path, meta: dict, logdir: Path) -> dict:
+    """The entrypoint unchanged (0.0.0.0, the default ports, no port variables) in a network namespace of its own, as
+    in a container. On that bind the control API is off without `control.token`, and asks for the token with one."""
+    server = Instance(root, meta, {"SENTRA_MODE": "fast"}, logdir, "own-network", own_network=True)
+    try:
+        server.wait_healthy()
+        listening = server.listening()
+        for port in (API_PORT, METRICS_PORT):
+            _expect(("0.0.0.0", port) in listening, f"nothing listens on 0.0.0.0:{port} in the container: {listening}")
+        _expect(server.get(METRICS_PORT, "/metrics")[0] == 200, "no metrics on the image's metrics port")
+        _expect(server.healthcheck() == 0, "the image's HEALTHCHECK fails against the image's own defaults")
+        status, _ = server.get(API_PORT, "/sentra/v1/requests")
+        _expect(status == 404, f"the control API answers {status} on a 0.0.0.0 bind without control.token")
+    finally:
+        server.stop()
+    config = root / "tmp/sentra-control.yaml"
+    config.write_text("control: {token: container-check-token}\n")
+    config.chmod(0o644)
+    env = {"SENTRA_MODE": "fast", "CONFIG_PATH": "/tmp/sentra-control.yaml"}
+    server = Instance(root, meta, env, logdir, "own-network-token", own_network=True)
+    try:
+        server.wait_healthy()
+        without = server.get(API_PORT, "/sentra/v1/requests")[0]
+        with_token = server.get(API_PORT, "/sentra/v1/requests", {"X-Sentra-Control-Token": "container-check-token"})[0]
+        _expect((without, with_token) == (401, 200),
+                f"control API with control.token: {without} without the token, {with_token} with it (want 401, 200)")
+    finally:
+        server.stop()
+    return {"listening": f"0.0.0.0:{API_PORT}, 0.0.0.0:{METRICS_PORT}", "control_api": "off without token, 401/200 with"}
 
 
 def check_shared_limits(root: Path, meta: dict, logdir: Path) -> dict:
@@ -365,7 +271,7 @@ def check_shared_limits(root: Path, meta: dict, logdir: Path) -> dict:
         _expect(remaining == ["1", "0"], f"x-ratelimit-remaining-requests across the instances: {remaining}")
         _expect(answers[2][2].get("error", {}).get("code") == "rate_limit_exceeded", f"429 body: {answers[2][2]}")
         _expect('"request_id"' in a.stderr(), "the request log (LOG_LEVEL's default, info) is missing")
-        _, metrics = get(a.metrics_port, "/metrics")
+        _, metrics = a.get(a.metrics_port, "/metrics")
         _expect('openai_mock_rate_limit_hits_total{limit="rpm",model="gpt-4o-mini"} 1.0' in metrics,
                 "the 429 is not counted in openai_mock_rate_limit_hits_total")
         if prometheus is not None:
@@ -451,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_contents(mounted.root)
             report["single"] = check_single(mounted.root, meta, workdir)
             lap("single_instance")
+            report["own_network"] = check_own_network(mounted.root, meta, workdir)
+            lap("own_network")
             report["shared_limits"] = check_shared_limits(mounted.root, meta, workdir)
             lap("two_instances_redis")
         except Skip as exc:
