@@ -92,6 +92,7 @@ def serve(settings: Settings) -> int:
         settings.server.host, settings.server.port, settings.mode, settings.server.processes,
         "" if settings.server.processes == 1 else "es",
     )
+    log.info("workers listen on %s", ", ".join(f"{WORKER_HOST}:{port}" for port in worker_ports))
     on_exit = [engine.close, metrics.cleanup]
     return _supervise(app, settings, inflight, front_socket, worker_ports, on_exit)
 
