@@ -23,7 +23,7 @@ from ...types import Outcome
 from ...validation import parse_json_object
 from . import generate as chat_generate
 from . import request as chat_request
-from . import stored
+from . import field_rules, stored
 from . import stream as chat_stream
 from .generate import Choice
 from .request import ChatRequest
@@ -47,6 +47,7 @@ def handle(call: Call) -> Outcome:
             chat_request.check_reasoning_model_rules(body)
         req = chat_request.parse_chat_request(body, model.max_output)
         stored.check_metadata(body.get("metadata"))
+        field_rules.check(model, body, services.catalog)
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
         # (captures chat-bad-request, chat-no-messages).
@@ -97,7 +98,7 @@ def handle(call: Call) -> Outcome:
         id=call.new_id("chatcmpl-", 29),
         created=int(call.wall_started),
         model=model.snapshot,
-        service_tier="default" if req.service_tier in (None, "auto", "default") else req.service_tier,
+        service_tier=_served_tier(req.service_tier),
         fingerprint=system_fingerprint(model),
     )
     payload = {
@@ -115,6 +116,13 @@ def handle(call: Call) -> Outcome:
     if req.stream:
         return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault)
     return respond.json_outcome(payload, delay=timing.total)
+
+
+def _served_tier(asked: str | None) -> str:
+    """The tier the response reports: "fast" is served as, and shown as, "priority" (ServiceTier docstring)."""
+    if asked in (None, "auto", "default"):
+        return "default"
+    return "priority" if asked == "fast" else asked
 
 
 def _context_exceeded(window: int, prompt_tokens: int, max_output: int | None) -> ApiError:

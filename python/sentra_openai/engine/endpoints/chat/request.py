@@ -24,7 +24,7 @@ KNOWN_FIELDS = frozenset(
     """model messages n max_tokens max_completion_tokens temperature top_p frequency_penalty presence_penalty stop seed
     logprobs top_logprobs logit_bias stream stream_options tools tool_choice parallel_tool_calls functions function_call
     response_format user metadata store service_tier reasoning_effort verbosity modalities audio prediction
-    web_search_options prompt_cache_key prompt_cache_retention safety_identifier""".split()
+    web_search_options prompt_cache_key prompt_cache_retention safety_identifier moderation prompt_cache_options""".split()
 )
 ROLES = ["developer", "system", "user", "assistant", "tool", "function"]
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
@@ -39,7 +39,7 @@ _CHECKED_ONLY = (
     ("metadata", "obj", {}),
     ("store", "boolean", {}),
     ("user", "string", {}),
-    ("reasoning_effort", "string", {"choices": ["none", "minimal", "low", "medium", "high", "xhigh"]}),
+    ("reasoning_effort", "string", {"choices": ["none", "minimal", "low", "medium", "high", "xhigh", "max"]}),
     ("parallel_tool_calls", "boolean", {}),
 )
 _SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
@@ -125,7 +125,7 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     options = Fields(stream_options or {}, "stream_options")
     include_usage = bool(options.boolean("include_usage", False))
     include_obfuscation = bool(options.boolean("include_obfuscation", True))
-    service_tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority"])
+    service_tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast"])
 
     max_output, max_param = (max_completion, "max_completion_tokens") if max_completion is not None else (max_tokens, "max_tokens")
     if max_output is not None and max_output > max_output_limit:

@@ -1,0 +1,171 @@
+"""The newer Chat Completions fields checked for the model at hand: a field a model does not take is refused as
+OpenAI refuses it (unsupported parameter / unsupported value), one it takes is type-checked. Which model takes what
+lives in config/request_fields.yaml; the shapes come from openai 3.57.0's completion_create_params TypedDicts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ... import errors
+from ...errors import ApiError
+from ...validation import Fields
+
+_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "request_fields.yaml"
+MODERATION_POLICY_MODES = ["score", "block"]
+CACHE_MODES = ["implicit", "explicit"]
+CACHE_TTLS = ["30m"]
+MODALITIES = ["text", "audio"]
+AUDIO_FORMATS = ["wav", "aac", "mp3", "flac", "opus", "pcm16"]  # ChatCompletionAudioParam.format
+PREDICTION_TYPES = ["content"]
+
+
+@lru_cache(maxsize=1)
+def rules() -> dict[str, list[dict[str, Any]]]:
+    with open(_RULES_PATH, "rb") as handle:
+        return yaml.safe_load(handle)
+
+
+def _rule(field: str, model_id: str) -> dict[str, Any] | None:
+    for rule in rules().get(field, []):
+        if any(fnmatch.fnmatchcase(model_id, pattern) for pattern in rule["models"]):
+            return rule
+    return None
+
+
+def _values_for(field: str, model_id: str) -> list[str] | None:
+    rule = _rule(field, model_id)
+    return None if rule is None else rule.get("values")
+
+
+def check(model, body: dict[str, Any], catalog) -> None:
+    """Raises OpenAI's 400 for the first field of `body` this model does not take as given."""
+    f = Fields(body)
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        allowed = _values_for("reasoning_effort", model.id) if model.reasoning else None
+        if allowed is None:
+            raise errors.unsupported_parameter("reasoning_effort")
+        if effort not in allowed:
+            raise errors.unsupported_value("reasoning_effort", f"'reasoning_effort' does not support '{effort}' with "
+                                           f"this model. Supported values are: {_listed(allowed)}.")
+    verbosity = f.string("verbosity", choices=["low", "medium", "high"])
+    if verbosity is not None:
+        allowed = _values_for("verbosity", model.id) or ["medium"]
+        if verbosity not in allowed:
+            # The form OpenAI uses for a value an older model lacks (temperature, verbosity on gpt-4.1).
+            raise errors.unsupported_value("verbosity", f"'{verbosity}' is not supported with the '{model.snapshot}' "
+                                           f"model. Supported values are: {_listed(allowed)}.")
+    _prompt_cache_options(model, f)
+    _prediction(model, body, f)
+    _web_search(model, f)
+    _audio(model, body, f)
+    _moderation(f, catalog)
+
+
+def _supported(field: str, model) -> bool:
+    return _rule(field, model.id) is not None
+
+
+def _prompt_cache_options(model, f: Fields) -> None:
+    options = f.obj("prompt_cache_options")
+    if options is None:
+        return
+    if not _supported("prompt_cache_options", model):
+        raise errors.unsupported_parameter("prompt_cache_options")
+    inner = Fields(options, "prompt_cache_options")
+    _only(options, {"mode", "ttl"}, "prompt_cache_options")
+    inner.string("mode", choices=CACHE_MODES)
+    inner.string("ttl", choices=CACHE_TTLS)
+
+
+def _prediction(model, body: dict[str, Any], f: Fields) -> None:
+    prediction = f.obj("prediction")
+    if prediction is None:
+        return
+    if not _supported("prediction", model):
+        raise errors.unsupported_parameter("prediction")
+    inner = Fields(prediction, "prediction")
+    inner.string("type", required=True, choices=PREDICTION_TYPES)
+    content = prediction.get("content")
+    if content is None:
+        raise errors.missing_parameter("prediction.content")
+    if not isinstance(content, (str, list)):
+        raise errors.invalid_type("prediction.content", "a string or array of text parts", content)
+    if isinstance(body.get("n"), int) and body["n"] > 1:
+        # Predicted Outputs guide, limitations: n > 1 is not supported (wording assumed -- unconfirmed).
+        raise ApiError(400, "Predicted outputs are not supported with n greater than 1.", param="n",
+                       code="invalid_value")
+
+
+def _web_search(model, f: Fields) -> None:
+    options = f.obj("web_search_options")
+    if options is None:
+        return
+    if not _supported("web_search_options", model):
+        raise errors.unsupported_parameter("web_search_options")
+    inner = Fields(options, "web_search_options")
+    inner.string("search_context_size", choices=["low", "medium", "high"])
+    inner.obj("user_location")
+
+
+def _audio(model, body: dict[str, Any], f: Fields) -> None:
+    modalities = f.array("modalities")
+    wants_audio = False
+    if modalities is not None:
+        for index, value in enumerate(modalities):
+            if value not in MODALITIES:
+                raise errors.invalid_value(f"modalities[{index}]", value, MODALITIES)
+        wants_audio = "audio" in modalities
+    audio = f.obj("audio")
+    if not wants_audio and audio is None:
+        return
+    if not _supported("audio", model):
+        param = "modalities" if wants_audio else "audio"
+        raise errors.unsupported_parameter(param)
+    if wants_audio and audio is None:  # "Required when audio output is requested with modalities: ["audio"]"
+        raise errors.missing_parameter("audio")
+    if audio is not None:
+        inner = Fields(audio, "audio")
+        inner.string("format", required=True, choices=AUDIO_FORMATS)
+        if audio.get("voice") is None:
+            raise errors.missing_parameter("audio.voice")
+    if body.get("stream") and audio is not None and audio.get("format") not in (None, "pcm16"):
+        # Streamed audio comes as pcm16 only (audio guide) -- wording assumed.
+        raise errors.unsupported_value("audio.format", "streaming audio output supports only 'pcm16'.")
+
+
+def _moderation(f: Fields, catalog) -> None:
+    config = f.obj("moderation")
+    if config is None:
+        return
+    inner = Fields(config, "moderation")
+    name = inner.string("model", required=True)
+    moderation_model = catalog.get(name)
+    if moderation_model is None or moderation_model.kind != "moderation":
+        raise ApiError(400, f"Invalid value for 'moderation.model': '{name}' is not a moderation model.",
+                       param="moderation.model", code="invalid_value")  # wording assumed
+    policy = inner.obj("policy")
+    if policy is not None:
+        for side in ("input", "output"):
+            part = Fields(policy, "moderation.policy").obj(side)
+            if part is not None:
+                Fields(part, f"moderation.policy.{side}").string("mode", required=True,
+                                                                 choices=MODERATION_POLICY_MODES)
+
+
+def _only(value: dict[str, Any], known: set[str], param: str) -> None:
+    for key in value:
+        if key not in known:
+            raise ApiError(400, f"Unknown parameter: '{param}.{key}'.", param=f"{param}.{key}",
+                           code="unknown_parameter")
+
+
+def _listed(values: list[str]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
