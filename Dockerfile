@@ -59,4 +59,5 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/opt/sentra-openai/bin/python", "/opt/sentra-openai/healthcheck.py"]
 # 0.0.0.0: inside its own network namespace the server must accept connections from outside the container; what
 # reaches it is decided where the ports are published (`-p 127.0.0.1:8080:8080` keeps it on the host's loopback).
+# On this bind the control API (/sentra/v1/) is off unless control.token is set (engine/endpoints/control.py).
 ENTRYPOINT ["sentra-openai", "serve", "--host", "0.0.0.0"]
