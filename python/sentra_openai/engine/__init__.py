@@ -112,6 +112,7 @@ def build_engine(
     # Opened here, in the parent (a bad path fails at start-up); each forked worker reopens its own connection.
     services.state = state or open_store(settings, clock=services.wall_clock)
     services.control = ControlState(services.state, settings, services.wall_clock)  # before the fork: shared
+    services.fixtures.counter = services.control.next_fixture_call  # reply sequences count across workers
     engine = Engine(services)
     register_all(engine)
     return engine

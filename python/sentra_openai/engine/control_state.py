@@ -299,6 +299,7 @@ def apply_changes(engine: Any, control: ControlState) -> None:
         return
     if settings.fixtures != previous.fixtures:
         services.fixtures = FixtureSet.load(settings.fixture_paths())
+        services.fixtures.counter = control.next_fixture_call
     services.content_cache.clear()  # fixtures or injected faults change what a request gets
     if settings.error_injection.burst_window_seconds != previous.error_injection.burst_window_seconds:
         services.faults.load = LoadWindow(settings.error_injection.burst_window_seconds)

@@ -23,7 +23,7 @@ from ..state import MemoryStore, StateStore
 from ..tokens import TokenCounter
 from . import errors
 from .clock import Clock, MonotonicClock
-from .content.fixtures import FixtureSet
+from .content.fixtures import FixtureSet, begin_generation, sequence_used
 from .errors import ApiError
 from .ids import base62, unique_stream
 from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
@@ -139,7 +139,10 @@ class Call:
         cache = self.services.content_cache
         value = cache.get(key)
         if value is None:
+            begin_generation()
             value = generate(random.Random(key))
+            if sequence_used():  # a fixture's reply sequence: the next identical call gets the next reply
+                return value
             cache[key] = value
             if len(cache) > CONTENT_CACHE_SIZE:
                 del cache[next(iter(cache))]

@@ -1,14 +1,19 @@
 """Response fixtures: canned answers for known prompts, loaded from YAML into the native fixture index.
 
-The file format is documented at the top of fixtures/default.yaml. Matching (exact / regex / model, priority,
-weighted choice) is done by the native index (rust/core/src/fixtures.rs); this module validates the files,
-keeps the responses and turns an index hit into a `Fixture`. Every problem in a file is a `FixtureError`
-whose message names the file and the entry, so the server can print it as is and exit.
+The file format is documented at the top of fixtures/default.yaml. Matching on the last user message (exact /
+regex / model, priority, weighted choice) is done by the native index (rust/core/src/fixtures.rs); fixtures with
+conditions on the whole conversation (content/conversation.py: earlier turns, the last tool result, the system
+prompt, the tools offered) are checked here and win ties of priority. `replies` gives the i-th matching call the
+i-th reply, counted by `counter` (the control state's, shared by every worker). Every problem in a file is a
+`FixtureError` whose message names the file and the entry, so the server can print it as is and exit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextvars
+import itertools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +22,28 @@ import orjson
 import yaml
 
 from ... import _native
+from .conversation import (
+    CONVERSATION_KEYS,
+    ConditionError,
+    Conversation,
+    ConversationRule,
+    conversation_of,
+    prompt_conversation,
+)
 
-_ENTRY_KEYS = frozenset({"name", "match", "priority", "weight", "response"})
-_MATCH_KEYS = frozenset({"exact", "regex", "model"})
+_ENTRY_KEYS = frozenset({"name", "match", "priority", "weight", "response", "replies", "cycle"})
+_MATCH_KEYS = frozenset({"exact", "regex", "model"}) | CONVERSATION_KEYS
+# Set while content is generated when a fixture with a reply sequence answered: that content must not be cached.
+_SEQUENCE_USED: contextvars.ContextVar[bool] = contextvars.ContextVar("sentra_fixture_sequence", default=False)
+
+
+def begin_generation() -> None:
+    _SEQUENCE_USED.set(False)
+
+
+def sequence_used() -> bool:
+    """Whether a reply sequence answered since `begin_generation` (the next identical call gets the next reply)."""
+    return _SEQUENCE_USED.get()
 _RESPONSE_KEYS = frozenset({"content", "tool_call"})
 _TOOL_CALL_KEYS = frozenset({"name", "arguments"})
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -37,6 +61,10 @@ class Fixture:
     name: str
     content: str | None
     tool_call: dict[str, Any] | None = field(default=None, hash=False)  # a dict is unhashable; the name suffices
+    # Matched on the conversation (not only the last user message): it also answers after a tool result.
+    conversational: bool = False
+    replies: tuple[Fixture, ...] = field(default=(), hash=False)  # the i-th matching call gets replies[i]
+    cycle: bool = False  # after the last reply: start again (True) or keep the last (False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +81,47 @@ class _Rule:
         return (self.priority, self.exact, self.regex, self.model, self.weight)
 
 
-class FixtureSet:
-    """The loaded fixtures. Immutable; `match` is safe to call from any thread."""
+@dataclass(frozen=True)
+class _ConversationalEntry:
+    fixture: Fixture
+    rule: _Rule
+    conditions: ConversationRule
+    exact: str | None
+    regex: re.Pattern[str] | None
+    answers_tool_results: bool  # only fixtures that say so answer a conversation that ends with a tool result
 
-    def __init__(self, fixtures: Sequence[Fixture], rules: Sequence[_Rule], labels: Sequence[str]) -> None:
+    def matches(self, model: str, conversation: Conversation) -> bool:
+        if not self.answers_tool_results and conversation.turns and conversation.turns[-1].role in ("tool", "function"):
+            return False
+        wanted = self.rule.model
+        if wanted is not None and not (model.startswith(wanted[:-1]) if wanted.endswith("*") else model == wanted):
+            return False
+        prompt = conversation.last_user_text
+        if self.exact is not None and prompt.strip() != self.exact.strip():
+            return False
+        if self.regex is not None and self.regex.search(prompt) is None:
+            return False
+        return self.conditions.matches(conversation)
+
+
+class FixtureSet:
+    """The loaded fixtures; `match` is safe to call from any thread."""
+
+    def __init__(self, fixtures: Sequence[Fixture], rules: Sequence[_Rule], labels: Sequence[str],
+                 conversational: Sequence[_ConversationalEntry] = ()) -> None:
         self._fixtures = tuple(fixtures)
+        self._priorities = tuple(rule.priority for rule in rules)
+        self._conversational = tuple(sorted(conversational, key=lambda e: -e.rule.priority))
+        self._local_calls: dict[str, itertools.count] = {}
+        # How many calls a fixture with replies answered before this one; the engine installs the shared counter.
+        self.counter: Callable[[str], int] = self._count_locally
         try:
             self._index = _native.FixtureIndex([rule.as_tuple() for rule in rules], list(labels))
         except ValueError as exc:  # the native message already starts with the entry's label
             raise FixtureError(str(exc)) from None
+
+    def _count_locally(self, name: str) -> int:
+        return next(self._local_calls.setdefault(name, itertools.count()))
 
     @classmethod
     def load(cls, paths: Iterable[str | Path]) -> FixtureSet:
@@ -69,6 +129,7 @@ class FixtureSet:
         fixtures: list[Fixture] = []
         rules: list[_Rule] = []
         labels: list[str] = []
+        conversational: list[_ConversationalEntry] = []
         first_seen: dict[str, str] = {}
         for file in _expand(paths):
             for position, raw in enumerate(_read_entries(file), start=1):
@@ -78,23 +139,83 @@ class FixtureSet:
                     other = first_seen[fixture.name]
                     raise FixtureError(f"{label}: the name {fixture.name!r} is already used by {other}")
                 first_seen[fixture.name] = label
+                if fixture.conversational:
+                    conversational.append(_conversational_entry(raw, fixture, rule, label))
+                    continue
                 fixtures.append(fixture)
                 rules.append(rule)
                 labels.append(label)
-        return cls(fixtures, rules, labels)
+        return cls(fixtures, rules, labels, conversational)
 
     @property
     def fixtures(self) -> tuple[Fixture, ...]:
-        return self._fixtures
+        return self._fixtures + tuple(entry.fixture for entry in self._conversational)
 
     def __len__(self) -> int:
-        return len(self._fixtures)
+        return len(self._fixtures) + len(self._conversational)
 
     def match(self, model: str, prompt: str | None, draw: float) -> Fixture | None:
         """The fixture answering `prompt` (the last user message) for `model`; `draw` in [0, 1) from the
         request's seeded RNG picks among equally ranked fixtures by weight."""
-        index = self._index.lookup(model, prompt or "", draw)
-        return None if index is None else self._fixtures[index]
+        if not self._conversational:
+            return self._native(model, prompt or "", draw)
+        return self.match_conversation(model, prompt_conversation(prompt or ""), draw)
+
+    def match_chat(self, model: str, req: Any, draw: float) -> Fixture | None:
+        """The fixture answering a chat-style request (its `messages` and offered `tools`)."""
+        if not self._conversational:
+            return self._native(model, req.last_user_text(), draw)
+        return self.match_conversation(model, conversation_of(req.messages, [t["name"] for t in req.tools]), draw)
+
+    def match_conversation(self, model: str, conversation: Conversation, draw: float) -> Fixture | None:
+        turns = conversation.turns
+        if turns and turns[-1].role in ("tool", "function"):
+            index = None  # fixtures of the last user message never answer a tool result
+        else:
+            index = self._index.lookup(model, conversation.last_user_text, draw)
+        floor = self._priorities[index] if index is not None else None
+        candidates: list[_ConversationalEntry] = []
+        for entry in self._conversational:  # highest priority first
+            if floor is not None and entry.rule.priority < floor:
+                break
+            if candidates and entry.rule.priority < candidates[0].rule.priority:
+                break
+            if entry.matches(model, conversation):
+                candidates.append(entry)
+        if not candidates:
+            return None if index is None else self._resolve(self._fixtures[index])
+        total = sum(entry.rule.weight for entry in candidates)
+        point = draw * total
+        for entry in candidates:
+            point -= entry.rule.weight
+            if point < 0:
+                return self._resolve(entry.fixture)
+        return self._resolve(candidates[-1].fixture)
+
+    def _native(self, model: str, prompt: str, draw: float) -> Fixture | None:
+        index = self._index.lookup(model, prompt, draw)
+        return None if index is None else self._resolve(self._fixtures[index])
+
+    def _resolve(self, fixture: Fixture) -> Fixture:
+        if not fixture.replies:
+            return fixture
+        _SEQUENCE_USED.set(True)
+        calls = self.counter(fixture.name)
+        count = len(fixture.replies)
+        return fixture.replies[calls % count if fixture.cycle else min(calls, count - 1)]
+
+
+def _conversational_entry(raw: Mapping[str, Any], fixture: Fixture, rule: _Rule, label: str) -> _ConversationalEntry:
+    match = raw.get("match") or {}
+    try:
+        conditions = ConversationRule(match)
+        regex = re.compile(rule.regex) if rule.regex is not None else None
+    except ConditionError as exc:
+        raise FixtureError(f"{label}: {exc}") from None
+    except re.error as exc:
+        raise FixtureError(f"{label}: 'match.regex' is not a valid regex: {exc}") from None
+    answers = "tool_result" in match or "conversation" in match
+    return _ConversationalEntry(fixture, rule, conditions, rule.exact, regex, answers)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -145,14 +266,30 @@ def _parse_entry(raw: Any, label: str) -> tuple[Fixture, _Rule]:
         raise FixtureError(f"{label}: 'name' must be a non-empty string")
     match = _mapping(entry.get("match", {}), label, "'match'", _MATCH_KEYS)
     exact, regex, model = (_optional_text(match, key, label) for key in ("exact", "regex", "model"))
+    conversational = any(key in match for key in CONVERSATION_KEYS)
     priority = entry.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int) or not -(2**63) <= priority < 2**63:
         raise FixtureError(f"{label}: 'priority' must be an integer, got {priority!r}")
     weight = entry.get("weight", 1)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < float("inf"):
         raise FixtureError(f"{label}: 'weight' must be a number > 0, got {weight!r}")
+    rule = _Rule(priority, exact, regex, model, float(weight))
+    cycle = entry.get("cycle", False)
+    if not isinstance(cycle, bool):
+        raise FixtureError(f"{label}: 'cycle' must be true or false, got {cycle!r}")
+    if "response" in entry and "replies" in entry:
+        raise FixtureError(f"{label}: give one of 'response' or 'replies', not both")
+    if "replies" in entry:
+        replies = entry["replies"]
+        if not isinstance(replies, list) or not replies:
+            raise FixtureError(f"{label}: 'replies' must be a non-empty list of responses")
+        parsed = []
+        for position, reply in enumerate(replies):
+            content, tool_call = _parse_response(reply, f"{label} reply #{position + 1}")
+            parsed.append(Fixture(name, content, tool_call, conversational))
+        return Fixture(name, None, None, conversational, tuple(parsed), cycle), rule
     content, tool_call = _parse_response(entry.get("response"), label)
-    return Fixture(name, content, tool_call), _Rule(priority, exact, regex, model, float(weight))
+    return Fixture(name, content, tool_call, conversational), rule
 
 
 def _parse_response(raw: Any, label: str) -> tuple[str | None, dict[str, Any] | None]:

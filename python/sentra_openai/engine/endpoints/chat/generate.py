@@ -46,7 +46,7 @@ class Choice:
 
 def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
     """One sampled answer; each choice draws its own fixture variant and text, as n samples of a model differ."""
-    fixture = fixtures.match(model.id, req.last_user_text(), rng.random())
+    fixture = fixtures.match_chat(model.id, req, rng.random())
     reasoning = _reasoning_tokens(rng, model, req.max_output)
     budget = (req.max_output if req.max_output is not None else min(model.max_output, DEFAULT_ANSWER_CAP)) - reasoning
     if budget <= 0:
@@ -101,10 +101,10 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
             except schema_gen.SchemaGenerationError:
                 pass  # a shape no value satisfies: answer as if none were given
         return generate_json_object(rng, encoding, cap), False
+    if fixture is not None and fixture.content is not None and (fixture.conversational or not req.answering_tool_result()):
+        return fixture.content, False  # a fixture matched on the conversation also answers a tool result
     if req.answering_tool_result():
         return _tool_result_answer(req, encoding, rng, cap), False
-    if fixture is not None and fixture.content is not None:
-        return fixture.content, False
     # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
     # sequences the whole answer is needed, since a stop that straddles the limit must still win.
     answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text())
@@ -123,7 +123,12 @@ def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: 
 
 def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
     """Which tools the simulated model calls. After a tool result it answers in text, so agents never loop."""
-    if not req.tools or req.tool_choice == "none" or req.answering_tool_result():
+    if not req.tools or req.tool_choice == "none":
+        return []
+    names = [t["name"] for t in req.tools]
+    if fixture is not None and fixture.conversational and fixture.tool_call and fixture.tool_call.get("name") in names:
+        return [fixture.tool_call["name"]]  # the next step of a scripted agent loop, even after a tool result
+    if req.answering_tool_result():
         return []
     if isinstance(req.tool_choice, dict):
         return [req.tool_choice["name"]]
