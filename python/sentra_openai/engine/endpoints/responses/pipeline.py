@@ -41,12 +41,15 @@ def observed_charge(body: dict[str, Any]) -> int:
 class Prepared:
     """A validated request with its whole input (chain or conversation history first) and its count."""
 
-    def __init__(self, call: Call, body: dict[str, Any]) -> None:
+    def __init__(self, call: Call, body: dict[str, Any], *, counting_only: bool = False) -> None:
         self.body = body
-        self.model = resolve_model_of_kind(call, model_name(body), "chat", surface="responses")
+        # The input_tokens body may leave the model out: it is then counted as the configured fallback model's.
+        name = model_name(body) if not counting_only or "model" in body else call.settings.models.fallback
+        self.model = resolve_model_of_kind(call, name, "chat", surface="responses")
         try:
             self.req: ResponsesRequest = parse_responses_request(body, self.model.max_output,
-                                                                 reasoning_model=self.model.reasoning)
+                                                                 reasoning_model=self.model.reasoning,
+                                                                 counting_only=counting_only)
             if self.model.reasoning:
                 check_reasoning_model_rules(body, self.req.effort)
         except ApiError:
@@ -176,6 +179,6 @@ def _add_fee(call: Call, kind: str) -> None:
 
 def handle_input_tokens(call: Call) -> Outcome:
     """What a create with this body would bill as input (usage.input_tokens), without generating."""
-    prepared = Prepared(call, parse_json_object(call.request.body))
+    prepared = Prepared(call, parse_json_object(call.request.body), counting_only=True)
     respond.admit(call, prepared.model, 0, lambda: observed_charge(prepared.body))
     return respond.json_outcome({"object": "response.input_tokens", "input_tokens": prepared.count.total})

@@ -20,8 +20,9 @@ KNOWN_FIELDS = frozenset(
     """model input instructions tools tool_choice parallel_tool_calls max_tool_calls text reasoning include
     max_output_tokens temperature top_p top_logprobs metadata store background stream stream_options
     previous_response_id conversation prompt_cache_key prompt_cache_retention prompt_cache_options safety_identifier
-    service_tier truncation user context_management prompt moderation""".split()
-)
+    service_tier truncation user context_management prompt moderation
+    access_programs background_options image personality""".split()
+)  # the spec's CreateResponse and TokenCountsBody, and what openai-python 3.57 sends beyond them (accepted, unused)
 INCLUDABLE = [
     "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
     "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
@@ -93,7 +94,9 @@ def check_reasoning_model_rules(body: dict[str, Any], effort: str | None) -> Non
     chat_request.check_reasoning_model_rules(sampling)
 
 
-def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reasoning_model: bool) -> ResponsesRequest:
+def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reasoning_model: bool,
+                            counting_only: bool = False) -> ResponsesRequest:
+    """`counting_only`: the input_tokens route, whose body requires nothing (the spec's TokenCountsBody)."""
     f = Fields(body)
     f.reject_unknown(KNOWN_FIELDS)
     for name, kind, bounds in _CHECKED_ONLY:
@@ -155,7 +158,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     if previous is not None and conversation is not None:
         raise ApiError(400, "Mutually exclusive parameters: Ensure you are only providing one of: "
                             "'previous_response_id' or 'conversation'.", param=None, code="mutually_exclusive_parameters")
-    if previous is None and conversation is None and not items:
+    if previous is None and conversation is None and not items and not counting_only:
         raise errors.missing_parameter("input")
     safety = f.string("safety_identifier")
     if safety is not None and len(safety) > 64:
@@ -165,7 +168,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     metadata = body.get("metadata") or {}
     _check_metadata(metadata)
     return ResponsesRequest(
-        model_name=body["model"],
+        model_name=body.get("model") or "",
         items=items,
         instructions=instructions,
         tools=tools,
