@@ -37,7 +37,8 @@ def post(server, path: str, body: dict, **headers: str) -> httpx.Response:
                       timeout=10)
 
 
-@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4o-mini", "gpt-4.1-nano", "o4-mini", "gpt-5-nano", "gpt-3.5-turbo"])
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "o3", "gpt-5-nano", "gpt-5.4-nano",
+                                   "gpt-6-astra", "gpt-5.6-luna"])
 def test_chat_cost_is_exact(fast_server, model):
     params = {"max_completion_tokens": 900} if CATALOG[model].reasoning else {"max_tokens": 200}
     response = post(fast_server, "/chat/completions",
@@ -74,13 +75,24 @@ def test_completions_and_embeddings_cost(fast_server):
     assert header_cost(embedding) == token_cost("text-embedding-3-large", tokens, 0, 0) > 0
 
 
+@pytest.fixture(scope="module")
+def dalle_server(tmp_path_factory):
+    """A fast server on a day before DALL-E's shutdown (2026-05-12, the SDK's ImageModel docstring)."""
+    from conftest import start_server
+
+    server = start_server(tmp_path_factory.mktemp("dalle"), {"metrics": {"enable": False}},
+                          env={"SENTRA_MODELS_AS_OF": "2026-05-11"})
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("model,quality,size,n", [("dall-e-3", "hd", "1792x1024", 1), ("dall-e-3", "standard", "1024x1024", 1),
                                                   ("dall-e-2", "standard", "256x256", 3)])
-def test_images_cost_per_image(fast_server, model, quality, size, n):
+def test_images_cost_per_image(dalle_server, model, quality, size, n):
     body = {"model": model, "prompt": "a river delta from above", "size": size, "n": n}
     if model == "dall-e-3":
         body["quality"] = quality
-    response = post(fast_server, "/images/generations", body)
+    response = post(dalle_server, "/images/generations", body)
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]) == n
     assert header_cost(response) == n * Decimal(CATALOG[model].image_prices[quality][size].usd)

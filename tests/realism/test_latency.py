@@ -24,8 +24,8 @@ CATALOG = Catalog.default()
 SAMPLES = 300
 
 
-def make_engine(mode: str = "default", time_scale: float | None = None):
-    settings = load_settings(mode=mode, environ={})
+def make_engine(mode: str = "default", time_scale: float | None = None, as_of: str = "today"):
+    settings = load_settings(mode=mode, environ={}, cli={"models.as_of": as_of})
     settings = replace(settings, rate_limiting=replace(settings.rate_limiting, enable=False))
     if time_scale is not None:
         settings = replace(settings, latency=replace(settings.latency, time_scale=time_scale))
@@ -98,9 +98,9 @@ def test_observed_ttft_and_token_rate_match_the_configured_profile():
 
 
 def test_a_slower_model_is_slower():
-    fast, slow = CATALOG["gpt-4.1-nano"].latency, CATALOG["gpt-4o-mini"].latency
+    fast, slow = CATALOG["gpt-4o"].latency, CATALOG["gpt-4o-mini"].latency
     assert fast.tokens_per_s > slow.tokens_per_s * 1.2  # the premise, from the catalog
-    _, fast_rates = stream_stats("gpt-4.1-nano", samples=60)
+    _, fast_rates = stream_stats("gpt-4o", samples=60)
     _, slow_rates = stream_stats("gpt-4o-mini", samples=60)
     assert statistics.median(fast_rates) > statistics.median(slow_rates) * 1.1
 
@@ -123,12 +123,12 @@ def test_long_prompts_wait_longer_for_the_first_token_and_cached_prefixes_do_not
 
 
 def test_reasoning_models_think_before_the_first_visible_token():
-    profile = CATALOG["o4-mini"].latency
+    profile = CATALOG["gpt-5.4-mini"].latency
     ttfts = []
     engine, clock = make_engine()
     for seed in range(40):
         outcome = send(engine, "/v1/chat/completions",
-                       chat_body("o4-mini", stream=True, max_completion_tokens=2000), **{"x-sentra-seed": str(seed)})
+                       chat_body("gpt-5.4-mini", stream=True, max_completion_tokens=2000), **{"x-sentra-seed": str(seed)})
         ttfts.append(content_times(observe_stream(outcome.stream, clock))[0][0])
     assert statistics.median(ttfts) >= profile.ttft_median_s + profile.reasoning_delay_s
 
@@ -209,6 +209,7 @@ def test_embeddings_and_images_have_their_own_profiles():
 
     image_profile = CATALOG["dall-e-2"].latency
     image_delays = []
+    engine, _ = make_engine(as_of="2026-05-11")  # dall-e-2 shut down on 2026-05-12 (SDK ImageModel docstring)
     for seed in range(80):
         outcome = send(engine, "/v1/images/generations",
                        orjson.dumps({"model": "dall-e-2", "prompt": "a river", "size": "512x512"}),

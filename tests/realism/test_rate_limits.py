@@ -33,7 +33,7 @@ LIMITS = {
     "gpt-4o-mini": {"rpm": 600, "tpm": 60000},  # 0.1 s per request, 1000 tokens per second
     "gpt-4o": {"rpm": 2, "tpm": 1000000},
     "gpt-4.1-mini": {"rpm": 10, "tpm": 1000},  # a request drips back every 6 s: none refills during the test
-    "gpt-4.1-nano": {"rpm": 1000, "tpm": 1000000, "rpd": 2},
+    "gpt-4.1": {"rpm": 1000, "tpm": 1000000, "rpd": 2},
     "text-embedding-3-small": {"rpm": 60, "tpm": 6000},
 }
 
@@ -43,9 +43,11 @@ def limited(tmp_path_factory):
     """Real one-minute windows (time scale 1); requests ask X-Sentra-Time-Scale: 0 so no response is delayed."""
     from conftest import start_server
 
+    # `requested`: these tests are about that charge (prompt + max output); the default, `observed`, is checked
+    # against the real captures in test_capture_headers.py
     server = start_server(tmp_path_factory.mktemp("limits"), {
         "metrics": {"enable": False},
-        "rate_limiting": {"overrides": LIMITS},
+        "rate_limiting": {"overrides": LIMITS, "token_charge": "requested"},
     }, mode="default")
     yield server
     server.stop()
@@ -168,13 +170,13 @@ def test_tpm_429_charges_nothing_and_request_too_large(limited):
 
 def test_rpd_429(limited):
     key = "sk-rpd-exhaust"
-    assert [chat(limited, key, model="gpt-4.1-nano", max_tokens=5).status_code for _ in range(2)] == [200, 200]
-    refused = chat(limited, key, model="gpt-4.1-nano", max_tokens=5)
+    assert [chat(limited, key, model="gpt-4.1", max_tokens=5).status_code for _ in range(2)] == [200, 200]
+    refused = chat(limited, key, model="gpt-4.1", max_tokens=5)
     assert refused.status_code == 429
     error = refused.json()["error"]
     assert error["type"] == "requests"
     assert re.fullmatch(
-        rf"Rate limit reached for gpt-4\.1-nano in organization {ORG} on requests per day \(RPD\): Limit 2, Used 2, "
+        rf"Rate limit reached for gpt-4\.1 in organization {ORG} on requests per day \(RPD\): Limit 2, Used 2, "
         r"Requested 1\. Please try again in 12h0m0s\. Visit https://platform\.openai\.com/account/rate-limits to learn "
         r"more\.", _round_rpd(error["message"])), error["message"]
     assert int(refused.headers["retry-after"]) > 120  # the SDK does not retry waits this long
