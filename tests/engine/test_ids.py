@@ -86,3 +86,19 @@ def test_a_two_process_server_gives_every_response_its_own_id(server_factory) ->
         assert answer.status_code == 200
         seen += [answer.headers["x-request-id"], answer.json()["id"]]
     assert len(set(seen)) == len(seen) == 200
+
+
+def test_health_checks_do_not_change_the_draws_of_api_requests() -> None:
+    def jittered_runs(probes: int) -> list[str]:
+        engine = build_engine(load_settings(mode="default", environ={}, cli={"latency.time_scale": 1.0}),
+                              clock=ManualClock())
+        found = []
+        for _ in range(3):
+            for _ in range(probes):
+                engine.handle(Request("GET", "/health", {}, b""))
+            outcome = engine.handle(Request("POST", "/v1/chat/completions", {"content-type": "application/json"},
+                                            CHAT))
+            found.append(outcome.headers["openai-processing-ms"])
+        return found
+
+    assert jittered_runs(0) == jittered_runs(5)

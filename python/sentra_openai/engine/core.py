@@ -266,7 +266,6 @@ class Engine:
         return None
 
     def handle(self, request: Request) -> Outcome:
-        self._sequence += 1
         control = self.services.control
         if control is not None and control.changed():  # one shared-memory read when nothing changed
             from .control_state import apply_changes
@@ -279,6 +278,10 @@ class Engine:
         table = self._find(request.path)
         entry = table.get(request.method) if table else None
         endpoint = entry[0] if entry else "unknown"
+        if endpoint not in self.public_endpoints:
+            # Health checks and image downloads do not move the run's position: pollers and probes (a container's
+            # HEALTHCHECK) must not change which draws the API requests get.
+            self._sequence += 1
         try:
             call = Call(self.services, request, endpoint, self._sequence)
         except ApiError as exc:  # a malformed control header
