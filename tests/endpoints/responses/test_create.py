@@ -4,6 +4,7 @@ max_output_tokens, chains, errors; every body validated against the spec's Respo
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import httpx
 import openai
@@ -208,3 +209,43 @@ def test_async_client(fast_server):
 
     response = asyncio.run(run())
     assert response.output_text and response.status == "completed"
+
+
+def test_realism_headers_cost_and_rate_limits(limited_server):
+    response = httpx.post(limited_server.api_url + "/responses", json={"model": "gpt-4o-mini", "input": "Hi"},
+                          headers={"authorization": "Bearer sk-resp-limits"})
+    assert response.status_code == 200
+    for name in ("x-ratelimit-limit-requests", "x-ratelimit-remaining-tokens", "x-request-id", "openai-processing-ms"):
+        assert name in response.headers
+    usage = response.json()["usage"]
+    # gpt-4o-mini: $0.15 / 1M input, $0.60 / 1M output (config/models.yaml)
+    expected = Decimal(usage["input_tokens"]) * Decimal("0.15") / 10**6 + Decimal(usage["output_tokens"]) * Decimal("0.6") / 10**6
+    assert Decimal(response.headers["x-sentra-cost-usd"]) == expected
+    # A 400 still costs a request, as on chat.
+    before = int(response.headers["x-ratelimit-remaining-requests"])
+    bad = httpx.post(limited_server.api_url + "/responses", json={"model": "gpt-4o-mini", "input": "Hi", "top_p": 3},
+                     headers={"authorization": "Bearer sk-resp-limits"})
+    assert bad.status_code == 400 and int(bad.headers["x-ratelimit-remaining-requests"]) == before - 1
+
+
+def test_rate_limited_with_openai_429(server_factory):
+    server = server_factory({"latency": {"enable": False}, "error_injection": {"enable": False},
+                             "metrics": {"enable": False}, "rate_limiting": {"overrides": {"gpt-4o-mini": {"rpm": 2}}}},
+                            mode="default")
+    client = server.client()
+    for _ in range(2):
+        client.responses.create(model="gpt-4o-mini", input="Hi")
+    with pytest.raises(openai.RateLimitError) as info:
+        client.responses.create(model="gpt-4o-mini", input="Hi")
+    assert info.value.body["code"] == "rate_limit_exceeded"
+
+
+def test_chain_prefix_hits_the_prompt_cache(openai_client):
+    instructions = "You are a careful assistant. " * 300  # well over the 1024-token minimum
+    first = openai_client.responses.create(model="gpt-4o-mini", instructions=instructions, input="Hello",
+                                           prompt_cache_key="responses-cache-test")
+    assert first.usage.input_tokens_details.cached_tokens == 0
+    second = openai_client.responses.create(model="gpt-4o-mini", instructions=instructions, input="Hello again",
+                                            prompt_cache_key="responses-cache-test")
+    cached = second.usage.input_tokens_details.cached_tokens
+    assert cached >= 1024 and cached % 128 == 0 and cached <= second.usage.input_tokens
