@@ -158,10 +158,18 @@ def test_compact_keeps_user_messages_and_adds_one_compaction_item(client):
     assert follow_up.status == "completed"
 
 
+def test_compact_of_nothing_but_instructions(client):
+    compacted = client.responses.compact(model="gpt-4o-mini", instructions="Be brief.")  # both sources are optional
+    assert [item.type for item in compacted.output] == ["compaction"]
+
+
 def test_compact_errors(client):
-    with pytest.raises(openai.BadRequestError) as missing:
-        client.responses.compact(model="gpt-4o-mini")
-    assert missing.value.body["param"] == "input"
+    with pytest.raises(openai.BadRequestError) as bad_input:
+        client.responses.compact(model="gpt-4o-mini", input=42)  # type: ignore[arg-type]
+    assert bad_input.value.body["param"] == "input"
+    with pytest.raises(openai.BadRequestError) as unknown_field:
+        client.responses.with_raw_response.compact(model="gpt-4o-mini", input="x", extra_body={"temperature": 1})
+    assert "temperature" in unknown_field.value.body["message"]
     with pytest.raises(openai.BadRequestError) as unknown:
         client.responses.compact(model="gpt-4o-mini", previous_response_id="resp_nope")
     assert unknown.value.body["code"] == "previous_response_not_found"

@@ -1,5 +1,6 @@
 """POST /v1/responses/compact: a conversation (its `input`, or a previous_response_id chain plus `input`) compacted
 into all of its user messages followed by one opaque `compaction` item, which a later create accepts in `input`.
+Both `input` and `previous_response_id` are optional in the spec: with neither, only the instructions are compacted.
 
 Shapes: the spec's CompactResource and CompactResponseMethodPublicBody (shared/data/openapi), the SDK's
 CompactedResponse ("a list of all user messages, followed by a single compaction item"); ids: reference §1.6
@@ -18,7 +19,7 @@ from ...validation import parse_json_object
 from . import stored
 
 KNOWN_FIELDS = frozenset({"model", "input", "previous_response_id", "instructions", "prompt_cache_key",
-                          "prompt_cache_retention", "prompt_cache_options", "image"})
+                          "prompt_cache_retention", "prompt_cache_options", "image", "service_tier"})
 # The compaction pass writes a summary: its size follows the conversation's (an assumption: OpenAI publishes none).
 SUMMARY_RATIO = 8
 MIN_SUMMARY_TOKENS = 16
@@ -54,8 +55,6 @@ def compact(call: Call) -> Outcome:
     compaction_id = f"resp_{shared}01{now:08x}{call.id_rng.getrandbits(96):024x}"
     items = (stored.chain_items(call, previous) if previous else []) + stored.normalize_input(
         call, request_input, compaction_id)
-    if not items:
-        raise errors.missing_parameter("input")
 
     text = "\n".join([instructions or "", *(_item_text(item) for item in items)])
     input_tokens = call.services.tokens.text_tokens(model, text) if model.encoding else len(text) // 4
