@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import LOG_LEVELS, MODES, ConfigError, load_settings
+from .config import LOG_LEVELS, MODES, ConfigError, load_settings, with_overlay
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, help="seed of every random draw (env SENTRA_SEED)")
     serve.add_argument("--metrics-port", type=int, help="Prometheus metrics port (default 9090; env METRICS_PORT)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="log level (env LOG_LEVEL)")
+    serve.add_argument("--record", metavar="DIR", help="proxy every /v1/ request to --upstream and write the "
+                                                       "exchanges to DIR as fixtures")
+    serve.add_argument("--upstream", metavar="URL", help="the OpenAI-compatible API to record from, e.g. "
+                                                         "https://api.openai.com/v1")
+    serve.add_argument("--replay", metavar="DIR", action="append",
+                       help="answer from the fixtures recorded in DIR (before the configured fixtures)")
     return parser
 
 
@@ -43,8 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seed": args.seed,
                 "metrics.port": args.metrics_port,
                 "logging.level": args.log_level,
+                "recording.dir": args.record,
+                "recording.upstream": args.upstream,
             },
         )
+        if args.replay:
+            missing = [folder for folder in args.replay if not os.path.isdir(folder)]
+            if missing:
+                raise ConfigError(f"--replay {missing[0]}: no such directory")
+            paths = [os.path.abspath(folder) for folder in args.replay] + list(settings.fixtures.paths)
+            settings = with_overlay(settings, {"fixtures": {"paths": paths}}, "command line")
     except ConfigError as exc:
         print(f"sentra-openai: error: {exc}", file=sys.stderr)
         return 2

@@ -115,4 +115,8 @@ def build_engine(
     services.fixtures.counter = services.control.next_fixture_call  # reply sequences count across workers
     engine = Engine(services)
     register_all(engine)
+    if settings.recording.dir:  # serve --record: every /v1/ request goes to the upstream, and is written down
+        from .recording import Recorder
+
+        engine.mounts.insert(0, ("/v1/", Recorder(settings).handle))
     return engine
