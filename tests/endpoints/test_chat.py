@@ -102,13 +102,13 @@ def test_stop_sequence_is_honoured(openai_client):
 
 def test_reasoning_model_rules(openai_client):
     with pytest.raises(openai.BadRequestError) as info:
-        openai_client.chat.completions.create(model="o3-mini", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+        openai_client.chat.completions.create(model="o3", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert info.value.code == "unsupported_parameter" and info.value.param == "max_tokens"
     assert "Use 'max_completion_tokens' instead." in info.value.message
     with pytest.raises(openai.BadRequestError) as info:
         openai_client.chat.completions.create(model="gpt-5-mini", temperature=0.7, messages=[{"role": "user", "content": "hi"}])
     assert info.value.code == "unsupported_value"
-    completion = create(openai_client, model="o4-mini", max_completion_tokens=2000,
+    completion = create(openai_client, model="gpt-5.4-mini", max_completion_tokens=2000,
                         messages=[{"role": "user", "content": "Prove that 17 is prime"}])
     details = completion.usage.completion_tokens_details
     assert details.reasoning_tokens > 0 and details.reasoning_tokens % 64 == 0
@@ -173,7 +173,7 @@ def test_tool_message_without_a_preceding_call_is_rejected(fast_server):
 
 
 def test_legacy_functions(openai_client):
-    completion = create(openai_client, model="gpt-3.5-turbo", functions=[WEATHER_TOOL["function"]],
+    completion = create(openai_client, model="gpt-4o-mini", functions=[WEATHER_TOOL["function"]],
                         function_call={"name": "get_current_weather"},
                         messages=[{"role": "user", "content": "Weather in Rome?"}])
     choice = completion.choices[0]
@@ -342,12 +342,17 @@ def test_validation_errors(fast_server, body, status, param, code, message):
         assert error["message"] == message
 
 
-def test_context_length_exceeded(fast_server):
+def test_context_length_exceeded():
+    from sentra_openai.config import load_settings
+    from sentra_openai.engine import Request, build_engine
+
     long_text = "word " * 9000  # ~9000 tokens, beyond gpt-4's 8192 window
-    response = httpx.post(f"{fast_server.api_url}/chat/completions",
-                          json={"model": "gpt-4", "messages": [{"role": "user", "content": long_text}]})
-    assert response.status_code == 400
-    error = response.json()["error"]
+    # gpt-4 (the smallest window) was shut down on 2026-10-23 (SDK 3.57.0): asked on a day it still answered
+    engine = build_engine(load_settings(mode="fast", environ={}, cli={"models.as_of": "2026-10-22"}))
+    outcome = engine.handle(Request("POST", "/v1/chat/completions", {"content-type": "application/json"}, orjson.dumps(
+        {"model": "gpt-4", "messages": [{"role": "user", "content": long_text}]})))
+    assert outcome.status == 400
+    error = orjson.loads(outcome.body)["error"]
     assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
     assert error["message"].startswith("This model's maximum context length is 8192 tokens. However, your messages resulted in")
 

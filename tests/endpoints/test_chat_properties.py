@@ -15,7 +15,8 @@ from schema_strategies import strict_schemas
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine
 
-_ENGINE = build_engine(load_settings(mode="fast", environ={}), clock=ManualClock())
+# 2026-10-22: the last day gpt-3.5-turbo (the cl100k_base chat model these properties cover) answers (SDK 3.57.0)
+_ENGINE = build_engine(load_settings(mode="fast", environ={}, cli={"models.as_of": "2026-10-22"}), clock=ManualClock())
 names = st.from_regex(r"\A[a-z][a-z0-9_]{0,20}\Z")
 
 
