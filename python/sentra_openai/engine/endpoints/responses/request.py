@@ -126,7 +126,9 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     effort = r.string("effort", choices=EFFORTS)
     summary = r.string("summary", choices=["auto", "concise", "detailed"])
     summary = summary or r.string("generate_summary", choices=["auto", "concise", "detailed"])
-    if reasoning and not reasoning_model and (effort not in (None, "none") or summary):
+    # Only an effort is refused on other models; a summary request passes (capture reasoning_generate_summary-0,
+    # computer-use-preview with generate_summary "concise": 200).
+    if reasoning and not reasoning_model and effort not in (None, "none"):
         raise errors.unsupported_parameter("reasoning.effort")
     include = f.array("include") or []
     for index, entry in enumerate(include):
