@@ -12,7 +12,8 @@ from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine
 from sentra_openai.engine.realism.pacing import immediate_events
 
-_ENGINE = build_engine(load_settings(mode="fast", environ={}), clock=ManualClock())
+# 2026-05-11: the last day dall-e-2 answers (SDK 3.57.0), so the images body below is served, not a 404
+_ENGINE = build_engine(load_settings(mode="fast", environ={}, cli={"models.as_of": "2026-05-11"}), clock=ManualClock())
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -31,6 +32,8 @@ VALID = {
                        "dimensions": 8},
     "/v1/images/generations": {"model": "dall-e-2", "prompt": "a cat", "n": 1, "size": "256x256",
                                "response_format": "b64_json"},
+    "/v1/moderations": {"model": "omni-moderation-latest",
+                        "input": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}]},
 }
 FIELDS = {path: sorted(body) for path, body in VALID.items()}
 
