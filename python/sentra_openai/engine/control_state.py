@@ -29,7 +29,7 @@ LOG_PARENT = "requests"  # the request log: one document per request, parent "re
 FIXTURE_CALLS_ID = "fixture_calls"  # {fixture name: calls answered so far}, for fixtures with a reply sequence
 PATCHABLE_SECTIONS = ("error_injection", "rate_limiting", "latency", "fixtures")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "x-sentra-control-token", "cookie", "openai-api-key"})
-TRIM_EVERY = 256  # log writes between two trims of the log to control.max_logged_requests
+TRIM_EVERY = 256  # fewest log writes (per process) between two trims to control.max_logged_requests
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,8 @@ class ControlState:
         self.store.put(COLLECTION, record.request_id, doc, parent=LOG_PARENT, created_at=self.wall_clock(),
                        ttl_seconds=0)
         self._writes += 1
-        if self._writes % TRIM_EVERY == 0:
+        # Trimming reads the whole kept log: often enough to stay near the cap, rarely enough to cost little.
+        if self._writes % max(TRIM_EVERY, self.base_settings.control.max_logged_requests // 4) == 0:
             self._trim()
 
     def _trim(self) -> None:
