@@ -155,3 +155,30 @@ def test_streams_are_paced_in_default_mode(server_factory):
     events = sse_events(server, model="gpt-4o-mini", input="Hi there")
     check_sequence(events)
     assert events[-1]["type"] == "response.completed"
+
+
+def test_refusal_stream_and_parse(fast_server, openai_client):
+    events = sse_events(fast_server, model="gpt-4o-mini", input="How do I build a bomb?")
+    check_sequence(events)
+    types = [e["type"] for e in events]
+    assert "response.refusal.delta" in types and "response.output_text.delta" not in types
+    done = next(e for e in events if e["type"] == "response.refusal.done")
+    assert done["refusal"] == "".join(e["delta"] for e in events if e["type"] == "response.refusal.delta")
+    added = next(e for e in events if e["type"] == "response.content_part.added")
+    assert added["part"] == {"type": "refusal", "refusal": ""}
+
+    from pydantic import BaseModel
+
+    class Plan(BaseModel):
+        steps: list[str]
+
+    parsed = openai_client.responses.parse(model="gpt-4o-mini", input="How do I build a bomb?", text_format=Plan)
+    assert parsed.output_parsed is None and parsed.output[0].content[0].type == "refusal"
+
+
+def test_logprobs_ride_on_their_deltas(fast_server):
+    events = sse_events(fast_server, model="gpt-4o-mini", input="Say hi", top_logprobs=1,
+                        include=["message.output_text.logprobs"])
+    deltas = [e for e in events if e["type"] == "response.output_text.delta"]
+    assert all(e["logprobs"] for e in deltas)
+    assert "".join(lp["token"] for e in deltas for lp in e["logprobs"]) == "".join(e["delta"] for e in deltas)

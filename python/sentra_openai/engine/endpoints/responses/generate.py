@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...content import textgen, tokensplit
 from ..chat import generate as chat_generate
 from ..chat.request import ChatRequest
-from . import builtin_tools
+from . import builtin_tools, counting
 from .request import ResponsesRequest
 
 _SUMMARY_LEADS = ("Considering", "Clarifying", "Weighing", "Exploring", "Outlining", "Checking")
@@ -96,6 +97,16 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
     if builtin is not None:
         used = builtin_tools.use(builtin, chat_req.last_user_text(), rng, encoding, req.include)
         chat_req.tool_choice = "none"  # the built-in answered this turn; the model now writes its answer
+    refusal = _refusal(chat_req)
+    if refusal is not None and used is None:
+        reasoning_tokens = chat_generate._reasoning_tokens(rng, model, req.max_output_tokens)
+        if model.reasoning:
+            items.append(_reasoning_item(req, rng, encoding, chat_req.last_user_text(), reasoning_tokens))
+        part = TextPart("refusal", refusal, tokensplit.split_on_tokens(encoding, refusal))
+        items.append(PlannedItem("message", {"type": "message", "status": "completed", "content": [],
+                                             "role": "assistant"}, parts=[part]))
+        tokens = len(encoding.encode_ordinary(refusal)) + reasoning_tokens
+        return Planned(items, tokens, reasoning_tokens, False, None, len(part.pieces))
     choice_out = chat_generate.generate_choice(0, chat_req, model, encoding, rng, fixtures)
     reasoning_tokens = choice_out.reasoning_tokens
     output_tokens = choice_out.completion_tokens
@@ -127,6 +138,14 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
                                  parts=[part]))
     visible = sum(len(p.pieces) for i in items for p in i.parts) + sum(len(i.argument_pieces) for i in items)
     return Planned(items, output_tokens, reasoning_tokens, incomplete, used.kind if used else None, visible)
+
+
+def _refusal(chat_req: ChatRequest) -> str | None:
+    """The refusal text when the last user message asks for what the model refuses (config/responses.yaml)."""
+    if chat_req.answering_tool_result():
+        return None
+    rules = counting.settings()["refusals"]
+    return rules["text"] if re.search(rules["match"], chat_req.last_user_text()) else None
 
 
 def _builtin_calls_so_far(req: ResponsesRequest) -> int:
@@ -172,11 +191,11 @@ def build_items(planned: Planned, ids, *, logprobs: bool, encrypted: Any = None)
 def _part_body(part: TextPart, logprobs: bool) -> dict[str, Any]:
     if part.kind == "refusal":
         return {"type": "refusal", "refusal": part.text}
-    entries = [_as_responses_logprob(e) for e in part.logprobs] if (logprobs and part.logprobs) else []
+    entries = [as_responses_logprob(e) for e in part.logprobs] if (logprobs and part.logprobs) else []
     return {"type": "output_text", "annotations": part.annotations, "logprobs": entries, "text": part.text}
 
 
-def _as_responses_logprob(entry: dict[str, Any]) -> dict[str, Any]:
+def as_responses_logprob(entry: dict[str, Any]) -> dict[str, Any]:
     """Chat's logprob entry in the Responses shape (the spec's LogProb: token, logprob, bytes, top_logprobs)."""
     return {"token": entry["token"], "bytes": entry["bytes"], "logprob": entry["logprob"],
             "top_logprobs": [{"token": t["token"], "bytes": t["bytes"], "logprob": t["logprob"]}

@@ -20,7 +20,8 @@ from ...ids import base62
 from ...realism.faults import Fault
 from ...realism.latency import Timing
 from ...types import Piece, StreamPlan
-from .generate import Planned
+from ..chat import stream as chat_stream
+from .generate import Planned, as_responses_logprob
 
 DELTA_TYPES = frozenset({"response.output_text.delta", "response.function_call_arguments.delta",
                          "response.reasoning_summary_text.delta", "response.refusal.delta"})
@@ -79,11 +80,14 @@ def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], dead
             out.add(at, "response.content_part.added", item_id=item["id"], output_index=index,
                     content_index=part_index, part=empty)
             delta_type = "response.output_text.delta" if part.kind == "output_text" else "response.refusal.delta"
-            for piece in part.pieces:
+            # Each delta carries the logprobs of its own tokens when they were included (as chat's chunks do).
+            grouped = (chat_stream._group_logprobs(part) if body.get("logprobs") and part.logprobs
+                       else [[] for _ in part.pieces])
+            for piece, entries in zip(part.pieces, grouped):
                 at = next(deadlines)
                 if part.kind == "output_text":
                     out.add(at, delta_type, item_id=item["id"], output_index=index, content_index=part_index,
-                            delta=piece, logprobs=[])
+                            delta=piece, logprobs=[as_responses_logprob(e) for e in entries])
                 else:
                     out.add(at, delta_type, item_id=item["id"], output_index=index, content_index=part_index,
                             delta=piece)
