@@ -113,6 +113,13 @@ def test_a_gpt_image_only_parameter_without_a_model_means_gpt_image(fast_server)
     assert response.json()["output_format"] == "webp" and "usage" in response.json()
 
 
+def test_without_a_model_after_dalle2_shut_down_the_default_is_gpt_image(fast_server):
+    # The suite's day (conftest SUITE_AS_OF) is after dall-e-2's shutdown (2026-05-12).
+    response = httpx.post(fast_server.base_url + "/v1/images/generations", json={"prompt": "A fox", "size": "1024x1024"})
+    assert response.status_code == 200, response.text
+    assert "b64_json" in response.json()["data"][0] and response.json()["usage"]["output_tokens"] == 4160
+
+
 def test_a_stream_sends_partial_images_and_one_completed_event_per_picture(client):
     events = list(client.images.generate(prompt="A fox", model="gpt-image-1.5", quality="low", stream=True,
                                          partial_images=3, n=2))

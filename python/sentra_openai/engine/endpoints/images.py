@@ -21,6 +21,7 @@ from ..content.lexicon import lexicon
 from ..core import Call, Engine
 from ..errors import ApiError
 from ..model_resolution import resolve_model_of_kind
+from ..retirement import as_of_day, live_model
 from ..types import Outcome
 from ..validation import Fields, parse_json_object
 
@@ -58,7 +59,11 @@ def generate(call: Call) -> Outcome:
     name = body.get("model")
     if name is None:
         gpt_only = any(body.get(key) is not None for key in GPT_IMAGE_ONLY)
-        name = GPT_IMAGE_DEFAULT if gpt_only or body.get("quality") in ("low", "medium", "high") else DEFAULT_MODEL
+        gpt_only = gpt_only or body.get("quality") in ("low", "medium", "high")
+        # Once dall-e-2 is shut down the default goes with it: assumed to become the edits default, gpt-image-1.5
+        # (the 3.57.0 docstring only says "Specify a model explicitly") -- unconfirmed.
+        retired = live_model(call.services.catalog, DEFAULT_MODEL, as_of_day(call.settings)) is None
+        name = GPT_IMAGE_DEFAULT if gpt_only or retired else DEFAULT_MODEL
     elif not isinstance(name, str) or not name:
         raise errors.invalid_type("model", "a string", name)
     model = resolve_model_of_kind(call, name, "image")
