@@ -33,6 +33,12 @@ ROOTS = [
     "Response",
     "ResponseStreamEvent",
     "TokenCountsResource",
+    "ResponseItemList",
+    "CompactResource",
+    "ConversationResource",
+    "DeletedConversationResource",
+    "ConversationItemList",
+    "ConversationItem",
 ]
 
 # Where real Responses traffic differs from the spec (shared/reference/responses-api.md), the subset follows the wire:
