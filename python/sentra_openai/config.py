@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +28,7 @@ _OPEN_MAPS = {"rate_limiting.overrides", "error_injection.weights", "error_injec
 # Keys whose default is null but which take a value of this type.
 _NULLABLE = {
     "models.catalog": str,
+    "server.organization_id": str,
     "rate_limiting.redis_url": str,
     "rate_limiting.shm_path": str,
     "state.path": str,
@@ -69,6 +71,7 @@ class ServerSettings:
     processes: int
     max_body_bytes: int
     organization: str
+    organization_id: str | None  # the `org-…` id of rate-limit messages; null: derived from `organization`
     project: str
     drain_seconds: float
     idle_timeout_seconds: float
@@ -410,6 +413,8 @@ def _validate(s: Settings) -> None:
         fail("metrics.port", "a port number 0..65535", s.metrics.port)
     if s.server.processes < 1:
         fail("server.processes", "at least 1", s.server.processes)
+    if s.server.organization_id is not None and not re.fullmatch(r"org-[0-9A-Za-z]{1,64}", s.server.organization_id):
+        fail("server.organization_id", "null or an id such as org-71S7UOygwwfrJ7ox1qe2ZhCq", s.server.organization_id)
     if s.server.max_body_bytes < 1:
         fail("server.max_body_bytes", "a positive number of bytes", s.server.max_body_bytes)
     for key in ("idle_timeout_seconds", "header_timeout_seconds", "body_timeout_seconds", "send_timeout_seconds"):

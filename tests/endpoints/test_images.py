@@ -16,6 +16,24 @@ import pytest
 from openapi_schemas import validate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# DALL-E 2 and 3 were retired on 2026-05-12 (SDK 3.57.0 ImageModel docstring): these tests judge shutdowns on a day
+# before that, on a server of their own (the suite's shared server runs on conftest.SUITE_AS_OF).
+PINNED_DAY = "2026-05-11"
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory):
+    from conftest import start_server
+
+    server = start_server(tmp_path_factory.mktemp("dalle-server"), {"metrics": {"enable": False}},
+                          env={"SENTRA_MODELS_AS_OF": PINNED_DAY})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def openai_client(fast_server):
+    return fast_server.client()
 
 
 def post(server, body: dict[str, Any]) -> httpx.Response:
@@ -218,7 +236,8 @@ def test_images_per_minute_limit(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"error_injection": {"enable": False}, "rate_limiting": {"default_tier": "tier1"}}))
     clock = ManualClock()
-    engine = build_engine(load_settings(config_path=config, mode="default", environ={}), clock=clock)
+    engine = build_engine(load_settings(config_path=config, mode="default", environ={},
+                                        cli={"models.as_of": PINNED_DAY}), clock=clock)
 
     def generate(n: int):
         body = orjson.dumps({"model": "dall-e-2", "prompt": "a dot", "n": n, "size": "256x256"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from openapi_schemas import validate
 from conftest import SUITE_AS_OF
+from openapi_schemas import validate
 from sentra_openai.catalog import Catalog
 
 pytestmark = pytest.mark.server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 import time
@@ -19,6 +18,7 @@ from .clock import Clock, ManualClock, MonotonicClock
 from .content.fixtures import FixtureSet
 from .control_state import ControlState
 from .core import Call, Engine, Observer, Record, Services
+from .organization import Organization
 from .realism.faults import FaultInjector
 from .realism.prompt_cache import PromptCache
 from .realism.rate_limits import RateLimits, window_scale_for
@@ -28,13 +28,6 @@ __all__ = [
     "Call", "Clock", "Engine", "ManualClock", "MonotonicClock", "Observer", "Outcome", "Piece", "Record", "Request",
     "Services", "StreamPlan", "build_engine", "limiter_store_spec",
 ]
-
-
-def organization_id(slug: str) -> str:
-    """The `org-…` id OpenAI names in rate-limit messages, derived from the configured organization slug."""
-    digest = hashlib.sha256(slug.encode()).digest()
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    return "org-" + "".join(alphabet[b % 62] for b in digest[:24])
 
 
 def limiter_store_spec(settings: Settings) -> str:
@@ -96,12 +89,14 @@ def build_engine(
     if limiter is None:
         # Built here, in the parent: a shared table must exist before the server forks its workers.
         limiter = _open_limiter(settings, clock)
+    organization = Organization.of(settings.server)
     services = Services(
         settings=settings,
         catalog=catalog,
         tokens=tokens or TokenCounter(),
         fixtures=FixtureSet.load(settings.fixture_paths()),
-        rate_limits=RateLimits(settings.rate_limiting, limiter, organization_id(settings.server.organization),
+        organization=organization,
+        rate_limits=RateLimits(settings.rate_limiting, limiter, organization,
                                window_scale=window_scale_for(settings)),
         faults=FaultInjector(settings.error_injection, seed=settings.seed),
         prompt_cache=PromptCache(settings.prompt_caching),

@@ -26,6 +26,7 @@ from .clock import Clock, MonotonicClock
 from .content.fixtures import FixtureSet, begin_generation, sequence_used
 from .errors import ApiError
 from .ids import base62, unique_stream
+from .organization import Organization
 from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .realism.pacing import immediate_events
 from .realism.prompt_cache import PromptCache
@@ -76,6 +77,7 @@ class Services:
     rate_limits: RateLimits
     faults: FaultInjector
     prompt_cache: PromptCache
+    organization: Organization  # named by the openai-organization header and by every 429 (also rate_limits')
     clock: Clock = field(default_factory=MonotonicClock)
     observer: Observer = field(default_factory=Observer)
     content_cache: dict[str, Any] = field(default_factory=dict)
@@ -191,7 +193,7 @@ class Call:
         limits = self.services.rate_limits.limits_for(model) if model is not None else None
         rpm = limits.rpm if limits else 500
         wait_ms = self.rng.randint(200, 2000)
-        org = self.services.rate_limits.organization_id
+        org = self.services.organization.id
         message = (
             f"Rate limit reached for {model_id} in organization {org} on requests per min (RPM): Limit {rpm}, "
             f"Used {rpm}, Requested 1. Please try again in {wait_ms}ms. "
@@ -317,7 +319,7 @@ class Engine:
     def common_headers(self, call: Call, processing_ms: int) -> dict[str, str]:
         return {
             "x-request-id": call.request_id,
-            "openai-organization": self.settings.server.organization,
+            "openai-organization": self.services.organization.slug,
             "openai-processing-ms": str(processing_ms),
             "openai-project": self.settings.server.project,
             "openai-version": OPENAI_VERSION,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ...config import RateLimitSettings
 from ...ratelimit import Decision, Limit, RateLimiter, format_go_duration
 from ..errors import ApiError
+from ..organization import Organization
 
 RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
 MINUTE_SECONDS = 60.0
@@ -67,12 +68,16 @@ def window_scale_for(settings) -> float:
 
 
 class RateLimits:
-    def __init__(self, settings: RateLimitSettings, limiter: RateLimiter, organization_id: str,
+    def __init__(self, settings: RateLimitSettings, limiter: RateLimiter, organization: Organization,
                  window_scale: float = 1.0) -> None:
         self.settings = settings
         self.limiter = limiter
-        self.organization_id = organization_id
+        self.organization = organization  # the engine's one record (Services.organization): messages name its id
         self.window_scale = window_scale
+
+    @property
+    def organization_id(self) -> str:
+        return self.organization.id
 
     def period(self, real_seconds: float) -> float:
         """The length of a window of `real_seconds` in this server's (scaled) time, for other limits (images)."""
