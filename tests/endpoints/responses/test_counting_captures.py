@@ -9,6 +9,7 @@ a change which makes them worse fails too.
 from __future__ import annotations
 
 import json
+
 import httpx
 import pytest
 from conftest import ROOT, start_server

@@ -55,7 +55,7 @@ def choose(builtins: list[dict[str, Any]], tool_choice: Any, prompt: str, answer
         wanted = tool_choice.get("type")
         if wanted == "mcp":
             return next((t for t in builtins if t["type"] == "mcp" and t.get("server_label") == tool_choice.get("server_label")), None)
-        if wanted not in ("function", "allowed_tools"):
+        if isinstance(wanted, str) and wanted not in ("function", "allowed_tools"):
             return next((t for t in builtins if family(t["type"]) == family(wanted)), None)
         return None
     words = set(_words(prompt))

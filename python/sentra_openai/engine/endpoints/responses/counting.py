@@ -148,7 +148,7 @@ def blob_length_for(reasoning_tokens: int) -> int:
     """The encrypted_content length that bills as a reasoning item of `reasoning_tokens` (the inverse of
     reasoning_item_tokens), so the simulator's own blobs and OpenAI's follow one rule."""
     billed = reasoning_tokens * rule("reasoning_tokens_per_reasoning_token")
-    return int(round(billed / rule("reasoning_tokens_per_char") + rule("reasoning_chars_offset")))
+    return round(billed / rule("reasoning_tokens_per_char") + rule("reasoning_chars_offset"))
 
 
 def _file_tokens(counter, encoding: str, part: dict[str, Any]) -> int:

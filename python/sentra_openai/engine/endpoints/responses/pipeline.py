@@ -74,9 +74,9 @@ def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
         if found is None:
             raise storage.item_not_found(item["id"])
         return found
-    if item.get("type") == "reasoning" and not item.get("encrypted_content") and isinstance(item.get("id"), str):
-        if storage.find_item(call, item["id"]) is None:
-            raise storage.item_not_found(item["id"])
+    unstored = item.get("type") == "reasoning" and not item.get("encrypted_content") and isinstance(item.get("id"), str)
+    if unstored and storage.find_item(call, item["id"]) is None:
+        raise storage.item_not_found(item["id"])
     return item
 
 
@@ -95,7 +95,7 @@ def handle_create(call: Call) -> Outcome:
     input_tokens = count.total
     requested = req.max_output_tokens or 0
     if input_tokens + requested > model.context_window:
-        raise ApiError(400, f"Your input exceeds the context window of this model. Please adjust your input and try "
+        raise ApiError(400, "Your input exceeds the context window of this model. Please adjust your input and try "
                             "again.", param="input", code="context_length_exceeded")
     estimate = req.max_output_tokens if req.max_output_tokens is not None else model.default_max_output_estimate
     respond.admit(call, model, input_tokens + estimate, lambda: observed_charge(prepared.body))

@@ -17,11 +17,7 @@ from ...validation import Fields
 from ..chat import request as chat_request
 
 KNOWN_FIELDS = frozenset(
-    """model input instructions tools tool_choice parallel_tool_calls max_tool_calls text reasoning include
-    max_output_tokens temperature top_p top_logprobs metadata store background stream stream_options
-    previous_response_id conversation prompt_cache_key prompt_cache_retention prompt_cache_options safety_identifier
-    service_tier truncation user context_management prompt moderation
-    access_programs background_options image personality""".split()
+    ["model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_tool_calls", "text", "reasoning", "include", "max_output_tokens", "temperature", "top_p", "top_logprobs", "metadata", "store", "background", "stream", "stream_options", "previous_response_id", "conversation", "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "safety_identifier", "service_tier", "truncation", "user", "context_management", "prompt", "moderation", "access_programs", "background_options", "image", "personality"]
 )  # the spec's CreateResponse and TokenCountsBody, and what openai-python 3.57 sends beyond them (accepted, unused)
 INCLUDABLE = [
     "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
@@ -39,7 +35,7 @@ ITEM_TYPES = ["message", "function_call", "function_call_output", "reasoning", "
               "file_search_call", "code_interpreter_call", "image_generation_call", "mcp_call", "mcp_list_tools",
               "mcp_approval_request", "mcp_approval_response", "compaction"]
 EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"]
-_CHECKED_ONLY = (
+_CHECKED_ONLY: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("temperature", "number", {"minimum": 0, "maximum": 2}),
     ("top_p", "number", {"minimum": 0, "maximum": 1}),
     ("top_logprobs", "integer", {"minimum": 0, "maximum": 20}),
@@ -90,7 +86,7 @@ def check_reasoning_model_rules(body: dict[str, Any], effort: str | None) -> Non
     (capture gpt_5_6_reasoning_off_keeps_sampling_params: temperature passes with effort none)."""
     if effort == "none":
         return
-    sampling = {k: body[k] for k in ("temperature", "top_p") if k in body}
+    sampling: dict[str, Any] = {k: body[k] for k in ("temperature", "top_p") if k in body}
     chat_request.check_reasoning_model_rules(sampling)
 
 
