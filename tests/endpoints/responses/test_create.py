@@ -249,3 +249,10 @@ def test_chain_prefix_hits_the_prompt_cache(openai_client):
                                             prompt_cache_key="responses-cache-test")
     cached = second.usage.input_tokens_details.cached_tokens
     assert cached >= 1024 and cached % 128 == 0 and cached <= second.usage.input_tokens
+
+
+def test_gpt_5_5_messages_carry_a_phase(fast_server):
+    body = raw_create(fast_server, model="gpt-5.5", input="Hi").json()
+    validate("Response", body)
+    message = body["output"][-1]
+    assert message["phase"] == "final_answer" and list(message)[-2:] == ["phase", "role"]

@@ -139,8 +139,11 @@ def test_async_stream(fast_server):
 def test_error_event_raises_api_error(fast_server, openai_client):
     events = sse_events(fast_server, headers={"x-sentra-error": "error-event@chunk=4"}, model="gpt-4o-mini",
                         input="Hello")
-    assert len(events) == 5 and events[-1]["type"] == "error"
-    assert events[-1]["error"]["code"] == "server_error" and events[-1]["sequence_number"] == 4
+    assert len(events) == 6 and [e["type"] for e in events[-2:]] == ["error", "response.failed"]
+    assert events[-2]["error"]["code"] == "server_error" and events[-2]["sequence_number"] == 4
+    failed = events[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
+    validate("ResponseStreamEvent", events[-1])
     with pytest.raises(openai.APIError):
         stream = openai_client.responses.create(model="gpt-4o-mini", input="Hello", stream=True,
                                                 extra_headers={"x-sentra-error": "error-event@chunk=4"})

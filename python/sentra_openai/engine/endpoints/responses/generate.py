@@ -134,8 +134,11 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
             annotations = builtin_tools.cite(text, used)
         part = TextPart("output_text", text, pieces, annotations, choice_out.logprobs if used is None else None)
         status = "incomplete" if incomplete else "completed"
-        items.append(PlannedItem("message", {"type": "message", "status": status, "content": [], "role": "assistant"},
-                                 parts=[part]))
+        message: dict[str, Any] = {"type": "message", "status": status, "content": []}
+        if any(model.id.startswith(p) for p in counting.settings()["message_phase_models"]):
+            message["phase"] = "final_answer"
+        message["role"] = "assistant"
+        items.append(PlannedItem("message", message, parts=[part]))
     visible = sum(len(p.pieces) for i in items for p in i.parts) + sum(len(i.argument_pieces) for i in items)
     return Planned(items, output_tokens, reasoning_tokens, incomplete, used.kind if used else None, visible)
 

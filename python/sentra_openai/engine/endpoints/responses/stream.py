@@ -169,13 +169,14 @@ def plan(call: Call, events: list[tuple[float, dict[str, Any]]], fault: Fault | 
     pieces = [Piece(due, raw=frame(event)) for due, event in events]
     stream = StreamPlan(pieces, paced=call.time_scale > 0)
     if fault is not None and fault.at_chunk is not None:
-        _strike(call, stream, fault)
+        _strike(call, stream, fault, events[0][1]["response"] if events else {})
     return stream
 
 
-def _strike(call: Call, stream: StreamPlan, fault: Fault) -> None:
+def _strike(call: Call, stream: StreamPlan, fault: Fault, started: dict[str, Any]) -> None:
     """Ends the stream after `fault.at_chunk` events; with `as_event` first the nested `error` event production
-    sends (§1.5: only the nested shape makes the SDK raise APIError), with the flat fields of the spec beside it."""
+    sends (§1.5: only the nested shape makes the SDK raise APIError), with the flat fields of the spec beside it,
+    then `response.failed` carrying the response with status failed and its error (for clients that read that)."""
     pieces = stream.pieces
     position = min(fault.at_chunk or 0, len(pieces))
     if fault.as_event:
@@ -184,8 +185,11 @@ def _strike(call: Call, stream: StreamPlan, fault: Fault) -> None:
         event = {"type": "error", "sequence_number": position, "code": "server_error", "message": error.message,
                  "param": None, "error": {"type": error.type, "code": "server_error", "message": error.message,
                                           "param": None}}
-        pieces.insert(position, Piece(at, raw=frame(event)))
-        stream.cut_after = position + 1
+        failed = {"type": "response.failed", "sequence_number": position + 1,
+                  "response": {**started, "status": "failed",
+                               "error": {"code": "server_error", "message": error.message}}}
+        pieces[position:position] = [Piece(at, raw=frame(event)), Piece(at, raw=frame(failed))]
+        stream.cut_after = position + 2
     else:
         stream.cut_after = position
     call.record.error_type = "midstream_" + ("event" if fault.as_event else "cut")
