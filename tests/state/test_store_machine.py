@@ -133,6 +133,10 @@ class StoreMachine(RuleBasedStateMachine):
     def advance(self, seconds) -> None:
         self.model.now += seconds
 
+    @rule()
+    def purge_expired(self) -> None:
+        self.store.purge_expired()  # frees storage only: nothing visible changes
+
     @precondition(lambda self: self.counter % 7 == 3)
     @rule()
     def clear(self) -> None:
@@ -158,3 +162,25 @@ def test_store_matches_the_model(kind, request) -> None:
     run_state_machine_as_test(machine, settings=settings(
         max_examples=60 if kind != "redis" else 40, stateful_step_count=30, deadline=None,
         suppress_health_check=list(HealthCheck)))
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_purge_leaves_nothing_of_expired_documents(kind, request, tmp_path) -> None:
+    url = request.getfixturevalue("state_redis_url") if kind == "redis" else None
+    now = [1_000_000.0]
+    store = make_store(kind, tmp_path, url, clock=lambda: now[0], default_ttl=10)
+    for n in range(30):
+        store.put("docs", f"d{n}", {"n": n}, parent=f"p{n % 3}", created_at=now[0])
+    store.put("docs", "kept", {"n": -1}, parent="p0", created_at=now[0], ttl_seconds=0)
+    now[0] += 11
+    assert store.purge_expired() == 30
+    assert store.list("docs", limit=100) == ([{"n": -1}], False)
+    assert store.list("docs", parent="p0", limit=100) == ([{"n": -1}], False)
+    if kind == "sqlite":
+        assert store._conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 1
+    if kind == "redis":
+        keys = sorted(k.decode().removeprefix(store.prefix) for k in store.client.keys(store.prefix + "*"))
+        assert keys == ["children:docs:p0", "doc:docs:kept", "order:docs", "seq"]
+        assert store.client.zcard(store.prefix + "order:docs") == 1
+    store.clear()
+    store.close()

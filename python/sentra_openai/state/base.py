@@ -62,6 +62,11 @@ class StateStore:
         """Deletes everything (the control API's reset)."""
         raise NotImplementedError
 
+    def purge_expired(self) -> int:
+        """Frees what expired documents still hold (they are invisible already); returns how many were removed.
+        The stores also do this by themselves now and then, on writes."""
+        return 0
+
     def close(self) -> None:
         pass
 

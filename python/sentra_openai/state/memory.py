@@ -101,6 +101,14 @@ class MemoryStore(StateStore):
                 del self._docs[key]
             return live
 
+    def purge_expired(self) -> int:
+        with self._lock:
+            now = self.clock()
+            expired = [k for k, e in self._docs.items() if e.expires_at is not None and e.expires_at <= now]
+            for key in expired:
+                del self._docs[key]
+            return len(expired)
+
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()

@@ -5,9 +5,12 @@ Layout under a key prefix (default "sentra:state:"):
   order:<collection>                     a sorted set of ids by insertion sequence (the order `list` uses)
   children:<collection>:<parent>         the same, per parent
   seq                                    the insertion counter (INCR)
+  expiry                                 members "<collection>\n<id>\n<has_parent><parent>" by expires_at: the
+                                         sweep (every SWEEP_EVERY puts of a process, or purge_expired()) removes
+                                         expired documents and their places in the sorted sets
 Writes that touch several keys run as Lua scripts (atomic); `update` is a WATCH/MULTI optimistic transaction,
-retried on conflict. A document's hash carries a Redis TTL a little past its `expires_at`, so expired documents
-also leave Redis's memory; their ids are dropped from the sorted sets lazily, when `list` meets them. Expiry itself
+retried on conflict. Expired documents leave Redis's memory through the sweep; as a safety net each hash also carries
+a Redis TTL a little past its `expires_at` (ids whose hash vanished that way are dropped when `list` meets them). Expiry itself
 is decided by the store's clock (like the other stores), so a test's clock drives it. Durability across a Redis
 restart is Redis's own setting (appendonly); a write is acknowledged once Redis has applied it.
 The scripts build key names from the prefix, so all keys must live on one Redis node (no Cluster).
@@ -34,6 +37,7 @@ if seq and old[4] ~= '' and tonumber(old[4]) <= now then
   seq = false  -- expired: gone, so this put is an insert with a new place in the order
 end
 if old[1] then
+  redis.call('ZREM', prefix .. 'expiry', coll .. '\\n' .. id .. '\\n' .. old[3] .. old[2])
   if old[3] == '1' and (not seq or has_parent ~= '1' or old[2] ~= parent) then
     redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. old[2], id)
   end
@@ -46,6 +50,9 @@ redis.call('HSET', doc, 'seq', seq, 'parent', parent, 'has_parent', has_parent, 
 redis.call('ZADD', prefix .. 'order:' .. coll, seq, id)
 if has_parent == '1' then redis.call('ZADD', prefix .. 'children:' .. coll .. ':' .. parent, seq, id) end
 if ttl_ms ~= '' then redis.call('PEXPIRE', doc, ttl_ms) end
+if expires ~= '' then
+  redis.call('ZADD', prefix .. 'expiry', expires, coll .. '\\n' .. id .. '\\n' .. has_parent .. parent)
+end
 return seq
 """
 
@@ -56,6 +63,7 @@ local old = redis.call('HMGET', doc, 'seq', 'parent', 'has_parent', 'expires_at'
 redis.call('ZREM', prefix .. 'order:' .. coll, id)
 if not old[1] then return 0 end
 if old[3] == '1' then redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. old[2], id) end
+redis.call('ZREM', prefix .. 'expiry', coll .. '\\n' .. id .. '\\n' .. old[3] .. old[2])
 redis.call('DEL', doc)
 if old[4] ~= '' and tonumber(old[4]) <= now then return 0 end
 return 1
@@ -72,11 +80,30 @@ for _, id in ipairs(redis.call('ZRANGE', children, 0, -1)) do
     if expires == '' or tonumber(expires) > now then live = live + 1 end
     redis.call('DEL', doc)
   end
+  redis.call('ZREM', prefix .. 'expiry', coll .. '\\n' .. id .. '\\n1' .. parent)
   redis.call('ZREM', prefix .. 'order:' .. coll, id)
 end
 redis.call('DEL', children)
 return live
 """
+
+_SWEEP = """
+local prefix, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', prefix .. 'expiry', '-inf', now, 'LIMIT', 0, limit)
+for _, member in ipairs(due) do
+  local first = string.find(member, '\\n', 1, true)
+  local second = string.find(member, '\\n', first + 1, true)
+  local coll, id = string.sub(member, 1, first - 1), string.sub(member, first + 1, second - 1)
+  local has_parent, parent = string.sub(member, second + 1, second + 1), string.sub(member, second + 2)
+  if has_parent == '1' then redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. parent, id) end
+  redis.call('ZREM', prefix .. 'order:' .. coll, id)
+  redis.call('DEL', prefix .. 'doc:' .. coll .. ':' .. id)
+  redis.call('ZREM', prefix .. 'expiry', member)
+end
+return #due
+"""
+SWEEP_EVERY = 200  # puts of one process between sweeps
+SWEEP_BATCH = 500  # expired documents one sweep removes at most (a bounded script: Redis runs one at a time)
 
 
 class RedisStore(StateStore):
@@ -91,6 +118,8 @@ class RedisStore(StateStore):
         self._put = self.client.register_script(_PUT)
         self._delete = self.client.register_script(_DELETE)
         self._delete_children = self.client.register_script(_DELETE_CHILDREN)
+        self._sweep = self.client.register_script(_SWEEP)
+        self._puts = 0
 
     def _doc_key(self, collection: str, id: str) -> str:
         return f"{self.prefix}doc:{collection}:{id}"
@@ -105,6 +134,17 @@ class RedisStore(StateStore):
         self._put(args=[self.prefix, collection, id, "0" if parent is None else "1", parent or "",
                         orjson.dumps(doc), repr(float(created_at)), "" if expires_at is None else repr(expires_at),
                         repr(self.clock()), ttl_ms])
+        self._puts += 1
+        if self._puts % SWEEP_EVERY == 0:
+            self.purge_expired()
+
+    def purge_expired(self) -> int:
+        """Removes expired documents (already invisible) and their places in the sorted sets; returns how many."""
+        removed = total = int(self._sweep(args=[self.prefix, repr(self.clock()), SWEEP_BATCH]))
+        while removed == SWEEP_BATCH:
+            removed = int(self._sweep(args=[self.prefix, repr(self.clock()), SWEEP_BATCH]))
+            total += removed
+        return total
 
     def get(self, collection: str, id: str) -> Doc | None:
         body, expires = self.client.hmget(self._doc_key(collection, id), "body", "expires_at")

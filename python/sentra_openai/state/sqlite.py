@@ -19,6 +19,7 @@ import orjson
 from .base import Change, Doc, StateStore, Where, check_order
 
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's transaction before giving up
+PURGE_EVERY = 500  # puts of one process between deletions of expired rows (they are invisible meanwhile)
 LIST_BATCH = 64
 
 _SCHEMA = """
@@ -44,6 +45,7 @@ class SqliteStore(StateStore):
         self.durable = durable
         self._local = threading.local()
         self._pid = os.getpid()
+        self._puts = 0
         self._connect()  # creates the file and schema now, in the parent, so that a bad path fails at start-up
 
     # -- connections ------------------------------------------------------------------------------------------------
@@ -97,6 +99,9 @@ class SqliteStore(StateStore):
                 "ON CONFLICT (collection, id) DO UPDATE SET parent = excluded.parent, "
                 "created_at = excluded.created_at, expires_at = excluded.expires_at, body = excluded.body",
                 (collection, id, parent, created_at, expires_at, body))
+        self._puts += 1
+        if self._puts % PURGE_EVERY == 0:
+            self.purge_expired()
 
     def get(self, collection: str, id: str) -> Doc | None:
         row = self._conn.execute(
