@@ -205,3 +205,69 @@ def test_dalle2_refuses_opaque_images_without_a_mask_and_variations_take_only_da
         body = bad_request(lambda: client.images.create_variation(image=("a.jpg", png(256, 256), "image/jpeg")))
         assert body["message"] == ("Invalid file 'image': unsupported mimetype ('image/jpeg'). Supported file "
                                    "formats are 'image/png'.")
+
+
+# ---- fuzzing: no multipart body yields a 500 ------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FIELDS = ["image", "image[]", "mask", "markup", "prompt", "model", "n", "size", "quality", "stream", "partial_images",
+           "output_format", "output_compression", "background", "input_fidelity", "svg[model]", "response_format"]
+_VALUES = st.sampled_from(["", "x", "1", "0", "-1", "true", "2", "gpt-image-1.5", "dall-e-2", "gpt-image-2", "auto",
+                           "1024x1024", "256x256", "png", "jpeg", "transparent", "high", "low", "3", "100", "é"])
+_CONTENT_TYPES = st.sampled_from([None, "image/png", "image/jpeg", "image/webp", "application/octet-stream", "text/plain"])
+_SMALL_PNG = png(32, 32)
+_FILE_DATA = st.sampled_from([_SMALL_PNG, _SMALL_PNG[:50], png(32, 16, alpha=False), b"", b"GIF89a", b"\xff\xd8\xff"])
+
+
+def _engine():
+    from sentra_openai.config import load_settings
+    from sentra_openai.engine import ManualClock, build_engine
+
+    return build_engine(load_settings(mode="fast", environ={}, cli={"models.as_of": PINNED_DAY}), clock=ManualClock())
+
+
+_FUZZ_ENGINE = None
+
+
+def _multipart(parts: list[tuple[str, str | None, str | None, bytes]], boundary: bytes) -> bytes:
+    out = b""
+    for name, filename, content_type, data in parts:
+        out += b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\""
+        if filename is not None:
+            out += b"; filename=\"" + filename.encode() + b"\""
+        out += b"\r\n"
+        if content_type is not None:
+            out += b"Content-Type: " + content_type.encode() + b"\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+_PART = st.tuples(st.sampled_from(_FIELDS), st.sampled_from([None, "a.png"]), _CONTENT_TYPES,
+                  st.one_of(_FILE_DATA, _VALUES.map(str.encode)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(_PART, max_size=8), path=st.sampled_from(["/v1/images/edits", "/v1/images/variations"]),
+       cut=st.none() | st.integers(0, 400), flip=st.none() | st.integers(0, 400))
+def test_no_multipart_body_yields_a_500(parts, path, cut, flip):
+    from sentra_openai.engine import Request
+    from sentra_openai.engine.realism.pacing import immediate_events
+
+    global _FUZZ_ENGINE
+    if _FUZZ_ENGINE is None:
+        _FUZZ_ENGINE = _engine()
+    body = _multipart(parts, b"fuzzb")
+    if cut is not None:
+        body = body[:cut]
+    if flip is not None and flip < len(body):
+        body = body[:flip] + bytes([body[flip] ^ 0x5A]) + body[flip + 1:]
+    headers = {"content-type": "multipart/form-data; boundary=fuzzb", "authorization": "Bearer sk-test"}
+    outcome = _FUZZ_ENGINE.handle(Request("POST", path, headers, body))
+    assert outcome.status < 500, (body[:400], outcome.body[:400])
+    if outcome.stream is not None:
+        for _ in immediate_events(outcome.stream):
+            pass
+    elif outcome.status >= 400:
+        validate("ErrorResponse", __import__("orjson").loads(outcome.body))
