@@ -1,8 +1,10 @@
-"""Prometheus metrics of design.md, correct across processes (prometheus-client's multiprocess mode).
+"""Prometheus metrics of design.md, exact across worker processes without a file write or a lock per request.
 
-The server answers from worker processes (server/app.py); each writes its samples to files in PROMETHEUS_MULTIPROC_DIR
-and the parent's metrics endpoint sums them. That directory must be set before prometheus_client is imported, hence
-`prepare()`.
+Each worker adds every request's Record to plain in-memory totals (one table per thread, so no increment is ever lost
+to a thread switch and none needs a lock). Its publisher thread serves those totals on a Unix socket in a directory
+the supervisor shares with its workers, and writes them to a file there twice a second and when the worker drains.
+A scrape (on the supervisor's metrics port) asks every live worker for its current totals, so it includes every
+request answered before it began; a worker that is gone counts with the last totals it wrote.
 """
 
 from __future__ import annotations
@@ -10,76 +12,306 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
+from bisect import bisect_left
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
 
 from .engine.core import Record
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-# (pid, directory) of the multiprocess directory `prepare` created, so that only its creator removes it.
+PUBLISH_SECONDS = 0.5  # how often a worker writes its totals (what a killed worker can lose)
+SCRAPE_TIMEOUT_SECONDS = 2.0  # a worker busy with a long request still answers within its GIL switches
+# A row of totals per (model, endpoint, status): these positions, then one count per latency bucket (+Inf last).
+COUNT, LATENCY_SUM, INPUT, CACHED, OUTPUT, COST_PICO = range(6)
+FIRST_BUCKET = 6
+ROW_SIZE = FIRST_BUCKET + len(LATENCY_BUCKETS) + 1
+DIRECTORY_ENV = "SENTRA_METRICS_DIR"
+
+
+class Counter(NamedTuple):
+    name: str
+    help: str
+    labels: list[str]
+
+
+class Histogram(NamedTuple):
+    name: str
+    help: str
+    labels: list[str]
+
+
+# The metrics of README "Metrics and logs" (the deploy/ dashboard queries these names and labels).
+REQUESTS = Counter("openai_mock_requests_total", "Requests answered", ["model", "endpoint", "status"])
+LATENCY = Histogram("openai_mock_latency_seconds", "Simulated response time (to the last byte)", ["model", "endpoint"])
+TOKENS = Counter("openai_mock_tokens_total", "Tokens billed", ["model", "type"])
+COST = Counter("openai_mock_cost_usd_total", "Cost of the answered requests in USD", ["model"])
+ERRORS = Counter("openai_mock_errors_total", "Error responses", ["model", "error_type"])
+RATE_LIMIT_HITS = Counter("openai_mock_rate_limit_hits_total", "Requests refused by a rate limit", ["model", "limit"])
+
+log = logging.getLogger("sentra_openai")
+# (pid, directory) of the directory `prepare` created, so that only its creator removes it.
 _owned: tuple[int, str] | None = None
+_active: Metrics | None = None  # this process's metrics, for flush() at drain
 
 
 def prepare() -> str:
-    """Sets up multiprocess collection (the server always serves from worker processes); returns the directory."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    """Creates the directory the supervisor and its workers share (before the workers are forked)."""
     global _owned
+    if os.environ.get(DIRECTORY_ENV):  # given by the user: its totals of an earlier run are not this run's
+        directory = os.environ[DIRECTORY_ENV]
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("worker-*"):
+            stale.unlink(missing_ok=True)
+        return directory
     directory = tempfile.mkdtemp(prefix="sentra-openai-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.environ[DIRECTORY_ENV] = directory
     _owned = (os.getpid(), directory)
     return directory
 
 
 def cleanup() -> None:
-    """Removes the multiprocess directory this process created (workers share it and must leave it alone)."""
+    """Removes the directory this process created (workers share it and must leave it alone)."""
     if _owned is not None and _owned[0] == os.getpid():
         shutil.rmtree(_owned[1], ignore_errors=True)
 
 
-class Metrics:
+def flush() -> None:
+    """Writes this worker's totals now (at drain, before the process exits)."""
+    if _active is not None:
+        _active.publish()
+
+
+class Totals:
+    """One thread's totals: rows by (model, endpoint, status), errors by (model, type), limit hits by (model, limit)."""
+
+    __slots__ = ("rows", "errors", "limits")
+
     def __init__(self) -> None:
-        from prometheus_client import Counter, Histogram
+        self.rows: dict[tuple[str, str, int], list] = {}
+        self.errors: dict[tuple[str, str], int] = {}
+        self.limits: dict[tuple[str, str], int] = {}
 
-        self._cache: dict[tuple, tuple] = {}
 
-        self.requests = Counter("openai_mock_requests_total", "Requests answered", ["model", "endpoint", "status"])
-        self.latency = Histogram(
-            "openai_mock_latency_seconds", "Simulated response time (to the last byte)", ["model", "endpoint"],
-            buckets=LATENCY_BUCKETS,
-        )
-        self.tokens = Counter("openai_mock_tokens_total", "Tokens billed", ["model", "type"])
-        self.cost = Counter("openai_mock_cost_usd_total", "Cost of the answered requests in USD", ["model"])
-        self.errors = Counter("openai_mock_errors_total", "Error responses", ["model", "error_type"])
-        self.rate_limit_hits = Counter("openai_mock_rate_limit_hits_total", "Requests refused by a rate limit", ["model", "limit"])
+class Metrics:
+    """The per-request observer of a serving process (an engine Observer)."""
 
-    def _children(self, model: str, endpoint: str, status: int) -> tuple:
-        # prometheus_client's labels() validates and hashes its arguments on every call; the children never change.
-        key = (model, endpoint, status)
-        children = self._cache.get(key)
-        if children is None:
-            children = (self.requests.labels(model, endpoint, str(status)), self.latency.labels(model, endpoint),
-                        self.tokens.labels(model, "input"), self.tokens.labels(model, "cached_input"),
-                        self.tokens.labels(model, "output"), self.cost.labels(model))
-            self._cache[key] = children
-        return children
+    def __init__(self) -> None:
+        global _active
+        self._local = threading.local()
+        self._tables: list[Totals] = []
+        self._publisher: _Publisher | None = None
+        self._start_lock = threading.Lock()  # taken once per process, when its first request is observed
+        _active = self
+        # A forked worker starts from nothing of its parent's (the supervisor observes nothing, but be exact).
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._local = threading.local()
+        self._tables = []
+        self._publisher = None
+        self._start_lock = threading.Lock()
+
+    def _table(self) -> Totals:
+        if self._publisher is None:
+            self._start_publisher()
+        table = Totals()
+        self._local.table = table
+        self._tables.append(table)  # list.append is atomic: the publisher may be reading the list
+        return table
+
+    def _start_publisher(self) -> None:
+        with self._start_lock:
+            if self._publisher is None:
+                directory = os.environ.get(DIRECTORY_ENV)
+                self._publisher = _Publisher(self, Path(directory) if directory else None)
 
     def observe(self, record: Record) -> None:
+        table = getattr(self._local, "table", None) or self._table()
         model = record.model or "none"
-        requests, latency, tokens_in, tokens_cached, tokens_out, cost = self._children(model, record.endpoint, record.status)
-        requests.inc()
-        latency.observe(record.latency_s)
-        if record.input_tokens:
-            tokens_in.inc(record.input_tokens)
-        if record.cached_tokens:
-            tokens_cached.inc(record.cached_tokens)
-        if record.output_tokens:
-            tokens_out.inc(record.output_tokens)
-        if record.cost_picodollars:
-            cost.inc(record.cost_picodollars / 1e12)
+        key = (model, record.endpoint, record.status)
+        row = table.rows.get(key)
+        if row is None:
+            row = table.rows[key] = [0] * ROW_SIZE
+            row[LATENCY_SUM] = 0.0
+        latency = record.latency_s
+        row[COUNT] += 1
+        row[LATENCY_SUM] += latency
+        row[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, latency)] += 1  # `le` buckets: value <= bound
+        row[INPUT] += record.input_tokens
+        row[CACHED] += record.cached_tokens
+        row[OUTPUT] += record.output_tokens
+        row[COST_PICO] += record.cost_picodollars
         if record.status >= 400 or record.error_type:
-            self.errors.labels(model, record.error_type or str(record.status)).inc()
+            error = (model, record.error_type or str(record.status))
+            table.errors[error] = table.errors.get(error, 0) + 1
         if record.rate_limited:
-            self.rate_limit_hits.labels(model, record.rate_limited).inc()
+            limit = (model, record.rate_limited)
+            table.limits[limit] = table.limits.get(limit, 0) + 1
+
+    def snapshot(self) -> dict[str, list]:
+        """This process's totals, summed over its threads, as plain JSON-able lists."""
+        rows: dict[tuple, list] = {}
+        errors: dict[tuple, int] = {}
+        limits: dict[tuple, int] = {}
+        for table in list(self._tables):
+            for key, row in list(table.rows.items()):  # list(): copied in C, so no insert can intervene
+                total = rows.setdefault(key, [0] * ROW_SIZE)
+                for index, number in enumerate(list(row)):
+                    total[index] += number
+            for source, target in ((table.errors, errors), (table.limits, limits)):
+                for key, count in list(source.items()):
+                    target[key] = target.get(key, 0) + count
+        return {
+            "requests": [[*key, *row] for key, row in rows.items()],
+            "errors": [[*key, count] for key, count in errors.items()],
+            "limits": [[*key, count] for key, count in limits.items()],
+        }
+
+    def publish(self) -> None:
+        if self._publisher is not None:
+            self._publisher.write()
+
+
+class _Publisher:
+    """A worker's thread: answers scrapes on its socket with the live totals, and writes them to its file."""
+
+    def __init__(self, metrics: Metrics, directory: Path | None) -> None:
+        self.metrics = metrics
+        self.directory = directory
+        self._written = b""
+        self._write_lock = threading.Lock()  # the thread's own writes and the drain's flush
+        if directory is None:  # no shared directory (an engine observed in-process): totals stay in memory
+            return
+        pid = os.getpid()
+        self.file = directory / f"worker-{pid}.json"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(directory / f"worker-{pid}.sock"))
+        self.listener.listen(16)
+        self.write()  # the file names this worker from its first request on
+        threading.Thread(target=self._serve, name="sentra-metrics", daemon=True).start()
+
+    def _serve(self) -> None:
+        due = time.monotonic() + PUBLISH_SECONDS
+        while True:
+            self.listener.settimeout(max(0.001, due - time.monotonic()))
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                self.write()
+                due = time.monotonic() + PUBLISH_SECONDS
+                continue
+            except OSError:
+                return
+            with connection:
+                try:
+                    connection.settimeout(SCRAPE_TIMEOUT_SECONDS)
+                    connection.sendall(orjson.dumps(self.metrics.snapshot()))
+                except OSError:
+                    pass
+
+    def write(self) -> None:
+        if self.directory is None:
+            return
+        with self._write_lock:
+            data = orjson.dumps(self.metrics.snapshot())
+            if data == self._written:
+                return
+            partial = self.file.with_suffix(".tmp")
+            partial.write_bytes(data)
+            os.replace(partial, self.file)  # a scrape reads the old totals or the new, never half
+            self._written = data
+
+
+def _read_worker(directory: Path, pid: str) -> dict[str, Any] | None:
+    """A worker's live totals from its socket, or the last it wrote when it no longer answers."""
+    path = directory / f"worker-{pid}.sock"
+    if path.exists():
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(SCRAPE_TIMEOUT_SECONDS)
+                connection.connect(str(path))
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+            return orjson.loads(b"".join(chunks))
+        except (OSError, orjson.JSONDecodeError):
+            pass
+    try:
+        return orjson.loads((directory / f"worker-{pid}.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+
+
+def gather(directory: Path | None) -> list[dict[str, Any]]:
+    """Every worker's totals (and this process's own, when it observed requests itself)."""
+    found = []
+    if directory is not None and directory.is_dir():
+        pids = {path.name[len("worker-"):].split(".")[0] for path in directory.iterdir()
+                if path.name.startswith("worker-") and path.suffix in (".json", ".sock")}
+        pids.discard(str(os.getpid()))
+        found = [totals for pid in sorted(pids) if (totals := _read_worker(directory, pid)) is not None]
+    if _active is not None and _active._tables:
+        found.append(_active.snapshot())
+    return found
+
+
+class Collector:
+    """Sums the workers' totals into the six metric families of README "Metrics and logs", at each scrape."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        requests: dict[tuple, float] = {}
+        latency: dict[tuple, list] = {}
+        tokens: dict[tuple, int] = {}
+        cost: dict[str, int] = {}
+        errors: dict[tuple, int] = {}
+        limits: dict[tuple, int] = {}
+        for totals in gather(self.directory):
+            for model, endpoint, status, *row in totals["requests"]:
+                key = (model, endpoint, str(status))
+                requests[key] = requests.get(key, 0) + row[COUNT]
+                histogram = latency.setdefault((model, endpoint), [0.0] + [0] * (len(LATENCY_BUCKETS) + 1))
+                histogram[0] += row[LATENCY_SUM]
+                for index, count in enumerate(row[FIRST_BUCKET:]):
+                    histogram[1 + index] += count
+                for kind, position in (("input", INPUT), ("cached_input", CACHED), ("output", OUTPUT)):
+                    tokens[(model, kind)] = tokens.get((model, kind), 0) + row[position]
+                cost[model] = cost.get(model, 0) + row[COST_PICO]
+            for target, entries in ((errors, totals["errors"]), (limits, totals["limits"])):
+                for model, label, count in entries:
+                    target[(model, label)] = target.get((model, label), 0) + count
+
+        def counter(spec: Counter, values: dict) -> CounterMetricFamily:
+            family = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+            for labels, number in values.items():
+                family.add_metric(labels, number)
+            return family
+
+        yield counter(REQUESTS, requests)
+        family = HistogramMetricFamily(LATENCY.name, LATENCY.help, labels=LATENCY.labels)
+        bounds = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for labels, (total, *counts) in latency.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip(bounds, counts):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric(labels, buckets, total)
+        yield family
+        yield counter(TOKENS, tokens)
+        yield counter(COST, {(model, ): picodollars / 1e12 for model, picodollars in cost.items()})
+        yield counter(ERRORS, errors)
+        yield counter(RATE_LIMIT_HITS, limits)
 
 
 def start_server(port: int, host: str = "127.0.0.1") -> bool:
@@ -87,20 +319,12 @@ def start_server(port: int, host: str = "127.0.0.1") -> bool:
     with several simulators in one CI job, must not stop the API itself."""
     from prometheus_client import CollectorRegistry, start_http_server
 
-    registry = None
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        # The parent sums every worker's sample files (a worker's own registry would see only itself).
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+    directory = os.environ.get(DIRECTORY_ENV)
+    registry = CollectorRegistry()
+    registry.register(Collector(Path(directory) if directory else None))
     try:
-        if registry is None:
-            start_http_server(port, addr=host)
-        else:
-            start_http_server(port, addr=host, registry=registry)
+        start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        logging.getLogger("sentra_openai").warning("metrics disabled: cannot listen on %s:%d (%s)", host, port,
-                                                   exc.strerror or exc)
+        log.warning("metrics disabled: cannot listen on %s:%d (%s)", host, port, exc.strerror or exc)
         return False
     return True

@@ -165,13 +165,15 @@ def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker
     from robyn.processpool import spawn_process
     from robyn.robyn import SocketHeld
 
+    from .. import metrics
     from .front import run_front
 
     supervisor = os.getpid()
 
     def worker(port: int) -> None:
         # A worker drains its own requests on SIGTERM; it must not inherit the supervisor's forwarding handler.
-        _install_signal_handlers(settings, inflight, pool=[], front=[], on_exit=[])
+        # Its last metrics totals are written once its requests are done.
+        _install_signal_handlers(settings, inflight, pool=[], front=[], on_exit=[metrics.flush])
         _end_with(supervisor)
         spawn_process(
             app.directories, app.request_headers, app.router.get_routes(),
