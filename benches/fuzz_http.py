@@ -89,7 +89,7 @@ def send(port: int, data: bytes, rng: random.Random) -> int | None:
             if rng.random() < 0.2:
                 sock.shutdown(socket.SHUT_WR)
             head = sock.recv(4096)
-        except (TimeoutError, ConnectionResetError, BrokenPipeError):
+        except OSError:  # reset, broken pipe, timed out, not connected: the server closed it
             return None
     if head.startswith(b"HTTP/1.") and len(head) >= 12:
         try:
