@@ -1,7 +1,8 @@
-"""The in-memory store: one process only (tests, `--processes 1` when asked for)."""
+"""The in-memory store: one process only (tests, and servers that need nothing to outlive them)."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 from dataclasses import dataclass
 
@@ -20,31 +21,68 @@ class _Entry:
 
 
 class MemoryStore(StateStore):
+    """Documents by key, plus sorted sequence numbers per collection and per (collection, parent) for `list`."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._docs: dict[tuple[str, str], _Entry] = {}
+        self._ids: dict[int, str] = {}  # seq -> id
+        self._order: dict[tuple[str, str | None], list[int]] = {}  # (collection, None | parent) -> sorted seqs
         self._seq = 0
         self._lock = threading.RLock()
 
+    # -- indexes ----------------------------------------------------------------------------------------------------
+
+    def _index(self, collection: str, parent: str | None, seq: int) -> None:
+        for key in ((collection, None), (collection, parent)) if parent is not None else ((collection, None),):
+            bisect.insort(self._order.setdefault(key, []), seq)
+
+    def _unindex(self, collection: str, parent: str | None, seq: int) -> None:
+        for key in ((collection, None), (collection, parent)) if parent is not None else ((collection, None),):
+            seqs = self._order.get(key)
+            if seqs:
+                position = bisect.bisect_left(seqs, seq)
+                if position < len(seqs) and seqs[position] == seq:
+                    seqs.pop(position)
+                if not seqs:
+                    del self._order[key]
+
+    def _remove(self, collection: str, id: str) -> _Entry | None:
+        entry = self._docs.pop((collection, id), None)
+        if entry is not None:
+            self._unindex(collection, entry.parent, entry.seq)
+            self._ids.pop(entry.seq, None)
+        return entry
+
+    def _expired(self, entry: _Entry) -> bool:
+        return entry.expires_at is not None and entry.expires_at <= self.clock()
+
     def _live(self, collection: str, id: str) -> _Entry | None:
         entry = self._docs.get((collection, id))
-        if entry is not None and entry.expires_at is not None and entry.expires_at <= self.clock():
-            del self._docs[(collection, id)]
+        if entry is not None and self._expired(entry):
+            self._remove(collection, id)
             return None
         return entry
+
+    # -- the interface ----------------------------------------------------------------------------------------------
 
     def put(self, collection: str, id: str, doc: Doc, *, parent: str | None = None,
             created_at: float, ttl_seconds: float | None = None) -> None:
         body = orjson.dumps(doc)
+        expires_at = self._expires_at(created_at, ttl_seconds)
         with self._lock:
             old = self._live(collection, id)
             if old is None:
                 self._seq += 1
-                seq = self._seq
-            else:
-                seq = old.seq
-            self._docs[(collection, id)] = _Entry(body, parent, seq, created_at,
-                                                  self._expires_at(created_at, ttl_seconds))
+                entry = _Entry(body, parent, self._seq, created_at, expires_at)
+                self._docs[(collection, id)] = entry
+                self._ids[entry.seq] = id
+                self._index(collection, parent, entry.seq)
+                return
+            if old.parent != parent:
+                self._unindex(collection, old.parent, old.seq)
+                self._index(collection, parent, old.seq)
+            old.body, old.parent, old.created_at, old.expires_at = body, parent, created_at, expires_at
 
     def get(self, collection: str, id: str) -> Doc | None:
         with self._lock:
@@ -55,7 +93,7 @@ class MemoryStore(StateStore):
         with self._lock:
             if self._live(collection, id) is None:
                 return False
-            del self._docs[(collection, id)]
+            self._remove(collection, id)
             return True
 
     def update(self, collection: str, id: str, change: Change) -> Doc | None:
@@ -72,43 +110,53 @@ class MemoryStore(StateStore):
              limit: int = 20, where: Where | None = None) -> tuple[list[Doc], bool]:
         check_order(order)
         with self._lock:
-            now = self.clock()
-            entries = sorted(
-                ((key[1], e) for key, e in self._docs.items()
-                 if key[0] == collection and (parent is None or e.parent == parent)
-                 and (e.expires_at is None or e.expires_at > now)),
-                key=lambda pair: pair[1].seq, reverse=order == "desc")
-        if after is not None:
-            position = next((i for i, (id, _) in enumerate(entries) if id == after), None)
-            if position is None:
-                return [], False
-            entries = entries[position + 1:]
-        found: list[Doc] = []
-        for _, entry in entries:
-            doc = orjson.loads(entry.body)
-            if where is None or where(doc):
-                if len(found) == limit:
-                    return found, True
-                found.append(doc)
-        return found, False
+            seqs = self._order.get((collection, parent), [])
+            if after is not None:
+                anchor = self._live(collection, after)
+                if anchor is None or (parent is not None and anchor.parent != parent):
+                    return [], False
+                position = bisect.bisect_left(seqs, anchor.seq)
+                positions = range(position + 1, len(seqs)) if order == "asc" else range(position - 1, -1, -1)
+            else:
+                positions = range(len(seqs)) if order == "asc" else range(len(seqs) - 1, -1, -1)
+            found: list[Doc] = []
+            expired: list[str] = []
+            more = False
+            for index in positions:
+                id = self._ids[seqs[index]]
+                entry = self._docs[(collection, id)]
+                if self._expired(entry):
+                    expired.append(id)
+                    continue
+                doc = orjson.loads(entry.body)
+                if where is None or where(doc):
+                    if len(found) == limit:
+                        more = True
+                        break
+                    found.append(doc)
+            for id in expired:
+                self._remove(collection, id)
+            return found, more
 
     def delete_children(self, collection: str, parent: str) -> int:
         with self._lock:
-            now = self.clock()
-            keys = [k for k, e in self._docs.items() if k[0] == collection and e.parent == parent]
-            live = sum(1 for k in keys if self._docs[k].expires_at is None or self._docs[k].expires_at > now)
-            for key in keys:
-                del self._docs[key]
+            live = 0
+            for seq in list(self._order.get((collection, parent), [])):
+                id = self._ids[seq]
+                if not self._expired(self._docs[(collection, id)]):
+                    live += 1
+                self._remove(collection, id)
             return live
 
     def purge_expired(self) -> int:
         with self._lock:
-            now = self.clock()
-            expired = [k for k, e in self._docs.items() if e.expires_at is not None and e.expires_at <= now]
-            for key in expired:
-                del self._docs[key]
+            expired = [key for key, entry in self._docs.items() if self._expired(entry)]
+            for collection, id in expired:
+                self._remove(collection, id)
             return len(expired)
 
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
+            self._ids.clear()
+            self._order.clear()

@@ -189,9 +189,10 @@ class RedisStore(StateStore):
                 return [], False
             start = rank + 1
         fetch = self.client.zrange if order == "asc" else self.client.zrevrange
+        batch = LIST_BATCH if where is not None else min(LIST_BATCH, limit + 1)  # unfiltered: one round trip
         found: list[Doc] = []
         while True:
-            ids = fetch(zset, start, start + LIST_BATCH - 1)
+            ids = fetch(zset, start, start + batch - 1)
             if not ids:
                 return found, False
             start += len(ids)
