@@ -234,3 +234,28 @@ def test_web_search_options_are_for_search_models(tmp_path):
         assert refused(lambda: chat(client, "gpt-4o-mini", web_search_options={}))["param"] == "web_search_options"
     finally:
         server.stop()
+
+
+def test_a_moderated_completion_carries_the_results_and_a_block_policy_withholds_flagged_input(client, fast_server):
+    config = {"model": "omni-moderation-latest", "policy": {"input": {"mode": "score"}}}
+    scored = client.chat.completions.create(model="gpt-4o-mini", moderation=config,
+                                            messages=[{"role": "user", "content": "I want to kill them."}])
+    assert scored.moderation.input.type == "moderation_results"
+    assert scored.moderation.input.results[0].flagged is True
+    assert scored.moderation.input.results[0].categories["violence"] is True
+    assert len(scored.moderation.output.results) == 1 and scored.choices[0].finish_reason != "content_filter"
+    validate("CreateChatCompletionResponse", scored.model_dump(exclude_unset=True))
+    blocked = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "I want to kill them."}],
+        moderation={"model": "omni-moderation-latest", "policy": {"input": {"mode": "block"}}})
+    assert blocked.choices[0].finish_reason == "content_filter" and blocked.choices[0].message.content is None
+    calm = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Tell me about tea."}],
+        moderation={"model": "omni-moderation-latest", "policy": {"input": {"mode": "block"}}})
+    assert calm.moderation.input.results[0].flagged is False and calm.choices[0].message.content
+    chunks = list(client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True,
+        stream_options={"include_usage": True}, moderation={"model": "omni-moderation-latest"}))
+    carrying = [chunk for chunk in chunks if getattr(chunk, "moderation", None) is not None]
+    assert len(carrying) == 1 and carrying[0].choices == [] and chunks[-1].usage is not None
+    assert chunks.index(carrying[0]) == len(chunks) - 2  # just before the usage chunk

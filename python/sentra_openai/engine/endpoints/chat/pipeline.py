@@ -23,7 +23,7 @@ from ...types import Outcome
 from ...validation import parse_json_object
 from . import generate as chat_generate
 from . import request as chat_request
-from . import field_rules, stored
+from . import field_rules, moderated, stored
 from . import stream as chat_stream
 from .generate import Choice
 from .request import ChatRequest
@@ -84,6 +84,10 @@ def handle(call: Call) -> Outcome:
         param = "response_format" if req.response_format else "tools"
         raise ApiError(400, f"Invalid schema for {where}: {exc}", param=param, code="invalid_json_schema") from None
 
+    moderation = None
+    if req.raw.get("moderation") is not None:
+        moderation, choices = moderated.moderate(call, req, choices)
+
     cached = _cached_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
@@ -111,10 +115,12 @@ def handle(call: Call) -> Outcome:
         "service_tier": meta.service_tier,
         "system_fingerprint": meta.fingerprint,
     }
+    if moderation is not None:
+        payload["moderation"] = moderation
     if req.raw.get("store") is True:  # a streamed completion is stored whole, as the non-streamed one
         stored.save(call, payload, req.raw)
     if req.stream:
-        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault)
+        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault, moderation=moderation)
     return respond.json_outcome(payload, delay=timing.total)
 
 

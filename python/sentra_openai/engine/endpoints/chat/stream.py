@@ -52,13 +52,16 @@ class _ChunkWriter:
             return None
         return base62(self.obfuscation_rng, self.obfuscation_rng.randint(0, 15))
 
-    def event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None, final_usage: bool = False) -> bytes:
+    def event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None, final_usage: bool = False,
+              extra: dict[str, Any] | None = None) -> bytes:
         obj = orjson.dumps(choices).decode()
         text = self.head + obj
         if final_usage:
             text += ',"usage":' + orjson.dumps(usage).decode()
         else:
             text += self.usage_tail
+        for key, value in (extra or {}).items():
+            text += "," + orjson.dumps(key).decode() + ":" + orjson.dumps(value).decode()
         obf = self.obfuscation()
         if obf is not None:
             text += ',"obfuscation":' + orjson.dumps(obf).decode()
@@ -86,7 +89,7 @@ class _ChunkWriter:
 
 
 def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choice], usage: dict[str, Any], timing: Timing,
-            fault: Fault | None) -> Outcome:
+            fault: Fault | None, *, moderation: dict[str, Any] | None = None) -> Outcome:
     writer = _ChunkWriter(meta, req.include_usage, random.Random(call.rng.random()) if req.include_obfuscation else None)
     pieces: list[Piece] = []
     times = (timing.ttft,) + timing.token_times
@@ -107,6 +110,8 @@ def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choic
     end = timing.total
     for choice in choices:
         pieces.append(Piece(end, raw=writer.event([{"index": choice.index, "delta": {}, "finish_reason": choice.finish_reason}])))
+    if moderation is not None:  # "Present on the moderation chunk" (ChatCompletionChunk.moderation)
+        pieces.append(Piece(end, raw=writer.event([], extra={"moderation": moderation})))
     if req.include_usage:
         pieces.append(Piece(end, raw=writer.event([], usage=usage, final_usage=True)))
     pieces.append(Piece(end, raw=_native.DONE))
