@@ -152,3 +152,24 @@ def test_the_messages_list_holds_the_input_messages_with_ids(client, server, tag
     assert set(raw) == {"object", "data", "first_id", "last_id", "has_more"} and raw["object"] == "list"
     assert raw["data"][0] == {"id": f"{created.id}-0", "role": "system", "content": "You are terse.", "name": None,
                               "content_parts": None}
+
+
+def test_workers_share_the_stored_completions(tmp_path):
+    from conftest import start_server
+
+    server = start_server(tmp_path, {"metrics": {"enable": False}, "state": {"path": str(tmp_path / "state.db")}},
+                          args=["--processes", "2"])
+    try:
+        tag = uuid.uuid4().hex[:12]
+        # Fresh connections land on either worker: every one of them sees every completion.
+        ids = []
+        for i in range(6):
+            with server.client(max_retries=0) as client:
+                ids.append(store(client, tag, f"Question {i}").parse().id)
+        for completion_id in ids:
+            with server.client(max_retries=0) as client:
+                assert client.chat.completions.retrieve(completion_id).id == completion_id
+        with server.client(max_retries=0) as client:
+            assert [c.id for c in client.chat.completions.list(metadata={"run": tag}, limit=100)] == ids
+    finally:
+        server.stop()
