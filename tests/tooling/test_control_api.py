@@ -131,6 +131,8 @@ def test_patch_config_names_an_unknown_key(fresh):
     assert answer.status_code == 400 and answer.json()["error"]["param"] == "server"
     answer = control(fresh, "PATCH", "/config", {"error_injection": {"base_error_rate": 2}})
     assert answer.status_code == 400 and "error_injection.base_error_rate" in answer.json()["error"]["message"]
+    answer = control(fresh, "PATCH", "/config", {"latency": {"enable": True}})  # a fast-mode server never waits
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "latency.enable"
 
 
 def test_patch_config_turns_rate_limits_on_and_reset_refills_the_buckets(fresh):

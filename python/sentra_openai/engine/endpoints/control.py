@@ -142,6 +142,12 @@ def patch_config(call: Call, control: ControlState) -> Outcome:
         if not isinstance(values, dict):
             raise ApiError(400, f"{section}: expected a mapping of keys to values.", param=section,
                            code="invalid_config")
+    latency = body.get("latency") or {}
+    if latency.get("enable") and not control.base_settings.latency.enable:
+        # A server started without latency answers from a handler that never waits (server/app.py).
+        raise ApiError(400, "latency.enable cannot be turned on in a server started without latency (e.g. mode fast); "
+                            "start it with latency enabled to change latency at run time.", param="latency.enable",
+                       code="invalid_config")
     fixed = fixed_keys_in(body)
     if fixed:
         raise ApiError(400, f"{fixed[0]} cannot be changed while the server runs (restart it with the new value).",
