@@ -211,7 +211,11 @@ def test_async_client(fast_server):
     assert response.output_text and response.status == "completed"
 
 
-def test_realism_headers_cost_and_rate_limits(limited_server):
+def test_realism_headers_cost_and_rate_limits(server_factory):
+    # 5 requests a minute: no request refills in the time this test takes.
+    limited_server = server_factory({"latency": {"enable": False}, "error_injection": {"enable": False},
+                                     "metrics": {"enable": False},
+                                     "rate_limiting": {"overrides": {"gpt-4o-mini": {"rpm": 5}}}}, mode="default")
     response = httpx.post(limited_server.api_url + "/responses", json={"model": "gpt-4o-mini", "input": "Hi"},
                           headers={"authorization": "Bearer sk-resp-limits"})
     assert response.status_code == 200

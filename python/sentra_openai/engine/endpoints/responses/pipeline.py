@@ -140,8 +140,10 @@ def handle_create(call: Call) -> Outcome:
                                  incomplete_reason="max_output_tokens" if planned.incomplete else None)
     start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None)
 
-    need_events = req.stream or req.store
-    events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation) if need_events else []
+    # Streamed and background responses keep their events (GET ?stream=true replays them); the real API refuses to
+    # replay a foreground non-streamed response, so its events are not even built.
+    keep_events = req.stream or req.background
+    events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation) if keep_events else []
     if req.background and req.stream:
         events = storage.background_events(events)
     _keep(call, req, final, planned, events, timing)
@@ -163,7 +165,7 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
                 call.services.state.put(_REASONING_COLLECTION, item["id"],
                                         {"reasoning_tokens": planned.reasoning_tokens},
                                         created_at=call.services.wall_clock(), ttl_seconds=30 * 24 * 3600)
-        line = storage.timeline(0.0, timing.total, [due for due, _ in events]) if req.background else None
+        line = storage.timeline(0.0, timing.total, [due for due, _ in events] or None) if req.background else None
         storage.save(call, final, input_items, [e for _, e in events] or None, line)
     if req.conversation:
         storage.append_to_conversation(call, req.conversation, input_items, final["output"])
