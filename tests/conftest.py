@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ def _pin_today() -> None:  # in-process engines whose settings say "today" (e.g.
 
 
 _pin_today()
+
+# In-process engines built from default settings would open the default sqlite state file (one per port, in the
+# system temp dir, shared by every run on the machine): the suite gives them a file of its own, and each server it
+# starts gets one in its tmp_path (start_server), so no test sees, or resets, another run's stored state.
+os.environ.setdefault("SENTRA_STATE_PATH", os.path.join(tempfile.mkdtemp(prefix="sentra-suite-"), "state.sqlite3"))
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -106,11 +112,15 @@ def start_server(
 ) -> RunningServer:
     port, metrics_port = free_port(), free_port()
     config_path = tmp_path / f"config-{port}.yaml"
-    config_path.write_text(yaml.safe_dump(config or {}))
+    config = dict(config or {})
+    if (config.get("state") or {}).get("store") in (None, "sqlite"):  # a state file of its own (see SENTRA_STATE_PATH)
+        config["state"] = {"path": str(tmp_path / f"state-{port}.sqlite3"), **(config.get("state") or {})}
+    config_path.write_text(yaml.safe_dump(config))
     log_path = tmp_path / f"server-{port}.log"
     command = [sys.executable, "-m", "sentra_openai", "serve", "--mode", mode, "--config", str(config_path),
                "--port", str(port), "--metrics-port", str(metrics_port), *(args or [])]
-    environment = {k: v for k, v in os.environ.items() if k not in ("PORT", "METRICS_PORT", "CONFIG_PATH", "SENTRA_MODE", "REDIS_URL")}
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("PORT", "METRICS_PORT", "CONFIG_PATH", "SENTRA_MODE", "REDIS_URL", "SENTRA_STATE_PATH")}
     environment.update(env or {})
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=cwd or tmp_path,

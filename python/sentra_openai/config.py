@@ -45,6 +45,7 @@ ENV_VARS = {
     "REDIS_URL": "rate_limiting.redis_url",
     "SENTRA_SEED": "seed",
     "SENTRA_MODELS_AS_OF": "models.as_of",
+    "SENTRA_STATE_PATH": "state.path",
 }
 
 
