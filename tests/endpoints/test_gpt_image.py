@@ -82,7 +82,8 @@ def test_gpt_image_2_takes_free_sizes_within_its_limits(client):
     result = client.images.generate(prompt="A banner", model="gpt-image-2", size="1536x864", quality="low")
     assert picture(result.data[0].b64_json).size == (1536, 864) and result.size == "1536x864"
     for size in ("1530x864", "3840x1024", "4096x2304"):  # not /16, beyond 3:1, over the pixel limit
-        assert bad_request(lambda: client.images.generate(prompt="x", model="gpt-image-2", size=size))["param"] == "size"
+        assert bad_request(lambda s=size: client.images.generate(prompt="x", model="gpt-image-2", size=s))["param"] == \
+            "size"
     body = bad_request(lambda: client.images.generate(prompt="x", model="gpt-image-1.5", size="1536x864"))
     assert body["message"] == ("Invalid value: '1536x864'. Supported values are: '1024x1024', '1536x1024', "
                                "'1024x1536', and 'auto'.")
@@ -90,18 +91,18 @@ def test_gpt_image_2_takes_free_sizes_within_its_limits(client):
 
 def test_what_gpt_image_models_refuse(client):
     cases = [
-        (dict(response_format="url"), "response_format"),  # always b64
-        (dict(quality="hd"), "quality"),
-        (dict(quality="xhigh"), "quality"),  # gpt-image-2.5 only
-        (dict(background="transparent", output_format="jpeg"), "background"),
-        (dict(output_compression=101), "output_compression"),
-        (dict(moderation="strict"), "moderation"),
-        (dict(n=11), "n"),
-        (dict(partial_images=4, stream=True), "partial_images"),
-        (dict(frame_count=2), "frame_count"),  # GIF only
+        ({"response_format": "url"}, "response_format"),  # always b64
+        ({"quality": "hd"}, "quality"),
+        ({"quality": "xhigh"}, "quality"),  # gpt-image-2.5 only
+        ({"background": "transparent", "output_format": "jpeg"}, "background"),
+        ({"output_compression": 101}, "output_compression"),
+        ({"moderation": "strict"}, "moderation"),
+        ({"n": 11}, "n"),
+        ({"partial_images": 4, "stream": True}, "partial_images"),
+        ({"frame_count": 2}, "frame_count"),  # GIF only
     ]
     for extra, param in cases:
-        body = bad_request(lambda: client.images.generate(prompt="x", model="gpt-image-1.5", **extra))
+        body = bad_request(lambda e=extra: client.images.generate(prompt="x", model="gpt-image-1.5", **e))
         assert body["param"] == param, (extra, body)
     assert client.images.generate(prompt="x", model="gpt-image-2.5-flare", quality="xhigh").quality == "xhigh"
 

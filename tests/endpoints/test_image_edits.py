@@ -11,6 +11,8 @@ import warnings
 import httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_schemas import validate
 from PIL import Image
 
@@ -209,8 +211,6 @@ def test_dalle2_refuses_opaque_images_without_a_mask_and_variations_take_only_da
 
 # ---- fuzzing: no multipart body yields a 500 ------------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _FIELDS = ["image", "image[]", "mask", "markup", "prompt", "model", "n", "size", "quality", "stream", "partial_images",
            "output_format", "output_compression", "background", "input_fidelity", "svg[model]", "response_format"]

@@ -86,7 +86,7 @@ def test_the_walk_sees_the_fields_the_sdk_added_after_the_spec():
 
 @pytest.mark.parametrize("surface", sorted(JSON_SURFACES))
 def test_every_json_field_is_recognized(fast_server, surface):
-    spec_name, module, prefix, path, base = JSON_SURFACES[surface]
+    _, _, _, path, base = JSON_SURFACES[surface]
     refused = {}
     for field in all_fields(JSON_SURFACES[surface]):
         if field in base:
@@ -112,7 +112,7 @@ def _form_value(field: str, schema: dict):
 
 @pytest.mark.parametrize("surface", sorted(FORM_SURFACES))
 def test_every_form_field_is_recognized(fast_server, surface):
-    spec_name, module, prefix, path, base = FORM_SURFACES[surface]
+    spec_name, _, _, path, base = FORM_SURFACES[surface]
     schemas = spec_fields(spec_name)
     unrecognized, crashed = [], []
     for field in all_fields(FORM_SURFACES[surface]):

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import multipart
+import multipart  # type: ignore[import-untyped]
 
 from .errors import ApiError
 from .types import Request

@@ -89,11 +89,11 @@ def inspect(data: bytes) -> ImageFacts | None:
         warnings.simplefilter("ignore")
         try:
             with Image.open(io.BytesIO(data), formats=list(_PIL_FORMAT)) as image:
-                if image.width * image.height > _MAX_INPUT_PIXELS:
+                if image.width * image.height > _MAX_INPUT_PIXELS or image.format not in _PIL_FORMAT:
                     return None
                 facts = ImageFacts(_PIL_FORMAT[image.format], image.width, image.height, image.mode)
                 image.load()  # a truncated or corrupt file fails here, not just its header
-        except Exception:  # Pillow raises many kinds (OSError, SyntaxError, ValueError, DecompressionBombError ...)
+        except Exception:  # noqa: BLE001 -- Pillow raises many kinds (OSError, SyntaxError, DecompressionBombError ...)
             return None
     return facts
 

@@ -14,7 +14,6 @@ import random
 import struct
 from typing import Any
 
-from . import gpt_image
 from .. import errors, respond
 from ..content import png
 from ..content.lexicon import lexicon
@@ -24,6 +23,7 @@ from ..model_resolution import resolve_model_of_kind
 from ..retirement import as_of_day, live_model
 from ..types import Outcome
 from ..validation import Fields, parse_json_object
+from . import gpt_image
 
 KNOWN_FIELDS = frozenset({
     "prompt", "model", "n", "quality", "response_format", "size", "style", "user", "output_format",
@@ -119,7 +119,9 @@ def dalle_answer(call: Call, model, n: int, size: str, quality: str, response_fo
         if model.has("style"):
             item["revised_prompt"] = revised_prompt(content[-1], style, rng)
         if response_format == "b64_json":
-            item["b64_json"] = base64.b64encode(_picture(image_id)).decode("ascii")
+            picture = _picture(image_id)
+            assert picture is not None  # the id was just encoded
+            item["b64_json"] = base64.b64encode(picture).decode("ascii")
         else:
             item["url"] = _base_url(call) + FILES_PREFIX + image_id + ".png"
         data.append(item)

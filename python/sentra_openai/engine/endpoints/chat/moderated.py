@@ -54,7 +54,8 @@ def _input_parts(req: ChatRequest) -> tuple[list[str], list[str]]:
 def moderate(call: Call, req: ChatRequest, choices: list[Choice]) -> tuple[dict[str, Any], list[Choice]]:
     """The `moderation` object and the choices as delivered (blocked ones emptied)."""
     config = req.raw["moderation"]
-    model = call.services.catalog.get(config["model"])  # checked by field_rules: a moderation model
+    model = call.services.catalog.get(config["model"])
+    assert model is not None  # field_rules.check refused anything but a moderation model
     rules = _rules(tuple(str(p) for p in call.settings.moderation_fixture_paths()))
     policy = config.get("policy") or {}
     texts, images = _input_parts(req)
