@@ -260,3 +260,24 @@ def test_gpt_5_5_messages_carry_a_phase(fast_server):
     validate("Response", body)
     message = body["output"][-1]
     assert message["phase"] == "final_answer" and list(message)[-2:] == ["phase", "role"]
+
+
+def test_chain_prefix_hits_the_prompt_cache_along_previous_response_id(openai_client):
+    story = "The lighthouse keeper counted the ships that passed each night. " * 120
+    first = openai_client.responses.create(model="gpt-4o-mini", input=story, prompt_cache_key="chain-cache")
+    second = openai_client.responses.create(model="gpt-4o-mini", input="Summarise it.", previous_response_id=first.id,
+                                            prompt_cache_key="chain-cache")
+    cached = second.usage.input_tokens_details.cached_tokens
+    assert 1024 <= cached <= first.usage.input_tokens + first.usage.output_tokens
+
+
+def test_truncation_auto_drops_the_oldest_items(openai_client):
+    filler = "word " * 70000  # about 70k tokens: two of them overflow gpt-4 turbo's 128k window
+    items = [{"role": "user", "content": filler}, {"role": "assistant", "content": "ok"},
+             {"role": "user", "content": filler}, {"role": "assistant", "content": "ok"},
+             {"role": "user", "content": "What now?"}]
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model="gpt-4o-mini", input=items)
+    assert info.value.body["code"] == "context_length_exceeded"
+    truncated = openai_client.responses.create(model="gpt-4o-mini", input=items, truncation="auto")
+    assert truncated.usage.input_tokens < 128000 and truncated.truncation == "auto"

@@ -63,8 +63,20 @@ class Prepared:
         elif req.conversation:
             history = storage.conversation_items(call, req.conversation)
         self.items = history + [_resolve(call, item) for item in req.items]
-        tokens = call.services.tokens
-        self.count = counting.count_input(tokens, self.model, req, self.items, lambda item: _reasoning_tokens(call, item))
+        self.count = self._count(call)
+
+    def _count(self, call: Call) -> counting.InputCount:
+        return counting.count_input(call.services.tokens, self.model, self.req, self.items,
+                                    lambda item: _reasoning_tokens(call, item))
+
+    def truncate_to(self, call: Call, budget: int) -> None:
+        """truncation "auto": drops items from the beginning of the conversation until the input fits (the spec's
+        description), keeping at least the last item."""
+        while self.count.total > budget and len(self.items) > 1:
+            self.items = self.items[1:]
+            while len(self.items) > 1 and self.items[0].get("type") == "function_call_output":
+                self.items = self.items[1:]  # an output without its call would be refused
+            self.count = self._count(call)
 
 
 def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +104,11 @@ def handle_create(call: Call) -> Outcome:
     services = call.services
     prepared = Prepared(call, parse_json_object(call.request.body))
     model, req, count = prepared.model, prepared.req, prepared.count
-    input_tokens = count.total
     requested = req.max_output_tokens or 0
+    if req.truncation == "auto":
+        prepared.truncate_to(call, model.context_window - requested)
+        count = prepared.count
+    input_tokens = count.total
     if input_tokens + requested > model.context_window:
         raise ApiError(400, "Your input exceeds the context window of this model. Please adjust your input and try "
                             "again.", param="input", code="context_length_exceeded")
