@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sentra_openai.state import MemoryStore  # noqa: E402
-from sentra_openai.state.sqlite import SqliteStore  # noqa: E402
+from sentra_openai.state import MemoryStore
+from sentra_openai.state.sqlite import SqliteStore
 
 DOC = {"response": {"id": "resp_x", "output": [{"type": "message", "content": [{"text": "word " * 350}]}]}}
 
@@ -66,7 +66,6 @@ def main() -> None:
     redis_server = None
     if shutil.which("redis-server"):
         from redis_server import RedisServer
-
         from sentra_openai.state.redis_store import RedisStore
 
         redis_server = RedisServer(tmp)

@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis_server import REDIS_BINARY, RedisServer  # noqa: E402
+from redis_server import REDIS_BINARY, RedisServer
 
 
 @pytest.fixture(scope="session")

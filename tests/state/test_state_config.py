@@ -7,7 +7,6 @@ import os
 import tempfile
 
 import pytest
-
 from sentra_openai.config import ConfigError, load_settings
 from sentra_openai.state import MemoryStore, default_sqlite_path, open_store
 from sentra_openai.state.sqlite import SqliteStore

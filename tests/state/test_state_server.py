@@ -77,3 +77,44 @@ def test_two_servers_share_a_redis_store(server_factory, state_redis_url) -> Non
     with pytest.raises(Exception) as gone:
         one.client().responses.retrieve(created.id)
     assert getattr(gone.value, "status_code", None) == 404
+
+
+def test_a_worker_killed_mid_writes_loses_no_acknowledged_response(server_factory, tmp_path) -> None:
+    """Issue 9: SIGKILL one of two workers while clients keep creating responses; every create that was answered
+    200 is retrievable afterwards (the supervisor restarts the worker; requests in flight on it may fail)."""
+    import threading
+
+    server = server_factory({**BASE, "state": {"path": str(tmp_path / "state.sqlite3")}}, args=["--processes", "2"])
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        while not stop.is_set():
+            try:
+                created = _on_a_new_connection("POST", f"{server.api_url}/responses",
+                                               json={"model": "gpt-4o-mini", "input": "keep me"})
+            except httpx.HTTPError:
+                continue  # a request on the killed worker: not acknowledged, so nothing is promised
+            if created.status_code == 200:
+                acknowledged.append(created.json()["id"])
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(set(_pids_by_request(server.log()).values())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = min(set(_pids_by_request(server.log()).values()))
+    before = len(acknowledged)
+    import os
+
+    os.kill(victim, signal.SIGKILL)
+    while len(acknowledged) < before + 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(acknowledged) >= before + 40, "creates should go on after the kill"
+    missing = [rid for rid in acknowledged
+               if _on_a_new_connection("GET", f"{server.api_url}/responses/{rid}").status_code != 200]
+    assert missing == []

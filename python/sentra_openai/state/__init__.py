@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import StateStore
 from .memory import MemoryStore
@@ -26,7 +26,7 @@ def default_sqlite_path(port: int) -> str:
 def open_store(settings: Settings, *, clock: Callable[[], float] | None = None) -> StateStore:
     """The store `settings.state` names. `clock` gives wall-clock epoch seconds (for expiry); default time.time."""
     state = settings.state
-    common = {"default_ttl": state.ttl_seconds, "clock": clock or time.time}
+    common: dict[str, Any] = {"default_ttl": state.ttl_seconds, "clock": clock or time.time}
     if state.store == "memory":
         return MemoryStore(**common)
     if state.store == "sqlite":

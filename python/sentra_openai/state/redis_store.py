@@ -18,6 +18,8 @@ The scripts build key names from the prefix, so all keys must live on one Redis 
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from .base import Change, Doc, StateStore, Where, check_order
@@ -113,7 +115,8 @@ class RedisStore(StateStore):
 
         self._redis_module = redis
         # redis-py's pool notices a fork and opens fresh connections in the child.
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        # Typed Any: redis-py's stubs type every reply as a union of all replies.
+        self.client: Any = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
         self.prefix = prefix
         self._put = self.client.register_script(_PUT)
         self._delete = self.client.register_script(_DELETE)

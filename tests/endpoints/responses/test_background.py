@@ -5,10 +5,9 @@ whose wall clock the test drives, and through the SDK against a real server."""
 
 from __future__ import annotations
 
-import orjson
 import openai
+import orjson
 import pytest
-
 from sentra_openai.config import load_settings
 from sentra_openai.engine import Request, build_engine
 from sentra_openai.state import MemoryStore

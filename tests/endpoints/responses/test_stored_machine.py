@@ -8,7 +8,6 @@ import orjson
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
-
 from sentra_openai.config import load_settings
 from sentra_openai.engine import Call, Request, build_engine
 from sentra_openai.engine.endpoints.responses import stored

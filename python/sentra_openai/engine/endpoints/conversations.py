@@ -151,10 +151,10 @@ def create_conversation(call: Call) -> Outcome:
     metadata = _check_metadata(body.get("metadata"))
     items = _check_items(body["items"], "items") if body.get("items") is not None else []
     now = call.services.wall_clock()
-    conversation = {"id": _new_conversation_id(call), "object": "conversation", "created_at": int(now),
-                    "metadata": metadata}
-    call.services.state.put(CONVERSATIONS, conversation["id"], conversation, created_at=now)
-    _store_items(call, conversation["id"], items)
+    conversation_id = _new_conversation_id(call)
+    conversation = {"id": conversation_id, "object": "conversation", "created_at": int(now), "metadata": metadata}
+    call.services.state.put(CONVERSATIONS, conversation_id, conversation, created_at=now)
+    _store_items(call, conversation_id, items)
     return respond.json_outcome(conversation)
 
 

@@ -105,13 +105,13 @@ def background_events(events: list[dict[str, Any]], offsets: list[float] | None 
             out.append(event)
             queued = {"type": "response.queued", "sequence_number": 0, "response": event["response"]}
             out.append(queued)
-            if new_offsets is not None:
+            if new_offsets is not None and offsets is not None:
                 new_offsets += [offsets[index], offsets[index]]
             continue
         if event.get("type") in ("response.in_progress",) and "response" in event:
             event["response"] = {**event["response"], "status": "in_progress"}
         out.append(event)
-        if new_offsets is not None:
+        if new_offsets is not None and offsets is not None:
             new_offsets.append(offsets[index])
     for number, event in enumerate(out):
         event["sequence_number"] = number
@@ -145,7 +145,7 @@ def synthetic_events(response: dict[str, Any]) -> list[dict[str, Any]]:
             events.append({"type": "response.output_item.added", "output_index": index, "item": item})
         events.append({"type": "response.output_item.done", "output_index": index, "item": item})
     final = {"completed": "response.completed", "incomplete": "response.incomplete",
-             "failed": "response.failed"}.get(response.get("status"), "response.completed")
+             "failed": "response.failed"}.get(str(response.get("status")), "response.completed")
     events.append({"type": final, "response": response})
     return [{"type": event["type"], "sequence_number": number, **{k: v for k, v in event.items() if k != "type"}}
             for number, event in enumerate(events)]

@@ -68,7 +68,7 @@ def normalize_input(call: Call, request_input: Any, response_id: str | None) -> 
             found = find_item(call, entry.get("id", ""))
             items.append(found if found is not None else dict(entry))
             continue
-        kind = entry.get("type") or ("message" if "role" in entry else "message")
+        kind = entry.get("type") or "message"  # an easy input message has a role and no type
         if kind == "message":
             items.append(_message_item(call, entry, response_id))
         else:
