@@ -179,7 +179,7 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
             if item["type"] == "reasoning":
                 call.services.state.put(_REASONING_COLLECTION, item["id"],
                                         {"reasoning_tokens": planned.reasoning_tokens},
-                                        created_at=call.services.wall_clock(), ttl_seconds=30 * 24 * 3600)
+                                        created_at=call.services.wall_clock())  # the store's TTL (state.ttl_seconds)
         line = storage.timeline(0.0, timing.total, [due for due, _ in events] or None) if req.background else None
         storage.save(call, final, input_items, [e for _, e in events] or None, line)
     if req.conversation:

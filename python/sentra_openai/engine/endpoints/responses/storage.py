@@ -19,8 +19,6 @@ _stored = importlib.import_module(f"{__package__}.stored") if importlib.util.fin
 _conversations = (importlib.import_module("sentra_openai.engine.endpoints.conversations")
                   if importlib.util.find_spec("sentra_openai.engine.endpoints.conversations") else None)
 
-_KEEP_SECONDS = 30 * 24 * 3600  # OpenAI keeps responses 30 days
-
 
 def previous_not_found(response_id: str) -> ApiError:
     """OpenAI's 400 for an unknown previous_response_id (responses-api.md §1.5)."""
@@ -89,12 +87,12 @@ def save(call: Call, response: dict[str, Any], input_items: list[dict[str, Any]]
         _stored.save_response(call, response, input_items, events=events, timeline=timeline)
         return
     state = call.services.state
-    now = call.wall_started
+    now = call.services.wall_clock()
     state.put("responses", response["id"], {"response": response, "input_items": input_items, "events": events or []},
-              created_at=now, ttl_seconds=_KEEP_SECONDS)
+              created_at=now)
     for item in [*input_items, *response.get("output", [])]:
         if isinstance(item.get("id"), str):
-            state.put("items", item["id"], item, created_at=now, ttl_seconds=_KEEP_SECONDS)
+            state.put("items", item["id"], item, created_at=now)
 
 
 def append_to_conversation(call: Call, conversation_id: str, input_items: list[dict[str, Any]],
