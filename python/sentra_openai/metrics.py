@@ -1,7 +1,7 @@
 """Prometheus metrics of design.md, exact across worker processes without a file write or a lock per request.
 
-Each worker adds every request's Record to plain in-memory totals (one table per thread, so no increment is ever lost
-to a thread switch and none needs a lock). Its publisher thread serves those totals on a Unix socket in a directory
+Each worker adds every request's Record to plain in-memory totals (one table per OS thread, so no increment is ever
+lost to a thread switch and none needs a lock). Its publisher thread serves those totals on a Unix socket in a directory
 the supervisor shares with its workers, and writes them to a file there twice a second and when the worker drains.
 A scrape (on the supervisor's metrics port) asks every live worker for its current totals, so it includes every
 request answered before it began; a worker that is gone counts with the last totals it wrote.
@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from bisect import bisect_left
+from threading import get_ident
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,8 +104,9 @@ class Metrics:
 
     def __init__(self) -> None:
         global _active
-        self._local = threading.local()
-        self._tables: list[Totals] = []
+        # By OS thread: Robyn calls handlers through PyGILState_Ensure, which gives each call a new Python thread state
+        # (so a threading.local would be new on every request), but from a handful of OS threads.
+        self._tables: dict[int, Totals] = {}
         self._publisher: _Publisher | None = None
         self._start_lock = threading.Lock()  # taken once per process, when its first request is observed
         _active = self
@@ -112,17 +114,14 @@ class Metrics:
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
-        self._local = threading.local()
-        self._tables = []
+        self._tables = {}
         self._publisher = None
         self._start_lock = threading.Lock()
 
     def _table(self) -> Totals:
         if self._publisher is None:
             self._start_publisher()
-        table = Totals()
-        self._local.table = table
-        self._tables.append(table)  # list.append is atomic: the publisher may be reading the list
+        table = self._tables[get_ident()] = Totals()  # one dict store: atomic for the publisher reading the dict
         return table
 
     def _start_publisher(self) -> None:
@@ -132,7 +131,7 @@ class Metrics:
                 self._publisher = _Publisher(self, Path(directory) if directory else None)
 
     def observe(self, record: Record) -> None:
-        table = getattr(self._local, "table", None) or self._table()
+        table = self._tables.get(get_ident()) or self._table()
         model = record.model or "none"
         key = (model, record.endpoint, record.status)
         row = table.rows.get(key)
@@ -159,7 +158,7 @@ class Metrics:
         rows: dict[tuple, list] = {}
         errors: dict[tuple, int] = {}
         limits: dict[tuple, int] = {}
-        for table in list(self._tables):
+        for table in list(self._tables.values()):
             for key, row in list(table.rows.items()):  # list(): copied in C, so no insert can intervene
                 total = rows.setdefault(key, [0] * ROW_SIZE)
                 for index, number in enumerate(list(row)):

@@ -26,6 +26,7 @@ from .clock import Clock, MonotonicClock
 from .content.fixtures import FixtureSet, begin_generation, sequence_used
 from .errors import ApiError
 from .ids import base62, unique_stream
+from .lazy_random import LazyRandom
 from .organization import Organization
 from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .realism.pacing import immediate_events
@@ -106,8 +107,8 @@ class Call:
         if control_seed:
             self.rng = random.Random(f"{self.settings.seed}:pin:{control_seed}")
             self.id_rng = self.rng
-        else:  # an integer seed: seeding from a string hashes it with SHA-512, a tenth of a cached request's cost
-            self.rng = random.Random((self.settings.seed << 64) | sequence)
+        else:  # an integer seed (a string one is hashed with SHA-512), seeded only if the request draws at all
+            self.rng = LazyRandom((self.settings.seed << 64) | sequence)
             self.id_rng = unique_stream()
         self.request_id = f"req_{self.id_rng.getrandbits(128):032x}"
         self.record = Record(self.request_id, request.method, request.path, endpoint)
