@@ -259,3 +259,26 @@ def test_a_moderated_completion_carries_the_results_and_a_block_policy_withholds
     carrying = [chunk for chunk in chunks if getattr(chunk, "moderation", None) is not None]
     assert len(carrying) == 1 and carrying[0].choices == [] and chunks[-1].usage is not None
     assert chunks.index(carrying[0]) == len(chunks) - 2  # just before the usage chunk
+
+
+def test_explicit_prompt_cache_mode_without_breakpoints_caches_nothing(client):
+    import uuid
+
+    long_text = "The archive keeps every letter of the harbour office. " * 120 + uuid.uuid4().hex  # > 1024 tokens
+
+    def cached(**extra) -> int:
+        result = client.chat.completions.create(model="gpt-5.6-terra", messages=extra.pop("messages"), **extra)
+        return result.usage.prompt_tokens_details.cached_tokens
+
+    plain = [{"role": "system", "content": long_text}, {"role": "user", "content": "Summarise."}]
+    assert cached(messages=plain) == 0
+    assert cached(messages=plain) > 0  # the implicit breakpoint
+    explicit = {"mode": "explicit"}
+    other = [{"role": "system", "content": long_text + " v2"}, {"role": "user", "content": "Summarise."}]
+    assert cached(messages=other, prompt_cache_options=explicit) == 0
+    assert cached(messages=other, prompt_cache_options=explicit) == 0  # nothing was written
+    marked = [{"role": "system", "content": [{"type": "text", "text": "Preface. " + long_text,  # a new prefix
+                                              "prompt_cache_breakpoint": {"mode": "explicit"}}]},
+              {"role": "user", "content": "Summarise."}]
+    assert cached(messages=marked, prompt_cache_options=explicit) == 0
+    assert cached(messages=marked, prompt_cache_options=explicit) > 0

@@ -84,6 +84,19 @@ def _prompt_cache_options(model, f: Fields) -> None:
     inner.string("ttl", choices=CACHE_TTLS)
 
 
+def caching_disabled(body: dict[str, Any]) -> bool:
+    """`prompt_cache_options.mode: explicit` drops the implicit breakpoint: "If there are no explicit breakpoints, the
+    request does not use prompt caching" (PromptCacheOptions.mode)."""
+    options = body.get("prompt_cache_options")
+    if not isinstance(options, dict) or options.get("mode") != "explicit":
+        return False
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("prompt_cache_breakpoint") for p in content):
+            return False
+    return True
+
+
 def _prediction(model, body: dict[str, Any], f: Fields) -> None:
     prediction = f.obj("prediction")
     if prediction is None:

@@ -160,7 +160,7 @@ def _fingerprint(model_id: str, snapshot: str) -> str | None:
 
 def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:
     settings = call.settings.prompt_caching
-    if not settings.enable or prompt_tokens < settings.min_tokens:
+    if not settings.enable or prompt_tokens < settings.min_tokens or field_rules.caching_disabled(req.raw):
         return 0
     # The cache compares the prompt as the model reads it: tool definitions first, then the messages in order.
     fmt = model.prompt_format
