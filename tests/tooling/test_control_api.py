@@ -4,6 +4,7 @@ Seen through the openai SDK against real servers, one of them with several worke
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import httpx
@@ -227,3 +228,31 @@ def test_the_log_stays_empty_until_someone_asks_for_it():
     assert orjson.loads(get_requests(engine).body)["data"] == []  # this call starts the log
     engine.handle(Request("POST", "/v1/chat/completions", {}, body))
     assert len(orjson.loads(get_requests(engine).body)["data"]) == 1
+
+
+def test_two_hosts_sharing_a_redis_store_share_the_control_state(server_factory, tmp_path):
+    from redis_server import REDIS_BINARY, RedisServer
+
+    if REDIS_BINARY is None:
+        pytest.skip("redis-server is not installed")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        config = {"metrics": {"enable": False}, "state": {"store": "redis", "redis_url": redis.url}}
+        host_a, host_b = server_factory(config), server_factory(config)
+        control(host_a, "POST", "/reset")
+        control(host_a, "POST", "/faults", {"status": 503, "count": 1})
+        # Host B polls the shared document (at most POLL_SECONDS late); the fault fails exactly one request.
+        statuses = []
+        for _ in range(200):
+            statuses.append(httpx.post(f"{host_b.api_url}/chat/completions", json=CHAT).status_code)
+            if 503 in statuses:
+                break
+            time.sleep(0.05)
+        assert statuses.count(503) == 1
+        assert httpx.post(f"{host_a.api_url}/chat/completions", json=CHAT).status_code == 200
+        logged = control(host_a, "GET", "/requests").json()["data"]
+        # One log for both hosts (B's requests before it saw the reset were not logged yet).
+        assert [r["status"] for r in logged][-2:] == [503, 200]
+    finally:
+        redis.stop()

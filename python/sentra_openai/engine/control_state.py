@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ LOG_PARENT = "requests"  # the request log: one document per request, parent "re
 FIXTURE_CALLS_ID = "fixture_calls"  # {fixture name: calls answered so far}, for fixtures with a reply sequence
 PATCHABLE_SECTIONS = ("error_injection", "rate_limiting", "latency", "fixtures")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "x-sentra-control-token", "cookie", "openai-api-key"})
+POLL_SECONDS = 1.0  # how stale another host's view of a control change may be (Redis store only)
 TRIM_EVERY = 256  # fewest log writes (per process) between two trims to control.max_logged_requests
 
 
@@ -77,15 +79,26 @@ class ControlState:
         self._lock = threading.Lock()
         self._writes = 0
         self.snapshot = Snapshot(armed=settings.control.request_log)
-        # The sqlite file outlives a restart: what an earlier run set must not leak into this one.
-        for doc_id in (STATE_ID, FIXTURE_CALLS_ID):
-            store.delete(COLLECTION, doc_id)
-        store.delete_children(COLLECTION, LOG_PARENT)
+        # Several hosts share a Redis store: the counter is per host, so each process also polls the document.
+        self._poll_seconds = POLL_SECONDS if settings.state.store == "redis" else None
+        self._next_poll = 0.0
+        if self._poll_seconds is None:
+            # The sqlite file outlives a restart: what an earlier run set must not leak into this one. (A Redis store
+            # is shared with hosts still running: their faults and config stay.)
+            for doc_id in (STATE_ID, FIXTURE_CALLS_ID):
+                store.delete(COLLECTION, doc_id)
+            store.delete_children(COLLECTION, LOG_PARENT)
 
     # -- seeing changes ---------------------------------------------------------------------------------------------
 
     def changed(self) -> bool:
-        return self._counter[0] != self._seen
+        if self._counter[0] != self._seen:
+            return True
+        if self._poll_seconds is not None and (now := time.monotonic()) >= self._next_poll:
+            self._next_poll = now + self._poll_seconds
+            doc = self.store.get(COLLECTION, STATE_ID) or {}
+            return int(doc.get("version", 0)) != self.snapshot.version
+        return False
 
     def refresh(self) -> Snapshot:
         with self._lock:
