@@ -281,3 +281,12 @@ def test_truncation_auto_drops_the_oldest_items(openai_client):
     assert info.value.body["code"] == "context_length_exceeded"
     truncated = openai_client.responses.create(model="gpt-4o-mini", input=items, truncation="auto")
     assert truncated.usage.input_tokens < 128000 and truncated.truncation == "auto"
+
+
+def test_explicit_cache_mode_without_breakpoints_caches_nothing(openai_client):
+    instructions = "Answer like a patient teacher. " * 300
+    options = {"mode": "explicit"}
+    for _ in range(2):
+        response = openai_client.responses.create(model="gpt-4o-mini", instructions=instructions, input="Hi",
+                                                  prompt_cache_key="explicit-mode", extra_body={"prompt_cache_options": options})
+    assert response.usage.input_tokens_details.cached_tokens == 0

@@ -128,7 +128,10 @@ def handle_create(call: Call) -> Outcome:
 
     functions, _ = generate.function_choice(req)
     cache_req = generate.chat_request_for(req, count.messages, functions, "auto")
-    cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention") if k in req.raw}
+    # Chat's cache rules read these fields (key, retention, options) and the parts' prompt_cache_breakpoint marks.
+    cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options")
+                     if k in req.raw}
+    cache_req.raw["messages"] = [i for i in prepared.items if i.get("type") == "message"]
     cached = chat_pipeline._cached_tokens(call, model, cache_req, encoding, input_tokens)
     respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens)
     if planned.builtin is not None:
