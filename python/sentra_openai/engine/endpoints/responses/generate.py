@@ -8,7 +8,6 @@ becomes a ChatRequest, chat's Choice becomes output items.
 
 from __future__ import annotations
 
-import copy
 import random
 import re
 from dataclasses import dataclass, field
@@ -173,7 +172,7 @@ def build_items(planned: Planned, ids, *, logprobs: bool, encrypted: Any = None)
     `encrypted(reasoning_item_id)` returns a reasoning item's encrypted_content when the client included it."""
     out = []
     for planned_item in planned.items:
-        body = copy.deepcopy(planned_item.body)
+        body = dict(planned_item.body)  # the planned body is cached content: never changed, only copied at the top
         kind = planned_item.type
         if kind == "message":
             body["content"] = [_part_body(p, logprobs) for p in planned_item.parts]

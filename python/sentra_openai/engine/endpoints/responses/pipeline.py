@@ -156,12 +156,12 @@ def handle_create(call: Call) -> Outcome:
     final = wire.response_object(meta, req, status=status, output=output, usage_body=usage,
                                  completed_at=created_at + max(int(timing.total), 0),
                                  incomplete_reason="max_output_tokens" if planned.incomplete else None)
-    start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None)
-
     # Streamed and background responses keep their events (GET ?stream=true replays them); the real API refuses to
     # replay a foreground non-streamed response, so its events are not even built.
-    keep_events = req.stream or req.background
-    events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation) if keep_events else []
+    events = []
+    if req.stream or req.background:
+        start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None)
+        events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation)
     if req.background and req.stream:
         events = storage.background_events(events)
     _keep(call, req, final, planned, events, timing)
