@@ -147,6 +147,7 @@ class NativeFront:
         body_timeout: float,
         send_timeout: float,
         keepalive_requests: int,
+        max_connections: int,
         max_head_bytes: int,
         max_body_bytes: int,
         routed_methods: Sequence[str],
@@ -162,3 +163,6 @@ class NativeFront:
     def in_flight(self) -> int: ...
     @property
     def open_connections(self) -> int: ...
+    @property
+    def shed_connections(self) -> int:
+        """Idle connections closed so far to make room under max_connections."""

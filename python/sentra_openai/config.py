@@ -80,6 +80,7 @@ class ServerSettings:
     body_timeout_seconds: float
     send_timeout_seconds: float
     keepalive_requests: int
+    max_connections: int
 
 
 @dataclass(frozen=True)
@@ -423,6 +424,8 @@ def _validate(s: Settings) -> None:
             fail(f"server.{key}", "a positive number of seconds", getattr(s.server, key))
     if s.server.keepalive_requests < 0:
         fail("server.keepalive_requests", "0 (no cap) or a positive number of requests", s.server.keepalive_requests)
+    if s.server.max_connections < 1:
+        fail("server.max_connections", "a positive number of connections", s.server.max_connections)
     if s.rate_limiting.default_tier not in TIERS:
         fail("rate_limiting.default_tier", "one of " + ", ".join(TIERS), s.rate_limiting.default_tier)
     if s.rate_limiting.store not in STORES:

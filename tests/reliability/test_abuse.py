@@ -4,6 +4,7 @@ next normal request is answered within the liveness bound, and nothing the serve
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -161,3 +162,20 @@ def test_expect_100_continue_gets_its_interim_answer(server):
         assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(body)
         assert read_reply(sock).status == 200
+
+
+def test_beyond_max_connections_silent_connections_make_room(server_factory):
+    cap = 20
+    capped = server_factory({"metrics": {"enable": False},
+                             "server": {"max_connections": cap, "idle_timeout_seconds": 60.0}})
+    silent = [connect(capped.port) for _ in range(cap)]
+    try:
+        time.sleep(0.2)  # all accepted and waiting for a first byte
+        newcomers = [connect(capped.port) for _ in range(cap)]
+        assert all(closed_by_server(sock, timeout=5) for sock in silent), "idle connections were not shed"
+        assert health(capped.port).status == 200
+        for sock in newcomers:
+            sock.close()
+    finally:
+        for sock in silent:
+            sock.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import threading
 import time
@@ -30,6 +31,7 @@ from .adapter import METHODS
 log = logging.getLogger("sentra_openai.server")
 MAX_HEAD_BYTES = 64 * 1024  # the largest request head accepted (nginx's large_client_header_buffers allow 4×8k/line)
 DRAIN_POLL_SECONDS = 0.02
+RESERVED_DESCRIPTORS = 64  # for everything but connections: logs, the metrics port, the shm table, tokenizers ...
 
 
 def _rejections(settings: Settings) -> dict[str, tuple[int, str, bytes]]:
@@ -46,6 +48,21 @@ def _rejections(settings: Settings) -> dict[str, tuple[int, str, bytes]]:
     return {key: (error.status, error.content_type(), error.body()) for key, error in errors.items()}
 
 
+def connection_cap(configured: int) -> int:
+    """server.max_connections, within what the open-file limit allows (raised to its hard limit first): each client
+    connection may also hold one to a worker."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    return max(1, min(configured, (soft - RESERVED_DESCRIPTORS) // 2))
+
+
 def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
     """Binds the public port (a busy one is refused: no SO_REUSEPORT) without accepting yet."""
     s = settings.server
@@ -54,7 +71,8 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             s.host, s.port, upstream_ports,
             idle_timeout=s.idle_timeout_seconds, header_timeout=s.header_timeout_seconds,
             body_timeout=s.body_timeout_seconds, send_timeout=s.send_timeout_seconds,
-            keepalive_requests=s.keepalive_requests, max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
+            keepalive_requests=s.keepalive_requests, max_connections=connection_cap(s.max_connections),
+            max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
             routed_methods=list(METHODS), rejections=_rejections(settings),
         )
     except OSError as exc:

@@ -37,7 +37,7 @@ impl NativeFront {
     /// refusal the front makes itself to `(status, content_type, body)`.
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
-                        keepalive_requests, max_head_bytes, max_body_bytes, routed_methods, rejections))]
+                        keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -48,6 +48,7 @@ impl NativeFront {
         body_timeout: f64,
         send_timeout: f64,
         keepalive_requests: u64,
+        max_connections: usize,
         max_head_bytes: usize,
         max_body_bytes: u64,
         routed_methods: Vec<String>,
@@ -70,6 +71,7 @@ impl NativeFront {
             body_timeout: seconds("body_timeout", body_timeout)?,
             send_timeout: seconds("send_timeout", send_timeout)?,
             keepalive_requests,
+            max_connections,
             max_head_bytes,
             max_body_bytes,
             routed_methods: routed_methods.into_iter().map(String::into_bytes).collect(),
@@ -110,6 +112,12 @@ impl NativeFront {
     #[getter]
     fn open_connections(&self) -> usize {
         self.inner.open_connections()
+    }
+
+    /// Idle connections closed so far to make room under server.max_connections.
+    #[getter]
+    fn shed_connections(&self) -> u64 {
+        self.inner.shed_count()
     }
 }
 

@@ -10,6 +10,7 @@ use super::response::{parse_response_head, BodyTracker, ResponseBody};
 use super::{Front, Rejection, Upstream};
 
 const READ_CHUNK: usize = 16 * 1024;
+const RELAY_CHUNK: usize = 64 * 1024;
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a request waits for some worker to accept a connection before it is answered 503.
 const UPSTREAM_WAIT: Duration = Duration::from_secs(10);
@@ -51,7 +52,16 @@ enum Ending {
 pub(crate) fn serve(front: &Front, client: &TcpStream, idle: &AtomicBool) {
     let _ = client.set_nodelay(true);
     let _ = client.set_write_timeout(Some(front.config.send_timeout));
-    let mut conn = Connection { front, client, idle, buf: Vec::with_capacity(READ_CHUNK), timeout: None, upstream: None };
+    let mut conn = Connection {
+        front,
+        client,
+        idle,
+        buf: Vec::with_capacity(READ_CHUNK),
+        timeout: None,
+        upstream: None,
+        response: Vec::with_capacity(READ_CHUNK),
+        chunk: vec![0u8; RELAY_CHUNK],
+    };
     let ending = conn.run();
     drop(conn.upstream.take());
     if let Ending::Refuse(which) = ending {
@@ -88,6 +98,9 @@ struct Connection<'a> {
     buf: Vec<u8>,
     timeout: Option<Duration>,
     upstream: Option<UpstreamConn<'a>>,
+    /// Reused for every response: the head being parsed (and the body bytes read with it), and relay reads.
+    response: Vec<u8>,
+    chunk: Vec<u8>,
 }
 
 enum ReadOutcome {
@@ -336,8 +349,15 @@ impl<'a> Connection<'a> {
 
     /// Sends the request and relays the response. `Ok(true)`: the upstream closed, so must the client connection.
     fn exchange(&mut self, request: &[u8], head_request: bool) -> Result<bool, Ending> {
-        let mut response = Vec::with_capacity(READ_CHUNK);
-        let mut chunk = vec![0u8; 64 * 1024];
+        let mut response = std::mem::take(&mut self.response);
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let result = self.exchange_with(request, head_request, &mut response, &mut chunk);
+        self.response = response;
+        self.chunk = chunk;
+        result
+    }
+
+    fn exchange_with(&mut self, request: &[u8], head_request: bool, response: &mut Vec<u8>, chunk: &mut [u8]) -> Result<bool, Ending> {
         for attempt in 0..2 {
             if self.upstream.is_none() {
                 self.upstream = self.connect();
@@ -350,7 +370,7 @@ impl<'a> Connection<'a> {
             let reused = upstream.served > 0;
             response.clear();
             let sent = upstream.stream.write_all(request).is_ok();
-            let head = if sent { read_response_head(&mut upstream.stream, &mut response, &mut chunk, head_request) } else { None };
+            let head = if sent { read_response_head(&mut upstream.stream, response, chunk, head_request) } else { None };
             let Some(head) = head else {
                 self.upstream = None;
                 if reused && response.is_empty() && attempt == 0 {
@@ -359,14 +379,14 @@ impl<'a> Connection<'a> {
                 return Err(Ending::Refuse(|f| &f.config.rejections.bad_gateway));
             };
             upstream.served += 1;
-            if (&*self.client).write_all(&response).is_err() {
+            if (&*self.client).write_all(response).is_err() {
                 self.upstream = None;
                 return Err(Ending::Close);
             }
             let mut tracker = BodyTracker::new(head.body);
             let mut done = tracker.feed(&response[head.len..]);
             while !done {
-                match upstream.stream.read(&mut chunk) {
+                match upstream.stream.read(chunk) {
                     Ok(0) | Err(_) => {
                         self.upstream = None;
                         return if head.body == ResponseBody::UntilClose { Ok(true) } else { Err(Ending::Close) };

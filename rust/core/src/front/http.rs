@@ -91,7 +91,7 @@ pub fn leading_empty_lines(buf: &[u8]) -> usize {
 }
 
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+    a.eq_ignore_ascii_case(b)
 }
 
 fn trim(buf: &[u8], mut r: Range<usize>) -> Range<usize> {

@@ -74,6 +74,9 @@ pub struct FrontConfig {
     pub send_timeout: Duration,
     /// Requests per client connection before it is closed (like nginx's keepalive_requests); 0: no cap.
     pub keepalive_requests: u64,
+    /// Open connections beyond which each new one closes an idle one (waiting for a request, nothing received),
+    /// so silent connections cannot use up the descriptors.
+    pub max_connections: usize,
     pub max_head_bytes: usize,
     pub max_body_bytes: u64,
     /// Methods the application routes; any other is forwarded as POST with its name in `x-sentra-method`.
@@ -102,6 +105,22 @@ pub struct Front {
     open: Mutex<HashMap<u64, Registered>>,
     next_id: AtomicU64,
     pub(crate) next_upstream: AtomicUsize,
+    shed: AtomicU64,
+}
+
+/// Closes one idle connection (the oldest registered is not tracked; any idle one will do: it was waiting for a
+/// request and has none in progress). Its thread sees end-of-file and ends.
+fn shed_idle(open: &HashMap<u64, Registered>) -> bool {
+    for conn in open.values() {
+        if conn.idle.swap(false, Ordering::SeqCst) {
+            // SAFETY: registered descriptors stay open until deregistered (see spawn_connection).
+            unsafe {
+                libc::shutdown(conn.fd, libc::SHUT_RDWR);
+            }
+            return true;
+        }
+    }
+    false
 }
 
 impl Front {
@@ -120,6 +139,7 @@ impl Front {
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             next_upstream: AtomicUsize::new(0),
+            shed: AtomicU64::new(0),
         }))
     }
 
@@ -169,6 +189,9 @@ impl Front {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let idle = Arc::new(AtomicBool::new(false));
         if let Ok(mut open) = self.open.lock() {
+            if open.len() >= self.config.max_connections && shed_idle(&open) {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+            }
             open.insert(id, Registered { fd: stream.as_raw_fd(), idle: Arc::clone(&idle) });
         }
         let front = Arc::clone(self);
@@ -184,6 +207,10 @@ impl Front {
                 open.remove(&id); // the stream was dropped with the closure: the connection is closed
             }
         }
+    }
+
+    pub fn shed_count(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
     }
 
     /// Stops accepting at once (the listening socket is shut down, so connection attempts are refused) and closes
