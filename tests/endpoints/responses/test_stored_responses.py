@@ -152,6 +152,8 @@ def test_compact_keeps_user_messages_and_adds_one_compaction_item(client):
     assert compacted.id.startswith("resp_") and compacted.id[21:23] == "01"  # compactions put 01 where responses 00
     usage = compacted.usage
     assert usage.total_tokens == usage.input_tokens + usage.output_tokens and usage.input_tokens > 0
+    raw = client.responses.with_raw_response.compact(model="gpt-4o-mini", input="Summarise me.")
+    assert float(raw.headers["x-sentra-cost-usd"]) > 0  # a compaction is billed like a model pass
     follow_up = client.responses.create(model="gpt-4o-mini",
                                         input=[item.model_dump(exclude_none=True) for item in compacted.output]
                                         + [{"role": "user", "content": "And now?"}])

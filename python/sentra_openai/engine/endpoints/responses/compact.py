@@ -59,6 +59,8 @@ def compact(call: Call) -> Outcome:
     text = "\n".join([instructions or "", *(_item_text(item) for item in items)])
     input_tokens = call.services.tokens.text_tokens(model, text) if model.encoding else len(text) // 4
     summary_tokens = max(MIN_SUMMARY_TOKENS, input_tokens // SUMMARY_RATIO)
+    # A compaction is a model pass: the same rate-limit buckets as a create of this model, and billed as one.
+    respond.admit(call, model, input_tokens + summary_tokens, lambda: input_tokens)
     blob = call.generated(call.content_key("compaction", text),
                           lambda rng: _blob(rng.randbytes(summary_tokens * BLOB_BYTES_PER_TOKEN)))
     user_messages = [item for item in items if item.get("type") == "message" and item.get("role") == "user"]
@@ -67,8 +69,7 @@ def compact(call: Call) -> Outcome:
     usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
              "output_tokens": summary_tokens, "output_tokens_details": {"reasoning_tokens": 0},
              "total_tokens": input_tokens + summary_tokens}
-    call.record.input_tokens = input_tokens
-    call.record.output_tokens = summary_tokens
+    respond.charge_tokens(call, model, input_tokens, 0, summary_tokens)
     return respond.json_outcome({"id": compaction_id, "object": "response.compaction", "created_at": now,
                                  "output": [*user_messages, compaction], "usage": usage})
 
