@@ -87,6 +87,16 @@ def test_no_json_in_the_messages_means_no_shape() -> None:
     assert requested_shape(["Reply in JSON please.", "{not json"]) is None
 
 
+def test_keys_named_in_words_become_a_strict_shape() -> None:
+    """langchain's documented json_mode prompt names the keys in prose; numbers are typed from their names."""
+    shape = requested_shape(["Make sure to return a JSON blob with keys 'answer' and 'justification'.\n\nWhy?"])
+    assert shape["required"] == ["answer", "justification"]
+    assert shape["properties"]["answer"] == {"type": "string"} and shape["additionalProperties"] is False
+    typed = requested_shape(["Return JSON with the fields: city, age and price."])["properties"]
+    assert typed == {"city": {"type": "string"}, "age": {"type": "integer"}, "price": {"type": "number"}}
+    assert requested_shape(["Open the door with keys and a hammer."]) is None
+
+
 def chat(engine, body: dict) -> dict:
     outcome = engine.handle(Request("POST", "/v1/chat/completions", {"content-type": "application/json"},
                                     orjson.dumps(body)))

@@ -1,18 +1,27 @@
 """The JSON shape a prompt asks for. With `response_format: json_object` the API enforces only "some JSON object", and
 clients put the shape in the messages: instructor's `Mode.JSON` and langchain's JSON output parser write a JSON
-Schema there, other prompts an example object. A model follows it; so does the simulator.
+Schema there, other prompts an example object, or name the keys in words ("return a JSON blob with keys 'answer' and
+'justification'", langchain's documented `json_mode` example). A model follows it; so does the simulator.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from .check import Validator
+from .value_hints import number_hint, string_hint
 
 _SCHEMA_KEYS = ("properties", "$defs", "definitions", "items", "anyOf", "oneOf", "allOf")
 _SCALAR_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+# "with keys 'answer' and 'justification'", "the fields: name, country, population": two or more names after the word.
+_NAME = r"[`'\"]?[A-Za-z_][\w-]*[`'\"]?"
+_SEPARATOR = r"\s*,\s*(?:and\s+)?|\s+and\s+"
+_KEY_LIST = re.compile(
+    rf"\b(?:keys|fields|properties|attributes)\s*(?:named\s+|called\s+|:\s*)?({_NAME}(?:(?:{_SEPARATOR}){_NAME})+)",
+    re.IGNORECASE)
 
 
 def requested_shape(texts: list[str]) -> dict[str, Any] | None:
@@ -23,7 +32,25 @@ def requested_shape(texts: list[str]) -> dict[str, Any] | None:
             if _is_schema(document):
                 return document
             return _schema_of_example(document)
+        named = _named_keys(text)
+        if named:
+            return named
     return None
+
+
+def _named_keys(text: str) -> dict[str, Any] | None:
+    """A strict schema of the keys the text names in words (the last such list), each typed from its name: a number
+    where the name says so ("age", "price", "confidence"), else a string."""
+    lists = _KEY_LIST.findall(text)
+    if not lists:
+        return None
+    names = [name.strip("`'\"") for name in re.split(_SEPARATOR, lists[-1])]
+    properties: dict[str, Any] = {}
+    for name in names:
+        hint = number_hint(name) if string_hint(name) is None else None
+        properties[name] = {"type": "string"} if hint is None else {
+            "type": "integer" if hint.get("decimals", 0) == 0 else "number"}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def _is_schema(document: dict[str, Any]) -> bool:
