@@ -21,6 +21,7 @@ from .base import Change, Doc, StateStore, Where, check_order
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's transaction before giving up
 PURGE_EVERY = 500  # puts of one process between deletions of expired rows (they are invisible meanwhile)
 LIST_BATCH = 64
+_INHERITED: list[sqlite3.Connection] = []  # connections a forked process got from its parent (see `_conn`)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -71,6 +72,11 @@ class SqliteStore(StateStore):
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection in this process; a forked child opens its own (and never closes the parent's)."""
         if self._pid != os.getpid():
+            inherited = getattr(self._local, "conn", None)
+            if inherited is not None:
+                # SQLite forbids using, or closing, a connection across a fork: keep the parent's alive, untouched,
+                # for the life of this process (letting it be collected would close it here).
+                _INHERITED.append(inherited)
             self._local = threading.local()
             self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
