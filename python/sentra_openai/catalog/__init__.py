@@ -21,6 +21,7 @@ from .model_info import (
     PatchRule,
     Prices,
     PromptFormat,
+    ResponseFormatRules,
     TextLatency,
     TierLimits,
     TileRule,
@@ -30,5 +31,5 @@ from .model_info import (
 __all__ = [
     "CHAT_SURFACES", "ENCODINGS", "KINDS", "TIERS", "Catalog", "CatalogError", "EmbeddingLatency", "EmbeddingSpec", "ImageLatency",
     "ImagePrice", "ImageTokenRule", "LatencyProfile", "ModelInfo", "PatchRule", "Prices", "PromptFormat",
-    "TextLatency", "TierLimits", "TileRule", "ToolFormat",
+    "ResponseFormatRules", "TextLatency", "TierLimits", "TileRule", "ToolFormat",
 ]

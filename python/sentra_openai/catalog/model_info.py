@@ -107,7 +107,17 @@ class ToolFormat:
     pad_first_system: bool
     choice_none: int
     choice_named: int
+    choice_named_text: str  # the forced function's name as the prompt spells it; "{name}" is replaced by it
     choice_required: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormatRules:
+    """How a json_schema response format enters the prompt (rendering in tokens/response_format_render.py)."""
+
+    dialect: Literal["json", "harmony"]
+    in_message: int  # added to the rendering when a developer/system message (or the tool block) already exists
+    own_message: int  # added when there is none and the format comes alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,7 @@ class PromptFormat:
     function_role_adjust: int
     function_call_extra: int
     tools: ToolFormat
+    response_format: ResponseFormatRules
 
 
 @dataclass(frozen=True, slots=True)

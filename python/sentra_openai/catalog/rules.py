@@ -28,6 +28,7 @@ from .model_info import (
     PatchRule,
     Prices,
     PromptFormat,
+    ResponseFormatRules,
     TextLatency,
     TierLimits,
     TileRule,
@@ -256,18 +257,30 @@ def _prompt_format(ctx: _Ctx, name: str, value: Any) -> PromptFormat:
         "function_role_adjust",
         "function_call_extra",
     }
-    _only_keys(ctx, raw, ints | {"tools"}, set())
+    _only_keys(ctx, raw, ints | {"tools", "response_format"}, set())
     tctx = ctx.at("tools")
     tools = _mapping(tctx, raw["tools"])
     tool_ints = {"overhead", "system_message_adjust", "choice_none", "choice_named", "choice_required"}
-    _only_keys(tctx, tools, tool_ints | {"dialect", "pad_first_system"}, set())
+    _only_keys(tctx, tools, tool_ints | {"dialect", "pad_first_system", "choice_named_text"}, set())
+    named_text = tools["choice_named_text"]
+    if not isinstance(named_text, str) or "{name}" not in named_text:
+        raise tctx.at("choice_named_text").fail("expected a string containing {name}")
+    fctx = ctx.at("response_format")
+    formats = _mapping(fctx, raw["response_format"])
+    format_ints = {"in_message", "own_message"}
+    _only_keys(fctx, formats, format_ints | {"dialect"}, set())
     return PromptFormat(
         name=name,
         **{key: _int(ctx.at(key), raw[key], minimum=None) for key in sorted(ints)},
         tools=ToolFormat(
             dialect=_choice(tctx.at("dialect"), tools["dialect"], ("hmarr", "harmony")),  # type: ignore[arg-type]
             pad_first_system=_bool(tctx.at("pad_first_system"), tools["pad_first_system"]),
+            choice_named_text=named_text,
             **{key: _int(tctx.at(key), tools[key], minimum=None) for key in sorted(tool_ints)},
+        ),
+        response_format=ResponseFormatRules(
+            dialect=_choice(fctx.at("dialect"), formats["dialect"], ("json", "harmony")),  # type: ignore[arg-type]
+            **{key: _int(fctx.at(key), formats[key], minimum=None) for key in sorted(format_ints)},
         ),
     )
 

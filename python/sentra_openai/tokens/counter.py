@@ -9,7 +9,11 @@ Counting rules (constants come from the catalog's ``prompt_formats``; sources in
 * chat, ``harmony`` format (o-series, gpt-5 family): the same per-message rule but 2 tokens of reply priming and
   +2 for each earlier assistant turn (its "<|channel|>final" header); tools rendered harmony-style ("# Tools" /
   "## functions" header, "// default:" comments) plus a fixed 85-token preamble. Calibrated on real gpt-5-nano
-  captures: chat-basic 8, chat-json-mode 21, chat-multiturn 50, chat-tools 162, chat-image-to-text 22.
+  captures: chat-basic 8, chat-json-mode 21, chat-multiturn 50, chat-tools 162, chat-image-to-text 22. A forced
+  (named) tool_choice counts as harmony's call header after the reply priming.
+* ``response_format`` json_schema (both formats; also what the Responses API's text.format costs): the schema rendered
+  by tokens/response_format_render.py -- compact JSON on cookbook models, harmony's "# Response Formats" section on
+  harmony models -- plus the format's in_message / own_message constant. json_object adds nothing.
 * tool calls in history (our rule, no ground truth beyond hmarr's function_call): an assistant message's
   ``tool_calls`` count like legacy ``function_call``s -- tokens(name) + tokens(arguments) + function_call_extra (3)
   each; a ``tool`` message counts its ``tool_call_id`` string like any other field (the cookbook encodes every
@@ -27,6 +31,7 @@ except in legacy completion prompts, where "<|endoftext|>" is the document separ
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +43,7 @@ from .function_render import function_definitions, render_functions
 from .image_rules import image_tokens
 from .image_size import DEFAULT_IMAGE_SIZE, image_dimensions
 from .offline_encodings import get_encoding
+from .response_format_render import json_schema_spec, render_response_format
 
 __all__ = ["InputCount", "PromptCount", "TokenCounter"]
 
@@ -49,6 +55,7 @@ class PromptCount:
     total: int
     image_tokens: int = 0
     tool_tokens: int = 0  # tool/function definitions and tool_choice/function_call adjustments
+    format_tokens: int = 0  # a json_schema response_format
 
     @property
     def text_tokens(self) -> int:
@@ -67,6 +74,7 @@ ModelOrEncoding = ModelInfo | str
 _SYSTEM_ROLES = ("system", "developer")  # developer messages stand in for system ones on current models
 _CACHEABLE_TEXT_CHARS = 65536  # longer texts are counted but not kept in the LRU cache
 _COMPLETION_SPECIALS = frozenset({"<|endoftext|>"})  # the legacy endpoint's document separator
+_SPECIAL_MARKER = re.compile(r"<\|[a-z_]+\|>")  # a harmony special token written in a catalog template
 
 
 class TokenCounter:
@@ -117,8 +125,9 @@ class TokenCounter:
         tool_choice: Any = None,
         functions: Sequence[Mapping[str, Any]] | None = None,
         function_call: Any = None,
+        response_format: Any = None,
     ) -> PromptCount:
-        """usage.prompt_tokens of a chat completion request (inputs already validated)."""
+        """usage.prompt_tokens of a chat completion request (inputs already validated; `response_format` as sent)."""
         fmt = model.prompt_format
         if fmt is None:
             raise ValueError(f"model {model.id} is not a chat model")
@@ -140,25 +149,53 @@ class TokenCounter:
             tool_total += fmt.tools.overhead
             if any(m.get("role") in _SYSTEM_ROLES for m in messages):
                 tool_total += fmt.tools.system_message_adjust
-            tool_total += self._choice_tokens(fmt, encoding, tool_choice if tools else None, function_call)
-        return PromptCount(total=total + tool_total, image_tokens=image_total, tool_tokens=tool_total)
+            tool_total += self.tool_choice_tokens(model, tool_choice if tools else None, function_call)
+        developer = has_tools or any(m.get("role") in _SYSTEM_ROLES for m in messages)
+        format_total = self.response_format_tokens(model, response_format, in_developer_message=developer)
+        return PromptCount(total=total + tool_total + format_total, image_tokens=image_total, tool_tokens=tool_total,
+                           format_tokens=format_total)
 
-    def _choice_tokens(self, fmt: PromptFormat, encoding: str, tool_choice: Any, function_call: Any) -> int:
+    def response_format_tokens(self, model: ModelInfo, response_format: Any, *, in_developer_message: bool) -> int:
+        """What a json_schema response format adds to the prompt (0 for text / json_object / none).
+
+        `response_format` is chat's `response_format` or Responses' `text.format`, as sent; `in_developer_message`
+        says whether the prompt already has a developer/system message (instructions) or a tool block it joins."""
+        spec = json_schema_spec(response_format)
+        fmt = model.prompt_format
+        if spec is None or fmt is None:
+            return 0
+        rules = fmt.response_format
+        text = render_response_format(spec, rules.dialect)
+        extra = rules.in_message if in_developer_message else rules.own_message
+        return self.count_text(self._encoding_name(model), text) + extra
+
+    def tool_choice_tokens(self, model: ModelInfo, tool_choice: Any, function_call: Any = None) -> int:
+        """What tool_choice (or legacy function_call) adds to the prompt, with function tools present.
+
+        Accepts chat's {"type": "function", "function": {"name"}}, Responses' {"type": "function", "name"}, legacy
+        {"name"} and the strings "auto" / "none" / "required"; anything else (allowed_tools, built-ins) adds 0."""
+        fmt = model.prompt_format
         choice = tool_choice if tool_choice is not None else function_call
-        if choice is None or choice == "auto":
+        if fmt is None or choice is None or choice == "auto":
             return 0
         if choice == "none":
             return fmt.tools.choice_none
         if choice == "required":
             return fmt.tools.choice_required
-        if isinstance(choice, Mapping):
-            name = choice.get("name")  # legacy function_call: {"name": ...}
+        if isinstance(choice, Mapping) and choice.get("type") in (None, "function"):
+            name = choice.get("name")  # legacy function_call and Responses: {"name": ...}
             function = choice.get("function")
-            if isinstance(function, Mapping):  # tool_choice: {"type": "function", "function": {"name": ...}}
+            if isinstance(function, Mapping):  # chat tool_choice: {"type": "function", "function": {"name": ...}}
                 name = function.get("name")
             if isinstance(name, str):
-                return fmt.tools.choice_named + self.count_text(encoding, name)
+                text = fmt.tools.choice_named_text.replace("{name}", name)
+                return fmt.tools.choice_named + self._template_tokens(self._encoding_name(model), text)
         return 0
+
+    def _template_tokens(self, encoding: str, text: str) -> int:
+        """Tokens of a catalog template: each <|special|> marker is one token, the text between is ordinary text."""
+        specials = len(_SPECIAL_MARKER.findall(text))
+        return specials + sum(self.count_text(encoding, piece) for piece in _SPECIAL_MARKER.split(text))
 
     def _message_tokens(
         self, model: ModelInfo, fmt: PromptFormat, encoding: str, message: Mapping[str, Any], pad_system: bool
