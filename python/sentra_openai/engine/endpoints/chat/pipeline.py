@@ -61,6 +61,7 @@ def handle(call: Call) -> Outcome:
         tool_choice=req.raw.get("tool_choice"),
         functions=req.raw.get("functions") or None,
         function_call=req.raw.get("function_call"),
+        response_format=req.raw.get("response_format"),
     )
     prompt_tokens = prompt.total
     requested_output = req.max_output if req.max_output is not None else 0
