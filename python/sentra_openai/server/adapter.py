@@ -12,6 +12,7 @@ from ..engine import Engine, Outcome, Request
 from ..engine.clock import Clock
 from ..engine.realism.pacing import immediate_events, paced_events
 from .inflight import InFlight
+from .threadstate import keep_thread_state
 
 IMMEDIATE_BATCH = 32  # events per write for streams without delays
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")  # what Robyn routes; the front tunnels others
@@ -79,6 +80,7 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
         return _streaming(outcome, events)
 
     def handle_sync(request: RobynRequest):
+        keep_thread_state()
         if (answer := preflight(request)) is not None:
             return answer
         with inflight.track():
