@@ -176,6 +176,11 @@ def fee_micros(kind: str) -> int:
     return int(Decimal(counting.settings()["builtin_tools"][kind]["usd_per_call"]) * 1_000_000)
 
 
+def seconds_per_call(kind: str) -> float:
+    """How long the tool works before the answer starts, unscaled (config/responses.yaml builtin_tools)."""
+    return float(counting.settings()["builtin_tools"][kind]["seconds_per_call"])
+
+
 def id_prefix(item_type: str) -> str:
     if item_type.startswith("mcp"):
         return "mcp_"

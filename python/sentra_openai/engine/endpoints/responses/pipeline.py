@@ -13,13 +13,13 @@ from ...core import Call
 from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import token_charge
-from ...realism.latency import plan_timing
+from ...realism.latency import Timing, plan_timing
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
 from ..chat import pipeline as chat_pipeline
 from . import body as wire
-from . import counting, generate, ids, storage, stream
+from . import builtin_tools, counting, generate, ids, storage, stream
 from .request import ResponsesRequest, check_reasoning_model_rules, parse_responses_request
 
 # Fields that change how an answer is delivered, billed or kept, not what it says (left out of the content key).
@@ -140,6 +140,8 @@ def handle_create(call: Call) -> Outcome:
     timing = plan_timing(call.rng, model.latency, prompt_tokens=input_tokens - cached,
                          output_tokens=max(planned.visible_pieces, 1), hidden_tokens=planned.reasoning_tokens,
                          time_scale=call.time_scale)
+    if planned.builtin is not None and call.time_scale > 0:  # the tool works before the answer starts
+        timing = _delayed(timing, builtin_tools.seconds_per_call(planned.builtin) * call.time_scale)
     created_at = int(services.wall_clock())
     response_ids = ids.ResponseIds(call.id_rng, created_at)
     meta = wire.Meta(id=response_ids.new("resp_"), created_at=created_at, model=model.snapshot,
@@ -189,11 +191,13 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
         storage.append_to_conversation(call, req.conversation, input_items, final["output"])
 
 
-def _add_fee(call: Call, kind: str) -> None:
-    from .builtin_tools import fee_micros
+def _delayed(timing: Timing, seconds: float) -> Timing:
+    return Timing(timing.ttft + seconds, tuple(t + seconds for t in timing.token_times), timing.total + seconds)
 
+
+def _add_fee(call: Call, kind: str) -> None:
     record = call.record
-    record.cost_picodollars += costing.image_cost_picodollars(1, fee_micros(kind))  # one call x its fee, in pico
+    record.cost_picodollars += costing.image_cost_picodollars(1, builtin_tools.fee_micros(kind))  # one call, in pico
     record.cost_usd = costing.format_usd(record.cost_picodollars)
 
 

@@ -129,7 +129,7 @@ def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], dead
                     summary_index=summary_index, part={"type": "summary_text", "text": text})
         out.add(at, "response.output_item.done", output_index=index, item=item)
     else:
-        _builtin_events(out, index, item, at)
+        _builtin_events(out, index, item, at, max(at, ttft))
 
 
 _BUILTIN_PHASES = {
@@ -142,7 +142,8 @@ _BUILTIN_PHASES = {
 }
 
 
-def _builtin_events(out: _Events, index: int, item: dict[str, Any], at: float) -> None:
+def _builtin_events(out: _Events, index: int, item: dict[str, Any], at: float, done_at: float) -> None:
+    """The tool's phases: it starts at `at` and is done by `done_at` (the answer's first token, which waits for it)."""
     in_progress = {**item, "status": "in_progress"} if "status" in item else item
     if item["type"] == "image_generation_call":
         in_progress = {**in_progress, "result": None}
@@ -161,8 +162,8 @@ def _builtin_events(out: _Events, index: int, item: dict[str, Any], at: float) -
                     delta=item["arguments"])
             out.add(at, "response.mcp_call_arguments.done", output_index=index, item_id=item["id"],
                     arguments=item["arguments"])
-        out.add(at, f"{prefix}.{phase}", output_index=index, item_id=item["id"])
-    out.add(at, "response.output_item.done", output_index=index, item=item)
+        out.add(done_at if phase == phases[-1] else at, f"{prefix}.{phase}", output_index=index, item_id=item["id"])
+    out.add(done_at, "response.output_item.done", output_index=index, item=item)
 
 
 def plan(call: Call, events: list[tuple[float, dict[str, Any]]], fault: Fault | None) -> StreamPlan:
