@@ -37,3 +37,14 @@ def test_state_of_an_unused_rng_is_its_seeded_state() -> None:
 def test_a_derived_rng_matches() -> None:
     # chat/stream.py derives the obfuscation RNG from one draw of the request's RNG.
     assert random.Random(LazyRandom(3).random()).random() == random.Random(random.Random(3).random()).random()
+
+
+def test_copies_and_pickles_draw_on_from_the_same_state() -> None:
+    import copy
+    import pickle
+
+    lazy, eager = LazyRandom(11), random.Random(11)
+    lazy.random(), eager.random()
+    for clone in (copy.copy(lazy), copy.deepcopy(lazy), pickle.loads(pickle.dumps(lazy))):
+        assert draws(clone) == draws(copy.copy(eager))
+    assert draws(lazy) == draws(eager)

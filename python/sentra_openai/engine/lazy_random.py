@@ -13,7 +13,7 @@ from typing import Any
 
 
 class LazyRandom(random.Random):
-    def __init__(self, seed: int) -> None:  # random.Random.__init__ would seed now
+    def __init__(self, seed: int | None = None) -> None:  # random.Random.__init__ would seed now
         self._pending = True
         self._seed_value = seed
         self.gauss_next = None
@@ -21,9 +21,13 @@ class LazyRandom(random.Random):
     def _seed_now(self) -> None:
         self._pending = False
         super().seed(self._seed_value)
+        # From now on draws go straight to the C generator (a paced stream's timing draws once per token).
+        self.random = super().random  # type: ignore[method-assign]
+        self.getrandbits = super().getrandbits  # type: ignore[method-assign]
 
     def seed(self, a: Any = None, version: int = 2) -> None:
-        self._pending = False
+        if self._pending:
+            self._seed_now()
         super().seed(a, version)
 
     def random(self) -> float:
@@ -42,5 +46,6 @@ class LazyRandom(random.Random):
         return super().getstate()
 
     def setstate(self, state: tuple) -> None:
-        self._pending = False
+        if self._pending:
+            self._seed_now()
         super().setstate(state)
