@@ -4,6 +4,7 @@ max_output_tokens, chains, errors; every body validated against the spec's Respo
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import httpx
@@ -290,3 +291,23 @@ def test_explicit_cache_mode_without_breakpoints_caches_nothing(openai_client):
         response = openai_client.responses.create(model="gpt-4o-mini", instructions=instructions, input="Hi",
                                                   prompt_cache_key="explicit-mode", extra_body={"prompt_cache_options": options})
     assert response.usage.input_tokens_details.cached_tokens == 0
+
+
+def test_metrics_and_request_log(server_factory):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server = server_factory({"error_injection": {"enable": False}, "latency": {"enable": False}}, mode="default")
+    body = raw_create(server, model="gpt-4o-mini", input="Tell me about rivers").json()
+    raw_create(server, model="gpt-4o-mini", input="Hi", temperature=9)
+    text = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    ok = ("openai_mock_requests_total", (("endpoint", "responses"), ("model", "gpt-4o-mini"), ("status", "200")))
+    bad = ("openai_mock_requests_total", (("endpoint", "responses"), ("model", "gpt-4o-mini"), ("status", "400")))
+    assert samples.get(ok) == 1 and samples.get(bad) == 1
+    tokens = {labels: v for (name, labels), v in samples.items() if name == "openai_mock_tokens_total"
+              and ("model", "gpt-4o-mini") in labels}
+    assert sum(v for labels, v in tokens.items() if ("type", "input") in labels) == body["usage"]["input_tokens"]
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    logged = [line for line in lines if line.get("path") == "/v1/responses"]
+    assert [line.get("status") for line in logged] == [200, 400]
