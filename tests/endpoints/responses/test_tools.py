@@ -150,3 +150,18 @@ def test_builtin_stream_events(fast_server):
     assert types[start:start + 3] == ["response.web_search_call.in_progress", "response.web_search_call.searching",
                                       "response.web_search_call.completed"]
     assert "response.output_text.annotation.added" in types
+
+
+def test_mcp_approval_loop(fast_server):
+    tool = {"type": "mcp", "server_label": "deepwiki", "server_url": "https://mcp.deepwiki.com/mcp"}
+    first = create(fast_server, model="gpt-4.1", input="Ask deepwiki about tokio", tools=[tool]).json()
+    request = first["output"][-1]
+    approved = create(fast_server, model="gpt-4.1", previous_response_id=first["id"], tools=[tool],
+                      input=[{"type": "mcp_approval_response", "approval_request_id": request["id"],
+                              "approve": True}]).json()
+    assert [i["type"] for i in approved["output"]] == ["mcp_call", "message"]
+    assert approved["output"][0]["approval_request_id"] == request["id"]
+    refused = create(fast_server, model="gpt-4.1", previous_response_id=first["id"], tools=[tool],
+                     input=[{"type": "mcp_approval_response", "approval_request_id": request["id"],
+                             "approve": False}]).json()
+    assert [i["type"] for i in refused["output"]] == ["message"]

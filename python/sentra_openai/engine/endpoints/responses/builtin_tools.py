@@ -149,6 +149,22 @@ def _mcp(tool, prompt, rng, encoding, include) -> BuiltinUse:
     return BuiltinUse("mcp", [listing, call], [], f"The {label} server reports that")
 
 
+def answer_approval(items: list[dict[str, Any]], prompt: str, rng: random.Random, encoding) -> BuiltinUse | None:
+    """When the input ends with an mcp_approval_response: the approved call runs (an mcp_call naming the request),
+    a refused one does not (the model answers without it). None when the input does not end so."""
+    last = items[-1] if items else {}
+    if last.get("type") != "mcp_approval_response":
+        return None
+    request = next((i for i in items if i.get("type") == "mcp_approval_request"
+                    and i.get("id") == last.get("approval_request_id")), None)
+    if request is None or not last.get("approve"):
+        return BuiltinUse("mcp", [], [], "")
+    call = {"type": "mcp_call", "status": "completed", "approval_request_id": request["id"],
+            "arguments": request.get("arguments") or "{}", "error": None, "name": request.get("name") or "search",
+            "output": textgen.generate_text(rng, 40, encoding, prompt), "server_label": request.get("server_label")}
+    return BuiltinUse("mcp", [call], [], f"The {request.get('server_label')} server reports that")
+
+
 _MAKERS = {"web_search": _web_search, "file_search": _file_search, "code_interpreter": _code_interpreter,
            "image_generation": _image_generation, "mcp": _mcp}
 

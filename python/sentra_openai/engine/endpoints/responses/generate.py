@@ -84,17 +84,19 @@ def function_choice(req: ResponsesRequest) -> tuple[list[dict[str, Any]], Any]:
 
 
 def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, encoding, rng: random.Random,
-                fixtures) -> Planned:
+                fixtures, input_items: list[dict[str, Any]] | None = None) -> Planned:
+    """`input_items`: the whole input (chain first), for an MCP approval answered at its end."""
     functions, choice = function_choice(req)
     chat_req = chat_request_for(req, messages, functions, choice)
     items: list[PlannedItem] = []
-    builtin = builtin_tools.choose(req.builtins, req.tool_choice, chat_req.last_user_text(),
-                                   chat_req.answering_tool_result())
+    used = builtin_tools.answer_approval(input_items or req.items, chat_req.last_user_text(), rng, encoding)
+    builtin = None if used is not None else builtin_tools.choose(
+        req.builtins, req.tool_choice, chat_req.last_user_text(), chat_req.answering_tool_result())
     if req.max_tool_calls is not None and builtin is not None and _builtin_calls_so_far(req) >= req.max_tool_calls:
         builtin = None
-    used = None
     if builtin is not None:
         used = builtin_tools.use(builtin, chat_req.last_user_text(), rng, encoding, req.include)
+    if used is not None:
         chat_req.tool_choice = "none"  # the built-in answered this turn; the model now writes its answer
     refusal = _refusal(chat_req)
     if refusal is not None and used is None:
@@ -126,7 +128,7 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         text = choice_out.content
         pieces = choice_out.pieces
         annotations: list[dict[str, Any]] = []
-        if used is not None and text:
+        if used is not None and used.finding and text:
             text = f"{used.finding} {text[:1].lower()}{text[1:]}"
             pieces = tokensplit.split_on_tokens(encoding, text)
             output_tokens += len(encoding.encode_ordinary(used.finding)) + 1
@@ -139,7 +141,7 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         message["role"] = "assistant"
         items.append(PlannedItem("message", message, parts=[part]))
     visible = sum(len(p.pieces) for i in items for p in i.parts) + sum(len(i.argument_pieces) for i in items)
-    return Planned(items, output_tokens, reasoning_tokens, incomplete, used.kind if used else None, visible)
+    return Planned(items, output_tokens, reasoning_tokens, incomplete, used.kind if used and used.items else None, visible)
 
 
 def _refusal(chat_req: ChatRequest) -> str | None:

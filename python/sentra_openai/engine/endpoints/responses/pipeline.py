@@ -121,7 +121,7 @@ def handle_create(call: Call) -> Outcome:
     key = call.content_key("responses", model.id, content, prepared.items, req.include)
     try:
         planned = call.generated(key, lambda rng: generate.plan_output(req, count.messages, model, encoding, rng,
-                                                                        services.fixtures))
+                                                                        services.fixtures, prepared.items))
     except schema_gen.SchemaGenerationError as exc:
         param = "text.format.schema" if req.text_format["type"] == "json_schema" else "tools"
         raise ApiError(400, f"Invalid schema: {exc}", param=param, code="invalid_json_schema") from None
