@@ -14,7 +14,7 @@ pub mod conn;
 pub mod http;
 pub mod response;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -102,15 +102,16 @@ pub struct Front {
     port: u16,
     pub(crate) stopping: AtomicBool,
     pub(crate) in_flight: AtomicUsize,
-    open: Mutex<HashMap<u64, Registered>>,
+    /// Open connections by id, so oldest first.
+    open: Mutex<BTreeMap<u64, Registered>>,
     next_id: AtomicU64,
     pub(crate) next_upstream: AtomicUsize,
     shed: AtomicU64,
 }
 
-/// Closes one idle connection (the oldest registered is not tracked; any idle one will do: it was waiting for a
-/// request and has none in progress). Its thread sees end-of-file and ends.
-fn shed_idle(open: &HashMap<u64, Registered>) -> bool {
+/// Closes the oldest idle connection (waiting for a request, none in progress); its thread sees end-of-file and
+/// ends.
+fn shed_idle(open: &BTreeMap<u64, Registered>) -> bool {
     for conn in open.values() {
         if conn.idle.swap(false, Ordering::SeqCst) {
             // SAFETY: registered descriptors stay open until deregistered (see spawn_connection).
@@ -136,7 +137,7 @@ impl Front {
             port,
             stopping: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(0),
             next_upstream: AtomicUsize::new(0),
             shed: AtomicU64::new(0),
@@ -187,7 +188,8 @@ impl Front {
 
     fn spawn_connection(self: &Arc<Self>, stream: TcpStream) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let idle = Arc::new(AtomicBool::new(false));
+        // Nothing has been read from it yet: idle until its thread starts reading a request.
+        let idle = Arc::new(AtomicBool::new(true));
         if let Ok(mut open) = self.open.lock() {
             if open.len() >= self.config.max_connections && shed_idle(&open) {
                 self.shed.fetch_add(1, Ordering::Relaxed);
