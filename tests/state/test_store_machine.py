@@ -87,6 +87,16 @@ class StoreMachine(RuleBasedStateMachine):
         self.store.put(collection, id, doc, parent=parent, created_at=self.model.now, ttl_seconds=ttl)
         self.model.put(collection, id, doc, parent, ttl)
 
+    @rule(entries=st.lists(st.tuples(COLLECTIONS, IDS, PARENTS), min_size=1, max_size=4), ttl=TTLS)
+    def put_many(self, entries, ttl) -> None:
+        batch = []
+        for collection, id, parent in entries:
+            self.counter += 1
+            batch.append((collection, id, {"id": id, "n": self.counter, "batch": True}, parent))
+        self.store.put_many(batch, created_at=self.model.now, ttl_seconds=ttl)
+        for collection, id, doc, parent in batch:  # as puts one after another (a repeated id: the last wins)
+            self.model.put(collection, id, doc, parent, ttl)
+
     @rule(collection=COLLECTIONS, id=IDS)
     def get(self, collection, id) -> None:
         entry = self.model.alive((collection, id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 Doc = dict[str, Any]
@@ -33,6 +33,13 @@ class StateStore:
             created_at: float, ttl_seconds: float | None = None) -> None:
         """Inserts or replaces; a replace keeps the original insertion sequence."""
         raise NotImplementedError
+
+    def put_many(self, entries: Iterable[tuple[str, str, Doc, str | None]], *, created_at: float,
+                 ttl_seconds: float | None = None) -> None:
+        """Several puts, (collection, id, doc, parent) each, as one write: all become visible together (one
+        transaction in sqlite, one MULTI in Redis), far cheaper than one put each."""
+        for collection, id, doc, parent in entries:
+            self.put(collection, id, doc, parent=parent, created_at=created_at, ttl_seconds=ttl_seconds)
 
     def get(self, collection: str, id: str) -> Doc | None:
         """The document, or None when absent or expired."""

@@ -84,6 +84,10 @@ class MemoryStore(StateStore):
                 self._index(collection, parent, old.seq)
             old.body, old.parent, old.created_at, old.expires_at = body, parent, created_at, expires_at
 
+    def put_many(self, entries, *, created_at: float, ttl_seconds: float | None = None) -> None:
+        with self._lock:  # one lock hold: no reader sees part of the batch
+            super().put_many(entries, created_at=created_at, ttl_seconds=ttl_seconds)
+
     def get(self, collection: str, id: str) -> Doc | None:
         with self._lock:
             entry = self._live(collection, id)

@@ -132,13 +132,24 @@ class RedisStore(StateStore):
 
     def put(self, collection: str, id: str, doc: Doc, *, parent: str | None = None,
             created_at: float, ttl_seconds: float | None = None) -> None:
+        self.put_many([(collection, id, doc, parent)], created_at=created_at, ttl_seconds=ttl_seconds)
+
+    def put_many(self, entries, *, created_at: float, ttl_seconds: float | None = None) -> None:
         expires_at = self._expires_at(created_at, ttl_seconds)
-        ttl_ms = "" if expires_at is None else str(max(1, int((expires_at - self.clock() + EXPIRY_GRACE_S) * 1000)))
-        self._put(args=[self.prefix, collection, id, "0" if parent is None else "1", parent or "",
-                        orjson.dumps(doc), repr(float(created_at)), "" if expires_at is None else repr(expires_at),
-                        repr(self.clock()), ttl_ms])
-        self._puts += 1
-        if self._puts % SWEEP_EVERY == 0:
+        now = self.clock()
+        ttl_ms = "" if expires_at is None else str(max(1, int((expires_at - now + EXPIRY_GRACE_S) * 1000)))
+        entries = list(entries)
+        client = self.client.pipeline(transaction=True) if len(entries) > 1 else None  # MULTI: applied together
+        for collection, id, doc, parent in entries:
+            self._put(args=[self.prefix, collection, id, "0" if parent is None else "1", parent or "",
+                            orjson.dumps(doc), repr(float(created_at)), "" if expires_at is None else repr(expires_at),
+                            repr(now), ttl_ms], client=client)
+        if client is not None:
+            client.execute()
+            client.reset()
+        self._puts += len(entries)
+        if self._puts >= SWEEP_EVERY:
+            self._puts = 0
             self.purge_expired()
 
     def purge_expired(self) -> int:

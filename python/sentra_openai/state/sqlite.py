@@ -94,19 +94,25 @@ class SqliteStore(StateStore):
 
     def put(self, collection: str, id: str, doc: Doc, *, parent: str | None = None,
             created_at: float, ttl_seconds: float | None = None) -> None:
-        body = orjson.dumps(doc)
+        self.put_many([(collection, id, doc, parent)], created_at=created_at, ttl_seconds=ttl_seconds)
+
+    def put_many(self, entries, *, created_at: float, ttl_seconds: float | None = None) -> None:
         expires_at = self._expires_at(created_at, ttl_seconds)
+        rows = [(collection, id, parent, created_at, expires_at, orjson.dumps(doc))
+                for collection, id, doc, parent in entries]
+        now = self.clock()
         with self._write() as conn:
-            # An expired document is gone: a put over it is an insert, with a new place in the order.
-            conn.execute("DELETE FROM docs WHERE collection = ? AND id = ? AND expires_at <= ?",
-                         (collection, id, self.clock()))
-            conn.execute(
-                "INSERT INTO docs (collection, id, parent, created_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (collection, id) DO UPDATE SET parent = excluded.parent, "
-                "created_at = excluded.created_at, expires_at = excluded.expires_at, body = excluded.body",
-                (collection, id, parent, created_at, expires_at, body))
-        self._puts += 1
-        if self._puts % PURGE_EVERY == 0:
+            for row in rows:
+                # An expired document is gone: a put over it is an insert, with a new place in the order.
+                conn.execute("DELETE FROM docs WHERE collection = ? AND id = ? AND expires_at <= ?",
+                             (row[0], row[1], now))
+                conn.execute(
+                    "INSERT INTO docs (collection, id, parent, created_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (collection, id) DO UPDATE SET parent = excluded.parent, "
+                    "created_at = excluded.created_at, expires_at = excluded.expires_at, body = excluded.body", row)
+        self._puts += len(rows)
+        if self._puts >= PURGE_EVERY:
+            self._puts = 0
             self.purge_expired()
 
     def get(self, collection: str, id: str) -> Doc | None:

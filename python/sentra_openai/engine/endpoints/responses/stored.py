@@ -109,10 +109,9 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
     doc = {"response": response, "input_items": items, "events": events,
            "timeline": timeline.absolute(now) if timeline is not None else None,
            "_background": bool(response.get("background")), "_cancelled_at": None}
-    for item in [*items, *(response.get("output") or [])]:
-        if isinstance(item, dict) and item.get("id"):
-            store.put(ITEMS, item["id"], item, parent=rid, created_at=now)
-    store.put(RESPONSES, rid, doc, created_at=now)  # last: once the response is visible, so are its items
+    entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
+               if isinstance(item, dict) and item.get("id")]
+    store.put_many([*entries, (RESPONSES, rid, doc, None)], created_at=now)  # one write: all visible at once
 
 
 def load_response(call: Call, response_id: str) -> dict[str, Any] | None:
