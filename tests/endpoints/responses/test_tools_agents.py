@@ -85,24 +85,6 @@ def test_default_model_is_the_responses_api(fast_server, monkeypatch):
     assert isinstance(result.final_output, str) and result.final_output
 
 
-def test_langchain_use_responses_api(fast_server):
-    """ChatOpenAI(use_responses_api=True): text, tool calls, a stream and structured output (skipped without it)."""
-    langchain_openai = pytest.importorskip("langchain_openai")
-    llm = langchain_openai.ChatOpenAI(model="gpt-4.1", base_url=fast_server.api_url, api_key="sk-test",
-                                      use_responses_api=True, max_retries=0)
-    assert llm.invoke("Hello there").usage_metadata["input_tokens"] > 0
-
-    def get_weather(city: str) -> str:
-        """Get the weather for a city."""
-        return "sunny"
-
-    calls = llm.bind_tools([get_weather]).invoke("What is the weather in Paris?").tool_calls
-    assert calls and calls[0]["name"] == "get_weather" and calls[0]["args"]["city"]
-    chunks = list(llm.stream("Count to three"))
-    assert chunks[-1].usage_metadata["output_tokens"] > 0
-    assert isinstance(llm.with_structured_output(Forecast).invoke("Weather in Oslo?"), Forecast)
-
-
 def test_pydantic_ai_responses_model(fast_server):
     """pydantic-ai's OpenAIResponsesModel: an agent with a tool and an output type (skipped without it)."""
     pytest.importorskip("pydantic_ai")
