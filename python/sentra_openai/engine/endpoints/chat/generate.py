@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -122,17 +123,17 @@ def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: 
 
 
 def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
-    """Which tools the simulated model calls. After a tool result it answers in text, so agents never loop."""
+    """Which tools the simulated model calls. After a tool result it answers in text, so agents never loop, unless
+    the request forces a call (a named tool_choice, or "required": "the model must call one or more tools")."""
     if not req.tools or req.tool_choice == "none":
         return []
     names = [t["name"] for t in req.tools]
     if fixture is not None and fixture.conversational and fixture.tool_call and fixture.tool_call.get("name") in names:
         return [fixture.tool_call["name"]]  # the next step of a scripted agent loop, even after a tool result
-    if req.answering_tool_result():
-        return []
     if isinstance(req.tool_choice, dict):
         return [req.tool_choice["name"]]
-    names = [t["name"] for t in req.tools]
+    if req.answering_tool_result():
+        return [_next_required_tool(req)] if req.tool_choice == "required" else []
     scores = _relevance(req.last_user_text(), req.tools)
     relevant = [name for name, score in scores if score > 0]
     if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") in names:
@@ -146,13 +147,30 @@ def _tools_to_call(req: ChatRequest, fixture) -> list[str]:
     return relevant[:1]
 
 
+def _next_required_tool(req: ChatRequest) -> str:
+    """The call a forced turn makes after tool results: the most relevant tool not called yet in the conversation
+    (pydantic-ai's `final_result` after its data tool), else the most relevant one."""
+    called = {call.get("function", {}).get("name") for message in req.messages if message.get("role") == "assistant"
+              for call in message.get("tool_calls") or [] if isinstance(call, dict)}
+    scores = _relevance(req.last_user_text(), req.tools)
+    fresh = [name for name, _ in scores if name not in called]
+    return (fresh or [scores[0][0]])[0]
+
+
 def _relevance(prompt: str, tools: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    words = {w for w in _words(prompt) if len(w) > 2}
+    """Tools by the words that the prompt shares with their name and description ("the" names no tool)."""
+    stop = _ignored_words()
+    words = {w for w in _words(prompt) if len(w) > 2 and w not in stop}
     scored = []
     for tool in tools:
         vocabulary = set(_words(tool["name"].replace("_", " "))) | set(_words(tool.get("description") or ""))
         scored.append((tool["name"], len(words & {w for w in vocabulary if len(w) > 2})))
     return sorted(scored, key=lambda item: -item[1])
+
+
+@lru_cache(maxsize=1)
+def _ignored_words() -> frozenset[str]:
+    return frozenset(lexicon()["tool_relevance_ignored"])
 
 
 def _words(text: str) -> list[str]:
