@@ -125,10 +125,9 @@ def _check_items(raw: Any, param: str) -> list[dict[str, Any]]:
 
 def _store_items(call: Call, conversation_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     normalized = stored.normalize_input(call, items, None)
-    now = call.services.wall_clock()
-    for item in normalized:
-        key = f"{conversation_id}/{item['id']}"
-        call.services.state.put(ITEMS, key, {"key": key, "item": item}, parent=conversation_id, created_at=now)
+    keys = [f"{conversation_id}/{item['id']}" for item in normalized]
+    call.services.state.put_many([(ITEMS, key, {"key": key, "item": item}, conversation_id)
+                                  for key, item in zip(keys, normalized)], created_at=call.services.wall_clock())
     return normalized
 
 
