@@ -106,9 +106,10 @@ def test_unknown_route_gets_openai_404(fast_server):
 
 
 def test_wrong_method_gets_405(fast_server):
-    response = httpx.get(f"{fast_server.api_url}/chat/completions")
+    # (GET /v1/chat/completions lists stored completions; /v1/embeddings takes POST only.)
+    response = httpx.get(f"{fast_server.api_url}/embeddings")
     assert response.status_code == 405
-    assert response.json()["error"]["message"] == "Invalid method for URL (GET /v1/chat/completions)"
+    assert response.json()["error"]["message"] == "Invalid method for URL (GET /v1/embeddings)"
 
 
 def test_unknown_model_is_openais_byte_exact_404(openai_client, fast_server):
