@@ -18,6 +18,7 @@ from ..errors import ApiError
 from ..types import Outcome
 from ..validation import parse_json_object
 from .paging import list_page, page_query
+from .responses import request as response_request
 from .responses import stored
 
 CONVERSATIONS = "conversations"
@@ -116,10 +117,13 @@ def _check_items(raw: Any, param: str) -> list[dict[str, Any]]:
     if len(raw) > MAX_ITEMS_PER_CALL:
         raise errors.array_too_long(param, MAX_ITEMS_PER_CALL, len(raw))
     for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise errors.invalid_type(f"{param}[{index}]", "an object", item)
-        if "role" not in item and "type" not in item:
-            raise errors.missing_parameter(f"{param}[{index}].type")
+        try:
+            # The same item rules as a create's `input` (the responses package's checker), named after `items`.
+            response_request._check_item(item, index)
+        except ApiError as exc:
+            exc.message = exc.message.replace(f"input[{index}]", f"{param}[{index}]")
+            exc.param = exc.param.replace(f"input[{index}]", f"{param}[{index}]", 1) if exc.param else exc.param
+            raise
     return raw
 
 
