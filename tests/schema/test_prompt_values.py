@@ -97,6 +97,25 @@ def test_keys_named_in_words_become_a_strict_shape() -> None:
     assert requested_shape(["Open the door with keys and a hammer."]) is None
 
 
+ITERABLE_USERS = {"$defs": {"User": {"type": "object", "properties": {"name": {"type": "string"},
+                                                                     "age": {"type": "integer"}},
+                                     "required": ["name", "age"]}},
+                  "type": "object", "properties": {"tasks": {"type": "array", "items": {"$ref": "#/$defs/User"}}}}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_array_holds_one_item_per_entity_the_prompt_lists(seed: int) -> None:
+    """instructor's Iterable[User]: two people named, two users, each with their own age."""
+    prompt = PromptValues("Jason Smith is 25 years old and Sarah Jones is 30")
+    value = instance_for_schema(ITERABLE_USERS, random.Random(seed), prompt, fill_optional=True)
+    assert value == {"tasks": [{"name": "Jason Smith", "age": 25}, {"name": "Sarah Jones", "age": 30}]}
+    one = instance_for_schema(ITERABLE_USERS, random.Random(seed), PromptValues("Jason Smith is 25"), fill_optional=True)
+    assert one == {"tasks": [{"name": "Jason Smith", "age": 25}]}
+    cities = arguments_for_tool({"type": "object", "properties": {"cities": {"type": "array", "items": {"type": "string"}}}},
+                                random.Random(seed), PromptValues("Compare the weather in Paris and Tokyo"))
+    assert cities == {"cities": ["Paris", "Tokyo"]}
+
+
 def chat(engine, body: dict) -> dict:
     outcome = engine.handle(Request("POST", "/v1/chat/completions", {"content-type": "application/json"},
                                     orjson.dumps(body)))

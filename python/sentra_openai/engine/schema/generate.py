@@ -29,7 +29,7 @@ from .prompt_values import PromptValues
 from .refs import resolve
 from .regex_sample import pattern_string
 from .strings import string_value
-from .value_hints import number_hint, pick, singular
+from .value_hints import number_hint, pick, singular, string_hint
 
 __all__ = ["SchemaGenerationError", "arguments_for_tool", "instance_for_schema"]
 
@@ -392,27 +392,46 @@ class _Generator:
             min_items = max(min_items, min_contains)
         if max_items is not None and min_items > max_items:
             raise SchemaGenerationError(f"{path}: minItems {min_items} is greater than maxItems {max_items}")
+        item_name = singular(name) if name else None
+        # One item per entity the prompt lists (two people named: two users), each from its part of the prompt.
+        item_prompts = [] if deep or prefix else self._item_prompts(items, path, refs, item_name)
         if deep:
             count = min_items
         else:
-            natural = self.rng.randint(1, 3)
+            natural = len(item_prompts) or self.rng.randint(1, 3)
             count = max(min_items, natural if max_items is None else min(natural, max_items))
-        item_name = singular(name) if name else None
         values: list[Any] = []
         unique = schema.get("uniqueItems") is True
+        whole_prompt = self.prompt
         for index in range(count):
             sub = prefix[index] if index < len(prefix) else items
             if index < min_contains:
                 sub = contains if sub is True else {"allOf": [sub, contains]}
             item_path = f"{path}[{index}]"
-            for _ in range(_RETRIES if unique else 1):
-                value = self.generate(sub, item_path, depth + 1, refs, item_name)
-                if not unique or not any(json_equal(value, seen) for seen in values):
-                    break
-            else:
-                raise SchemaGenerationError(f"{item_path}: cannot find enough distinct items (uniqueItems)")
+            self.prompt = item_prompts[index] if index < len(item_prompts) else whole_prompt
+            try:
+                for _ in range(_RETRIES if unique else 1):
+                    value = self.generate(sub, item_path, depth + 1, refs, item_name)
+                    if not unique or not any(json_equal(value, seen) for seen in values):
+                        break
+                else:
+                    raise SchemaGenerationError(f"{item_path}: cannot find enough distinct items (uniqueItems)")
+            finally:
+                self.prompt = whole_prompt
             values.append(value)
         return values
+
+    def _item_prompts(self, items: Any, path: str, refs: _Trail, item_name: str | None) -> list[PromptValues]:
+        """The prompt's view for each item, when it lists several entities of the kind the items hold."""
+        if self.prompt is None or not isinstance(items, dict):
+            return []
+        try:
+            flat, _ = self._flatten(items, path, refs)
+        except SchemaGenerationError:
+            return []  # the walk reports it where the item is generated, if one is
+        names = list(flat.get("properties") or {}) if isinstance(flat.get("properties"), dict) else [item_name]
+        kinds = [kind for kind in (string_hint(n) for n in names if n) if kind]
+        return self.prompt.per_item(kinds) if kinds else []
 
 
 def _is_null_schema(schema: Any) -> bool:

@@ -73,6 +73,41 @@ class PromptValues:
             return phrases[0] if phrases else None
         return None
 
+    def per_item(self, kinds: list[str]) -> list[PromptValues]:
+        """One view of the prompt per entity it lists, for the items of an array ("Jason Smith is 25 and Sarah Jones
+        is 30": two people, each with an age): the text from each distinct mention of the first of `kinds` that the
+        prompt names twice or more, up to the next; the whole prompt once when it names one; else empty."""
+        named_once = False
+        for kind in kinds:
+            starts, seen = [], set()
+            for start, value in sorted(self._mentions(kind)):
+                if value not in seen:
+                    seen.add(value)
+                    starts.append(start)
+            if len(starts) >= 2:
+                return [PromptValues(self.text[a:b]) for a, b in zip(starts, [*starts[1:], len(self.text)])]
+            named_once = named_once or bool(starts)
+        return [self] if named_once else []
+
+    def _mentions(self, kind: str) -> list[tuple[int, str]]:
+        """(position, value) of every mention of a kind in the prompt."""
+        if kind in _PATTERNS:
+            return [(m.start(), m.group(0)) for m in _PATTERNS[kind].finditer(self.text)]
+        if kind in ("city", "location"):
+            found = [(m.start(), row[0]) for row in lexicon()["cities"]
+                     for m in re.finditer(rf"\b{re.escape(row[0])}\b", self.text)]
+            return found or [(m.start(1), m.group(1)) for m in _PLACE_AFTER.finditer(self.text)]
+        if kind == "full_name":
+            stop, first_names = _lowered("stopwords"), _lowered("first_names")
+            people = [(m.start(), m.group(0)) for m in _PERSON.finditer(self.text)
+                      if m.group(1).lower() not in stop and m.group(2).lower() not in stop]
+            known = [p for p in people if p[1].split()[0].lower() in first_names]
+            return known or people
+        if kind in _LISTS:
+            return [(m.start(), entry) for entry in lexicon()[_LISTS[kind]] if isinstance(entry, str)
+                    for m in re.finditer(rf"\b{re.escape(entry.lower())}\b", self.text.lower())]
+        return []
+
     def numbers_near(self, name: str) -> list[float]:
         """The numbers the prompt states, the one nearest a mention of `name` ("age", "max_price") first."""
         if self._numbers is None:

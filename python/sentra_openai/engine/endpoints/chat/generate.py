@@ -97,7 +97,10 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
         shape = requested_shape([chat_request.message_text(m.get("content")) for m in req.messages])
         if shape is not None:
             try:
-                value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()))
+                # A model asked to follow a schema fills its optional properties too (instructor's iterable
+                # wrapper has no required key: leaving it out answered an empty list)
+                value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()),
+                                                       fill_optional=True)
                 return orjson.dumps(value).decode(), False
             except schema_gen.SchemaGenerationError:
                 pass  # a shape no value satisfies: answer as if none were given
