@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 import yaml
-from sentra_openai.engine.recording import redact
+from sentra_openai.engine.tooling.recording import redact
 
 pytestmark = pytest.mark.server
 SECRET = "sk-proj-TopSecretKey0123456789abcdef"

@@ -16,12 +16,12 @@ from ..state import StateStore, open_store
 from ..tokens import TokenCounter
 from .clock import Clock, ManualClock, MonotonicClock
 from .content.fixtures import FixtureSet
-from .control_state import ControlState
 from .core import Call, Engine, Observer, Record, Services
 from .organization import Organization
 from .realism.faults import FaultInjector
 from .realism.prompt_cache import PromptCache
 from .realism.rate_limits import RateLimits, window_scale_for
+from .tooling.control_state import ControlState
 from .types import Outcome, Piece, Request, StreamPlan
 
 __all__ = [
@@ -111,7 +111,7 @@ def build_engine(
     engine = Engine(services)
     register_all(engine)
     if settings.recording.dir:  # serve --record: every /v1/ request goes to the upstream, and is written down
-        from .recording import Recorder
+        from .tooling.recording import Recorder
 
         engine.mounts.insert(0, ("/v1/", Recorder(settings).handle))
     return engine

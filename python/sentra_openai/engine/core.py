@@ -86,7 +86,7 @@ class Services:
     # seconds, the same in every process), never from `clock` (monotonic, per process).
     state: StateStore = field(default_factory=MemoryStore)
     wall_clock: Callable[[], float] = time.time
-    control: Any = None  # the control API's shared state (engine/control_state.py); None in bare test engines
+    control: Any = None  # the control API's shared state (engine/tooling/control_state.py); None in bare test engines
 
 
 class Call:
@@ -271,7 +271,7 @@ class Engine:
     def handle(self, request: Request) -> Outcome:
         control = self.services.control
         if control is not None and control.changed():  # one shared-memory read when nothing changed
-            from .control_state import apply_changes
+            from .tooling.control_state import apply_changes
 
             apply_changes(self, control)
         if self.mounts:

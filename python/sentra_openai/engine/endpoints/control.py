@@ -12,9 +12,9 @@ from typing import Any
 
 from ...config import ConfigError
 from .. import errors, respond
-from ..control_state import PATCHABLE_SECTIONS, ControlState, fault_from_spec, fixed_keys_in
 from ..core import Call, Engine
 from ..errors import ApiError
+from ..tooling.control_state import PATCHABLE_SECTIONS, ControlState, fault_from_spec, fixed_keys_in
 from ..types import Outcome
 from ..validation import parse_json_object
 

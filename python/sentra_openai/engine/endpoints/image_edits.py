@@ -17,10 +17,10 @@ from ..content.image_codec import ImageFacts
 from ..core import Call, Engine
 from ..errors import ApiError
 from ..model_resolution import resolve_model_of_kind
-from ..multipart_form import Upload, parse_form, typed_fields
 from ..types import Outcome
 from ..validation import Fields
 from . import gpt_image, images
+from .multipart_form import Upload, parse_form, typed_fields
 
 EDIT_FIELDS = frozenset({
     "image", "prompt", "mask", "markup", "background", "complexity", "frame_count", "frame_duration_ms",

@@ -93,7 +93,7 @@ class RateLimits:
             return None  # no published request and token limits for this model and tier: unlimited
         return ModelLimits(rpm=rpm, tpm=tpm, rpd=rpd)
 
-    epoch = ""  # the control API's reset moves every client to fresh buckets (engine/control_state.py)
+    epoch = ""  # the control API's reset moves every client to fresh buckets (engine/tooling/control_state.py)
 
     def _bucket(self, api_key: str, model) -> str:
         return f"{api_key}\x1f{model.id}{self.epoch}"

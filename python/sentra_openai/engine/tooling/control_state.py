@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..config import Settings, with_overlay
-from .realism.faults import Fault, parse_fault_header
+from ...config import Settings, with_overlay
+from ..realism.faults import Fault, parse_fault_header
 
 if TYPE_CHECKING:
-    from ..state import StateStore
-    from .core import Call, Record
+    from ...state import StateStore
+    from ..core import Call, Record
 
 COLLECTION = "control"
 STATE_ID = "state"  # {version, armed, epoch, faults: [...], config: {...}}
@@ -293,10 +293,10 @@ def fixed_keys_in(patch: Mapping[str, Any]) -> list[str]:
 def apply_changes(engine: Any, control: ControlState) -> None:
     """Brings this worker's engine up to the control document: settings overrides, and after a reset fresh
     buckets, an empty prompt cache and no cached content."""
-    from .content.fixtures import FixtureSet
-    from .realism.faults import LoadWindow
-    from .realism.prompt_cache import PromptCache
-    from .realism.rate_limits import window_scale_for
+    from ..content.fixtures import FixtureSet
+    from ..realism.faults import LoadWindow
+    from ..realism.prompt_cache import PromptCache
+    from ..realism.rate_limits import window_scale_for
 
     old = control.snapshot
     new = control.refresh()

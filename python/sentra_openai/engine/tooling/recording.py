@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 import yaml
 
-from ..config import Settings
-from .types import Outcome, Request
+from ...config import Settings
+from ..types import Outcome, Request
 
 RECORDED_PRIORITY = 1000  # a recorded conversation beats the packaged fixtures
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "openai-api-key", "cookie", "set-cookie",
@@ -171,7 +171,7 @@ def _conversation(kind: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]]
 
 
 def _plain_message(message: dict[str, Any]) -> dict[str, Any]:
-    from .content.conversation import message_text
+    from ..content.conversation import message_text
 
     plain: dict[str, Any] = {"role": message.get("role"), "content": message_text(message.get("content"))}
     calls = [{"id": c.get("id"), "function": {"name": (c.get("function") or {}).get("name")}}

@@ -16,8 +16,8 @@ from typing import Any
 
 import multipart  # type: ignore[import-untyped]
 
-from .errors import ApiError
-from .types import Request
+from ..errors import ApiError
+from ..types import Request
 
 MULTIPART = "multipart/form-data"
 _KEY_PATH = re.compile(r"\[([^\[\]]*)\]")
