@@ -17,8 +17,8 @@ import tempfile
 import threading
 import time
 from bisect import bisect_left
-from threading import get_ident
 from pathlib import Path
+from threading import get_ident
 from typing import Any, NamedTuple
 
 import orjson
@@ -91,7 +91,7 @@ def flush() -> None:
 class Totals:
     """One thread's totals: rows by (model, endpoint, status), errors by (model, type), limit hits by (model, limit)."""
 
-    __slots__ = ("rows", "errors", "limits")
+    __slots__ = ("errors", "limits", "rows")
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, int], list] = {}
@@ -164,8 +164,8 @@ class Metrics:
                 for index, number in enumerate(list(row)):
                     total[index] += number
             for source, target in ((table.errors, errors), (table.limits, limits)):
-                for key, count in list(source.items()):
-                    target[key] = target.get(key, 0) + count
+                for pair, count in list(source.items()):
+                    target[pair] = target.get(pair, 0) + count
         return {
             "requests": [[*key, *row] for key, row in rows.items()],
             "errors": [[*key, count] for key, count in errors.items()],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from sentra_openai.engine.lazy_random import LazyRandom
 
 

@@ -23,7 +23,7 @@ class LazyRandom(random.Random):
         super().seed(self._seed_value)
         # From now on draws go straight to the C generator (a paced stream's timing draws once per token).
         self.random = super().random  # type: ignore[method-assign]
-        self.getrandbits = super().getrandbits  # type: ignore[method-assign]
+        self.getrandbits = super().getrandbits  # type: ignore[method-assign,assignment]
 
     def seed(self, a: Any = None, version: int = 2) -> None:
         if self._pending:
