@@ -112,7 +112,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
 
     tools, functions, builtins = _parse_tools(f)
     tool_choice = _parse_tool_choice(body.get("tool_choice"), functions, builtins)
-    max_tool_calls = f.integer("max_tool_calls", minimum=1)
+    max_tool_calls = f.integer("max_tool_calls", minimum=0)  # the spec sets no minimum: 0 allows no built-in call
     text = f.obj("text") or {}
     t = Fields(text, "text")
     text_format = _parse_format(t.obj("format"), items, instructions)
