@@ -183,3 +183,25 @@ def test_the_request_log_names_the_endpoint(server_factory):
     server.client().moderations.create(input="hello")
     log = server.log()
     assert '"endpoint": "moderations"' in log or '"endpoint":"moderations"' in log
+
+
+def test_changed_fixture_paths_are_reloaded_and_a_bad_file_keeps_the_last_good_ones(tmp_path):
+    from dataclasses import replace
+
+    engine = build_engine(load_settings(mode="fast", environ={}))
+    rules = tmp_path / "mods.yaml"
+    rules.write_text("moderations:\n  - {name: tea, match: {regex: 'tea'}, scores: {harassment: 0.9}}\n")
+    services = engine.services
+
+    def with_paths(*paths: str) -> None:  # what the control API's PATCH of fixtures.* does to a worker
+        services.settings = replace(services.settings, fixtures=replace(services.settings.fixtures,
+                                                                        moderation_paths=paths))
+
+    assert not post(engine, {"input": "more tea"})[1]["results"][0]["flagged"]
+    with_paths(str(rules))
+    assert post(engine, {"input": "more tea, please"})[1]["results"][0]["categories"]["harassment"] is True
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("moderations: 3\n")
+    with_paths(str(broken))
+    status, body = post(engine, {"input": "tea again"})
+    assert status == 200 and body["results"][0]["categories"]["harassment"] is True

@@ -11,10 +11,12 @@ moderation 400 was found, so each is unconfirmed for this route.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from .. import errors, respond
+from ..content.fixtures import FixtureError
 from ..content.moderation_rules import ModerationRules
 from ..core import Call, Engine
 from ..errors import ApiError
@@ -24,6 +26,7 @@ from ..realism import token_charge
 from ..types import Outcome
 from ..validation import parse_json_object
 
+log = logging.getLogger("sentra_openai.moderations")
 KNOWN_FIELDS = frozenset({"input", "model"})
 DEFAULT_MODEL = "omni-moderation-latest"
 PART_TYPES = ["text", "image_url"]
@@ -32,10 +35,24 @@ IMAGES_UNSUPPORTED = "Image inputs are not supported by the model `{model}`. Use
 
 
 def register(engine: Engine) -> None:
-    rules = ModerationRules.load(engine.settings.moderation_fixture_paths())  # a bad file stops the server at start
+    # Loaded now, so that a bad file stops the server at start; reloaded when the control API changes the paths.
+    loaded = {engine.settings.fixtures.moderation_paths: ModerationRules.load(engine.settings.moderation_fixture_paths())}
+    current = [next(iter(loaded.values()))]
+
+    def rules_for(call: Call) -> ModerationRules:
+        paths = call.settings.fixtures.moderation_paths
+        rules = loaded.get(paths)
+        if rules is None:
+            try:
+                rules = loaded[paths] = ModerationRules.load(call.settings.moderation_fixture_paths())
+            except FixtureError as exc:  # keep answering with the last good fixtures rather than a 500
+                log.warning("moderation fixtures not reloaded, the previous ones stay in use: %s", exc)
+                return current[0]
+        current[0] = rules
+        return rules
 
     def handle(call: Call) -> Outcome:
-        return _handle(call, rules)
+        return _handle(call, rules_for(call))
 
     engine.route("POST", "/v1/moderations", "moderations", handle)
 
