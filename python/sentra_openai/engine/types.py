@@ -37,6 +37,9 @@ class StreamPlan:
     pieces: list[Piece]
     paced: bool  # False when there is no delay at all: then every piece stays its own event
     cut_after: int | None = None  # end the stream abruptly after this many events (an injected fault)
+    # With cut_after: the connection is lost there, so the client sees a broken body rather than one that just
+    # stops (how the server breaks it is the server's business).
+    connection_lost: bool = False
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import unquote_plus
 
@@ -20,6 +21,13 @@ TUNNELLED_METHOD = "x-sentra-method"
 HIDDEN_CONTENT_TYPE = "x-sentra-content-type"
 FORWARDED_PROTO = "x-forwarded-proto"
 SCHEMES = ("http", "https")
+# A lost connection (StreamPlan.connection_lost): Robyn can only end a body cleanly, so the stream announces a
+# per-response random token in this header, writes a NUL byte and the token where the connection is to break, and the
+# front (rust/core/src/front/response.rs) removes the header, relays the body up to the marker and closes the client
+# connection there, with no terminating chunk. A NUL never occurs in a JSON event stream, and the token is new for
+# every response, so no content can trigger a cut.
+CUT_HEADER = "x-sentra-cut"
+CUT_TOKEN_BYTES = 16
 
 
 def to_engine_request(request: RobynRequest) -> Request:
@@ -76,8 +84,10 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
                 await clock.sleep(outcome.delay - (clock.now() - arrived))
             if outcome.stream is None:
                 return _response(outcome)
-        events = _paced(outcome, clock, inflight, arrived) if outcome.stream.paced else _immediate(outcome, inflight)
-        return _streaming(outcome, events)
+        marker = _cut_marker(outcome)
+        events = (_paced(outcome, clock, inflight, arrived, marker) if outcome.stream.paced
+                  else _immediate(outcome, inflight, marker))
+        return _streaming(outcome, events, marker)
 
     def handle_sync(request: RobynRequest):
         keep_thread_state()
@@ -87,28 +97,45 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             outcome = engine.handle(to_engine_request(request))
             if outcome.stream is None:
                 return _response(outcome)
-        return _streaming(outcome, _immediate(outcome, inflight))
+        marker = _cut_marker(outcome)
+        return _streaming(outcome, _immediate(outcome, inflight, marker), marker)
 
     return handle_async, handle_sync
 
 
-def _streaming(outcome: Outcome, events) -> StreamingResponse:
+def _streaming(outcome: Outcome, events, marker: bytes | None) -> StreamingResponse:
     content_type = outcome.headers.get("content-type", "text/event-stream")
-    return StreamingResponse(events, status_code=outcome.status, headers=Headers(outcome.headers), media_type=content_type)
+    headers = outcome.headers
+    if marker is not None:
+        headers = {**headers, CUT_HEADER: marker[1:].decode()}
+    return StreamingResponse(events, status_code=outcome.status, headers=Headers(headers), media_type=content_type)
 
 
-async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float) -> AsyncIterator[bytes]:
+def _cut_marker(outcome: Outcome) -> bytes | None:
+    """The marker at which the front drops the connection, if this stream loses it. Not a simulated draw (the client
+    never sees it), so it comes from the OS, not the request's seeded RNG."""
+    if outcome.stream is None or not outcome.stream.connection_lost:
+        return None
+    return b"\0" + os.urandom(CUT_TOKEN_BYTES).hex().encode()
+
+
+async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float,
+                 marker: bytes | None) -> AsyncIterator[bytes]:
     assert outcome.stream is not None
     with inflight.track():
         async for event in paced_events(outcome.stream, clock, arrived, batch=True):
             yield event
+        if marker is not None:
+            yield marker  # its own write: the front relays everything before it, then drops the connection
 
 
-def _immediate(outcome: Outcome, inflight: InFlight) -> Iterator[bytes]:
+def _immediate(outcome: Outcome, inflight: InFlight, marker: bytes | None) -> Iterator[bytes]:
     assert outcome.stream is not None
     with inflight.track():
         # Every token is still its own SSE event; they are only written a few dozen at a time.
         yield from immediate_events(outcome.stream, batch=IMMEDIATE_BATCH)
+        if marker is not None:
+            yield marker
 
 
 __all__ = ["METHODS", "make_handlers", "preflight", "to_engine_request"]

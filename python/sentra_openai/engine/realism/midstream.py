@@ -12,7 +12,7 @@ from .faults import Fault
 
 
 def strike(call: Call, plan: StreamPlan, fault: Fault) -> None:
-    """Ends `plan` after `fault.at_chunk` events; with `as_event`, first sends the error event a failing OpenAI
+    """Ends `plan` after `fault.at_chunk` events, the connection lost there; with `as_event`, first sends the error event a failing OpenAI
     stream carries (`data: {"error": {...}}`, openai-wire.md §2.6), which the SDK raises as APIError."""
     assert fault.at_chunk is not None
     pieces = plan.pieces
@@ -22,5 +22,11 @@ def strike(call: Call, plan: StreamPlan, fault: Fault) -> None:
         pieces.insert(position, Piece(at, raw=_native.frame(orjson.dumps(errors.server_error().envelope()))))
         plan.cut_after = position + 1
     else:
-        plan.cut_after = position
+        cut(plan, position)
     call.record.error_type = "midstream_" + ("event" if fault.as_event else "cut")
+
+
+def cut(plan: StreamPlan, position: int) -> None:
+    """The connection is lost after `position` events; one past the end loses nothing (the stream is complete)."""
+    plan.cut_after = position
+    plan.connection_lost = position < len(plan.pieces)

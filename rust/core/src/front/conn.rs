@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::http::{self, eq_ignore_case, BodyKind, ChunkedDecoder, Head, Malformed};
-use super::response::{parse_response_head, BodyTracker, ResponseBody};
+use super::response::{parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
 use super::{Front, Rejection, Upstream};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -379,12 +379,22 @@ impl<'a> Connection<'a> {
                 return Err(Ending::Refuse(|f| &f.config.rejections.bad_gateway));
             };
             upstream.served += 1;
-            if (&*self.client).write_all(response).is_err() {
+            let (announced, mut cut, reached) = match head.cut {
+                None => (None, None, false),
+                Some(_) => {
+                    let (watch, first, reached) = announced_cut(&head, response);
+                    (Some(first), watch, reached)
+                }
+            };
+            let first: &[u8] = announced.as_deref().unwrap_or(response);
+            if (&*self.client).write_all(first).is_err() || reached {
+                // A failed write, or the cut reached already in the first bytes.
                 self.upstream = None;
                 return Err(Ending::Close);
             }
             let mut tracker = BodyTracker::new(head.body);
             let mut done = tracker.feed(&response[head.len..]);
+            let mut pass = Vec::new();
             while !done {
                 match upstream.stream.read(chunk) {
                     Ok(0) | Err(_) => {
@@ -392,12 +402,29 @@ impl<'a> Connection<'a> {
                         return if head.body == ResponseBody::UntilClose { Ok(true) } else { Err(Ending::Close) };
                     }
                     Ok(n) => {
-                        if (&*self.client).write_all(&chunk[..n]).is_err() {
+                        let (data, reached): (&[u8], bool) = match cut.as_mut() {
+                            None => (&chunk[..n], false),
+                            Some(watch) => {
+                                pass.clear();
+                                let reached = watch.relay(&chunk[..n], &mut pass);
+                                (&pass, reached)
+                            }
+                        };
+                        if (&*self.client).write_all(data).is_err() || reached {
+                            // The simulated drop: no terminating chunk, the connection closes (the client reads EOF
+                            // inside the body, as when a real connection is lost). The worker's connection goes too.
                             self.upstream = None;
                             return Err(Ending::Close);
                         }
                         done = tracker.feed(&chunk[..n]);
                     }
+                }
+            }
+            if let Some(held) = cut.as_mut().map(CutWatch::take_held).filter(|h| !h.is_empty()) {
+                // The body ended inside what looked like the start of a marker: it was content after all.
+                if (&*self.client).write_all(&held).is_err() {
+                    self.upstream = None;
+                    return Err(Ending::Close);
                 }
             }
             if head.close {
@@ -437,7 +464,149 @@ fn read_response_head(
     }
 }
 
+/// For a response whose head announces a cut: the watch over its body (None if the token is malformed), the first
+/// bytes to relay (the head without the announcement, then the body bytes read with it, up to any marker), and
+/// whether the marker was among them.
+fn announced_cut(head: &ResponseHead, response: &[u8]) -> (Option<CutWatch>, Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(response.len());
+    let Some(cut) = head.cut else {
+        out.extend_from_slice(response);
+        return (None, out, false);
+    };
+    out.extend_from_slice(&response[..cut.line.0]);
+    out.extend_from_slice(&response[cut.line.1..head.len]);
+    let Some((start, end)) = cut.token else {
+        out.extend_from_slice(&response[head.len..]);
+        return (None, out, false);
+    };
+    let mut watch = CutWatch::new(&response[start..end]);
+    let reached = watch.relay(&response[head.len..], &mut out);
+    (Some(watch), out, reached)
+}
+
 fn hides_content_type(value: &[u8]) -> bool {
     let lower: Vec<u8> = value.iter().map(u8::to_ascii_lowercase).collect();
     lower.windows(10).any(|w| w == b"multipart/") || lower.windows(21).any(|w| w == b"x-www-form-urlencoded")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::Duration;
+
+    use super::super::{Front, FrontConfig, Rejection, Rejections};
+
+    fn config() -> FrontConfig {
+        let r = Rejection { status: 400, content_type: "application/json".into(), body: b"{}".to_vec() };
+        FrontConfig {
+            idle_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(5),
+            keepalive_requests: 0,
+            max_connections: 64,
+            max_head_bytes: 64 * 1024,
+            max_body_bytes: 1 << 20,
+            routed_methods: vec![b"GET".to_vec(), b"POST".to_vec()],
+            rejections: Rejections {
+                bad_request: r.clone(),
+                head_too_large: r.clone(),
+                body_too_large: r.clone(),
+                timeout: r.clone(),
+                bad_gateway: r.clone(),
+                unavailable: r,
+            },
+        }
+    }
+
+    /// A worker that answers every request on each connection with `response`, written in `parts` (one write each,
+    /// as the application server writes one chunk per item).
+    fn worker(parts: Vec<Vec<u8>>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let parts = parts.clone();
+                thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            return;
+                        }
+                        for part in &parts {
+                            if stream.write_all(part).is_err() {
+                                return;
+                            }
+                            thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn front(upstream: SocketAddr) -> Arc<Front> {
+        let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[upstream], config()).unwrap();
+        front.start().unwrap();
+        front
+    }
+
+    /// Sends one request on a fresh connection and reads until the front closes it (or 2 s pass).
+    fn exchange(front: &Front) -> Vec<u8> {
+        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match client.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("the front did not close the connection: {e}; got {}", String::from_utf8_lossy(&got)),
+            }
+        }
+    }
+
+    const TOKEN: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n";
+
+    fn event_chunk(text: &str) -> Vec<u8> {
+        let data = format!("data: {text}\n\n");
+        format!("{:x}\r\n{data}\r\n", data.len()).into_bytes()
+    }
+
+    #[test]
+    fn a_stream_that_reaches_its_cut_marker_ends_without_its_last_chunk() {
+        let marker = [&[0u8][..], TOKEN].concat();
+        let head = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n"].concat();
+        let marker_chunk = [format!("{:x}\r\n", marker.len()).as_bytes(), &marker, b"\r\n"].concat();
+        let parts = vec![head, event_chunk("one"), event_chunk("two"), marker_chunk, event_chunk("never"), b"0\r\n\r\n".to_vec()];
+        let front = front(worker(parts));
+        let got = exchange(&front);
+        let expected = [HEAD, b"\r\n", &event_chunk("one"), &event_chunk("two"), b"21\r\n"].concat();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    }
+
+    #[test]
+    fn without_a_marker_the_announced_stream_ends_normally_and_the_connection_stays() {
+        let head = [HEAD, b"X-Sentra-Cut: ", TOKEN, b"\r\n\r\n"].concat();
+        let near = [&[0u8][..], &TOKEN[..31], b"X"].concat(); // one byte off: content, relayed as it is
+        let near_chunk = [format!("{:x}\r\n", near.len()).as_bytes(), &near, b"\r\n"].concat();
+        let parts = vec![head, event_chunk("one"), near_chunk.clone(), b"0\r\n\r\n".to_vec()];
+        let front = front(worker(parts));
+        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let expected = [HEAD, b"\r\n", &event_chunk("one"), &near_chunk, b"0\r\n\r\n"].concat();
+        for _ in 0..2 {
+            client.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+            let mut got = vec![0u8; expected.len()];
+            client.read_exact(&mut got).unwrap();
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+        }
+    }
 }

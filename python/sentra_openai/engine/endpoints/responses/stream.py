@@ -17,6 +17,7 @@ import orjson
 from ... import errors
 from ...core import Call
 from ...ids import base62
+from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
 from ...types import Piece, StreamPlan
@@ -192,5 +193,5 @@ def _strike(call: Call, stream: StreamPlan, fault: Fault, started: dict[str, Any
         pieces[position:position] = [Piece(at, raw=frame(event)), Piece(at, raw=frame(failed))]
         stream.cut_after = position + 2
     else:
-        stream.cut_after = position
+        midstream.cut(stream, position)
     call.record.error_type = "midstream_" + ("event" if fault.as_event else "cut")
