@@ -99,23 +99,32 @@ def test_a_malformed_control_header_is_a_400(server):
     assert "X-Sentra-Error" in response.json()["error"]["message"]
 
 
-def stream_events(server, value: str) -> list[bytes]:
+def stream_events(server, value: str, *, dropped: bool = False) -> list[bytes]:
+    """The stream's events; `dropped`: its connection breaks off after them (tests/reliability/
+    test_dropped_connections.py covers what the SDK then raises)."""
+    raw = b""
     with httpx.stream("POST", f"{server.api_url}/chat/completions", json={**CHAT, "stream": True}, timeout=10,
                       headers={"x-sentra-error": value, "x-sentra-time-scale": "0"}) as response:
         assert response.status_code == 200
-        raw = b"".join(response.iter_bytes())
+        try:
+            for part in response.iter_bytes():
+                raw += part
+        except httpx.RemoteProtocolError:
+            assert dropped
+        else:
+            assert not dropped
     return [event for event in raw.split(b"\n\n") if event]
 
 
 @pytest.mark.server
 def test_mid_stream_cut_after_chunk_k(server):
     complete = stream_events(server, "500@chunk=1000")  # k beyond the end: the whole stream, then nothing more
-    cut = stream_events(server, "500@chunk=3")
+    cut = stream_events(server, "500@chunk=3", dropped=True)
     assert complete[-1] == b"data: [DONE]"
     def choices(events: list[bytes]) -> list:
         return [orjson.loads(event.removeprefix(b"data: "))["choices"] for event in events]
 
-    # The connection ends after the third chunk: no finish_reason, no [DONE].
+    # The connection breaks off after the third chunk: no finish_reason, no [DONE], no end of the body.
     assert len(cut) == 3 and choices(cut) == choices(complete[:3])
 
 

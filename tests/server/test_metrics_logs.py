@@ -48,6 +48,15 @@ def post(server, body: dict, **headers: str) -> httpx.Response:
                       headers={"authorization": f"Bearer {KEY}", "x-sentra-time-scale": "0", **headers})
 
 
+def post_cut(server, body: dict, **headers: str) -> httpx.Response:
+    """A stream whose connection breaks off mid-way (X-Sentra-Error: 500@chunk=N): its head, without the body."""
+    with httpx.stream("POST", f"{server.api_url}/chat/completions", json=body, timeout=10,
+                      headers={"authorization": f"Bearer {KEY}", "x-sentra-time-scale": "0", **headers}) as response:
+        with pytest.raises(httpx.RemoteProtocolError):
+            response.read()
+    return response
+
+
 def test_metrics_count_what_the_responses_reported(server_factory):
     server = server_factory({"rate_limiting": {"overrides": {"gpt-4o": {"rpm": 1, "tpm": 100000}}}}, mode="default")
     ok = [post(server, CHAT) for _ in range(3)]
@@ -55,7 +64,7 @@ def test_metrics_count_what_the_responses_reported(server_factory):
     bad = post(server, {**CHAT, "temperature": 7})
     failed = post(server, CHAT, **{"x-sentra-error": "500"})
     injected = post(server, CHAT, **{"x-sentra-error": "429"})
-    cut = post(server, {**CHAT, "stream": True}, **{"x-sentra-error": "500@chunk=2"})
+    cut = post_cut(server, {**CHAT, "stream": True}, **{"x-sentra-error": "500@chunk=2"})
     limited = [post(server, {**CHAT, "model": "gpt-4o"}) for _ in range(2)]
     assert [r.status_code for r in ok + [streamed, bad, failed, injected, cut] + limited] == \
         [200, 200, 200, 200, 400, 500, 429, 200, 200, 429]
