@@ -62,3 +62,15 @@ def test_a_named_tool_choice_is_called_even_after_a_tool_result(engine):
 def test_auto_after_a_tool_result_answers_in_text(engine):
     choice = chat(engine, after_weather_result("auto"))
     assert choice["finish_reason"] == "stop" and "sunny" in choice["message"]["content"]
+
+
+def test_the_name_argument_of_a_function_called_city_is_the_city(engine):
+    """langchain's with_structured_output(City, method="function_calling") sends the model as a tool without title."""
+    tool = {"type": "function", "function": {"name": "City", "parameters": {
+        "type": "object", "properties": {"name": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["name", "country"]}}}
+    choice = chat(engine, {"model": "gpt-4o-mini", "tools": [tool], "messages": [
+        {"role": "user", "content": "Tell me about Paris, France."}],
+        "tool_choice": {"type": "function", "function": {"name": "City"}}})
+    arguments = json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"])
+    assert arguments == {"name": "Paris", "country": "France"}

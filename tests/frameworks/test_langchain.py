@@ -84,7 +84,7 @@ def test_structured_output_validates_into_the_model(framework_server, responses,
     result = structured.invoke("Tell me about Paris, France.")
     assert result["parsing_error"] is None
     city = result["parsed"]
-    assert isinstance(city, City) and city.country == "France"
+    assert isinstance(city, City) and (city.name, city.country) == ("Paris", "France")
     assert result["raw"].usage_metadata["output_tokens"] > 0
 
 

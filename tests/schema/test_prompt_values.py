@@ -139,3 +139,12 @@ def test_tool_calls_in_chat_use_the_prompt() -> None:
             "messages": [{"role": "user", "content": "What's the weather in Berlin?"}]}
     call = chat(engine, body)["choices"][0]["message"]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"])["city"] == "Berlin"
+
+
+def test_the_name_of_an_object_titled_city_is_a_city() -> None:
+    city = {"title": "City", "type": "object", "properties": {"name": {"type": "string"}, "country": {"type": "string"}},
+            "required": ["name", "country"]}
+    assert instance_for_schema(city, random.Random(0), PromptValues("Tell me about Paris, France.")) == {
+        "name": "Paris", "country": "France"}
+    user = instance_for_schema({**city, "title": "User"}, random.Random(0), PromptValues("Jason Smith from Paris"))
+    assert user["name"] == "Jason Smith"

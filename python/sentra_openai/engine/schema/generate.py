@@ -320,9 +320,12 @@ class _Generator:
         result: dict[str, Any] = {}
         # Declared properties come out in declaration order, like a model following the schema.
         ordered = [key for key in properties if key in chosen] + [key for key in chosen if key not in properties]
+        # The `name` of an object titled City is a city, not a person's name.
+        titled = schema.get("title") if isinstance(schema.get("title"), str) and string_hint(schema["title"]) else None
         for key in ordered:
             sub = self._property_schema(key, properties, patterns, additional, path)
-            result[key] = self.generate(sub, child_path(path, key), depth + 1, refs, key)
+            named = titled if key == "name" and titled else key
+            result[key] = self.generate(sub, child_path(path, key), depth + 1, refs, named)
         for _ in range(extra_names):
             key = self._extra_name(schema, result, properties, patterns, path, depth, refs)
             sub = self._property_schema(key, properties, patterns, additional, path)

@@ -63,7 +63,10 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
             if fixture is not None and fixture.tool_call and fixture.tool_call.get("name") == name:
                 arguments = orjson.dumps(fixture.tool_call.get("arguments") or {}).decode()
             else:
-                arguments = orjson.dumps(schema_gen.arguments_for_tool(tool.get("parameters"), rng, prompt)).decode()
+                parameters = tool.get("parameters")
+                if isinstance(parameters, dict) and "title" not in parameters:
+                    parameters = {**parameters, "title": name}  # the function's name says what it describes (City)
+                arguments = orjson.dumps(schema_gen.arguments_for_tool(parameters, rng, prompt)).decode()
             call_id = "call_" + base62(rng, 24)
             calls.append(ToolCall(call_id, name, arguments, tokensplit.split_on_tokens(encoding, arguments)))
         # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them).
