@@ -187,7 +187,8 @@ def test_purge_leaves_nothing_of_expired_documents(kind, request, tmp_path) -> N
     assert store.list("docs", limit=100) == ([{"n": -1}], False)
     assert store.list("docs", parent="p0", limit=100) == ([{"n": -1}], False)
     if kind == "sqlite":
-        assert store._conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 1
+        with store._use() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 1
     if kind == "redis":
         keys = sorted(k.decode().removeprefix(store.prefix) for k in store.client.keys(store.prefix + "*"))
         assert keys == ["children:docs:p0", "doc:docs:kept", "order:docs", "seq"]

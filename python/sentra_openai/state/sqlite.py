@@ -44,7 +44,10 @@ class SqliteStore(StateStore):
         super().__init__(**kwargs)
         self.path = path
         self.durable = durable
-        self._local = threading.local()
+        # One connection per process, used under a lock: the server's handlers run on short-lived threads (Robyn
+        # gives each call a new thread state), so a connection per thread would be a new connection per request.
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._puts = 0
         self._connect()  # creates the file and schema now, in the parent, so that a bad path fails at start-up
@@ -68,26 +71,24 @@ class SqliteStore(StateStore):
                     conn.execute(statement)
         conn.close()
 
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        """This thread's connection in this process; a forked child opens its own (and never closes the parent's)."""
-        if self._pid != os.getpid():
-            inherited = getattr(self._local, "conn", None)
-            if inherited is not None:
-                # SQLite forbids using, or closing, a connection across a fork: keep the parent's alive, untouched,
-                # for the life of this process (letting it be collected would close it here).
-                _INHERITED.append(inherited)
-            self._local = threading.local()
-            self._pid = os.getpid()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
-        return conn
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """This process's connection, held for the block; a forked child opens its own (never closing its parent's)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                if self._connection is not None:
+                    # SQLite forbids using, or closing, a connection across a fork: keep the parent's alive, untouched,
+                    # for the life of this process (letting it be collected would close it here).
+                    _INHERITED.append(self._connection)
+                self._connection = None
+                self._pid = os.getpid()
+            if self._connection is None:
+                self._connection = self._open()
+            yield self._connection
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        with _transaction(conn):
+        with self._use() as conn, _transaction(conn):
             yield conn
 
     # -- the interface ----------------------------------------------------------------------------------------------
@@ -116,9 +117,10 @@ class SqliteStore(StateStore):
             self.purge_expired()
 
     def get(self, collection: str, id: str) -> Doc | None:
-        row = self._conn.execute(
-            "SELECT body FROM docs WHERE collection = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (collection, id, self.clock())).fetchone()
+        with self._use() as conn:
+            row = conn.execute(
+                "SELECT body FROM docs WHERE collection = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, id, self.clock())).fetchone()
         return None if row is None else orjson.loads(row[0])
 
     def delete(self, collection: str, id: str) -> bool:
@@ -145,7 +147,11 @@ class SqliteStore(StateStore):
     def list(self, collection: str, *, parent: str | None = None, order: str = "desc", after: str | None = None,
              limit: int = 20, where: Where | None = None) -> tuple[list[Doc], bool]:
         check_order(order)
-        conn = self._conn
+        with self._use() as conn:
+            return self._list(conn, collection, parent, order, after, limit, where)
+
+    def _list(self, conn: sqlite3.Connection, collection: str, parent: str | None, order: str, after: str | None,
+              limit: int, where: Where | None) -> tuple[list[Doc], bool]:
         now = self.clock()
         scope = "collection = ?" + (" AND parent = ?" if parent is not None else "")
         scope_args: tuple = (collection,) if parent is None else (collection, parent)
@@ -192,10 +198,10 @@ class SqliteStore(StateStore):
             conn.execute("DELETE FROM docs")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._pid == os.getpid():
-            conn.close()
-        self._local = threading.local()
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
 
 
 @contextmanager
