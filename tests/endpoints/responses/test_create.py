@@ -311,3 +311,24 @@ def test_metrics_and_request_log(server_factory):
     lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     logged = [line for line in lines if line.get("path") == "/v1/responses"]
     assert [line.get("status") for line in logged] == [200, 400]
+
+
+@pytest.mark.parametrize("model, effort, echoed", [("gpt-5", None, "medium"), ("gpt-5-pro", None, "high"),
+                                                   ("gpt-5.5", None, "medium"), ("gpt-5.6-sol", "none", "none")])
+def test_reasoning_effort_defaults_and_none(openai_client, model, effort, echoed):
+    kwargs = {"reasoning": {"effort": effort}} if effort else {}
+    response = openai_client.responses.create(model=model, input="Why is the sky blue?", **kwargs)
+    assert response.reasoning.effort == echoed
+    reasoning = response.usage.output_tokens_details.reasoning_tokens
+    assert (reasoning == 0) == (echoed == "none")
+    assert any(item.type == "reasoning" for item in response.output) == (echoed != "none")
+
+
+def test_high_effort_reasons_more_and_can_use_up_max_output_tokens(openai_client):
+    low = openai_client.responses.create(model="gpt-5", input="Plan a trip to Rome.", reasoning={"effort": "low"})
+    high = openai_client.responses.create(model="gpt-5", input="Plan a trip to Rome.", reasoning={"effort": "high"})
+    assert high.usage.output_tokens_details.reasoning_tokens > low.usage.output_tokens_details.reasoning_tokens
+    capped = openai_client.responses.create(model="gpt-5", input="Plan a trip to Rome.", reasoning={"effort": "high"},
+                                            max_output_tokens=64)
+    assert capped.status == "incomplete" and capped.usage.output_tokens == 64
+    assert [item.type for item in capped.output] == ["reasoning"]

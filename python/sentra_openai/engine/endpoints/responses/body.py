@@ -42,7 +42,9 @@ def echo_tools(req: ResponsesRequest) -> list[dict[str, Any]]:
 def response_object(meta: Meta, req: ResponsesRequest, *, status: str, output: list[dict[str, Any]],
                     usage_body: dict[str, Any] | None, completed_at: int | None = None,
                     incomplete_reason: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
-    reasoning = ({"effort": req.effort or "medium", "summary": req.summary} if meta.reasoning_model
+    # A summary of "auto" is echoed as the kind the model gives: "detailed" (capture reasoning_summary_auto-0).
+    summary = "detailed" if req.summary == "auto" else req.summary
+    reasoning = ({"effort": req.effort, "summary": summary} if meta.reasoning_model
                  else {"effort": None, "summary": None})
     body: dict[str, Any] = {
         "id": meta.id,

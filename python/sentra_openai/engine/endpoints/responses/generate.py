@@ -100,8 +100,8 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         chat_req.tool_choice = "none"  # the built-in answered this turn; the model now writes its answer
     refusal = _refusal(chat_req)
     if refusal is not None and used is None:
-        reasoning_tokens = chat_generate._reasoning_tokens(rng, model, req.max_output_tokens)
-        if model.reasoning:
+        reasoning_tokens, _ = _scaled_reasoning(req, chat_generate._reasoning_tokens(rng, model, req.max_output_tokens), 0)
+        if model.reasoning and req.effort != "none":
             items.append(_reasoning_item(req, rng, encoding, chat_req.last_user_text(), reasoning_tokens))
         part = TextPart("refusal", refusal, tokensplit.split_on_tokens(encoding, refusal))
         items.append(PlannedItem("message", {"type": "message", "status": "completed", "content": [],
@@ -109,9 +109,11 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         tokens = len(encoding.encode_ordinary(refusal)) + reasoning_tokens
         return Planned(items, tokens, reasoning_tokens, False, None, len(part.pieces))
     choice_out = chat_generate.generate_choice(0, chat_req, model, encoding, rng, fixtures)
-    reasoning_tokens = choice_out.reasoning_tokens
-    output_tokens = choice_out.completion_tokens
-    if model.reasoning:
+    reasoning_tokens, cut_short = _scaled_reasoning(req, choice_out.reasoning_tokens, choice_out.completion_tokens)
+    if cut_short:  # reasoning comes first: what is left of max_output_tokens bounds the visible answer
+        _cut_answer(choice_out, encoding, max((req.max_output_tokens or 0) - reasoning_tokens, 0))
+    output_tokens = choice_out.completion_tokens - choice_out.reasoning_tokens + reasoning_tokens
+    if model.reasoning and req.effort != "none":
         items.append(_reasoning_item(req, rng, encoding, chat_req.last_user_text(), reasoning_tokens))
     if used is not None:
         items.extend(PlannedItem(i["type"], i) for i in used.items)
@@ -119,7 +121,7 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
     if used is not None and used.ends_turn:
         return Planned(items, output_tokens, reasoning_tokens, False, used.kind)
 
-    incomplete = choice_out.finish_reason == "length"
+    incomplete = choice_out.finish_reason == "length" or cut_short
     if choice_out.tool_calls:
         for call in choice_out.tool_calls:
             body = {"type": "function_call", "status": "completed", "arguments": call.arguments, "name": call.name}
@@ -142,6 +144,39 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         items.append(PlannedItem("message", message, parts=[part]))
     visible = sum(len(p.pieces) for i in items for p in i.parts) + sum(len(i.argument_pieces) for i in items)
     return Planned(items, output_tokens, reasoning_tokens, incomplete, used.kind if used and used.items else None, visible)
+
+
+def default_effort(model) -> str | None:
+    """The effort a reasoning model uses when the request names none (config/responses.yaml reasoning_effort)."""
+    if not model.reasoning:
+        return None
+    rules = counting.settings()["reasoning_effort"]
+    return "high" if any(model.id.startswith(p) for p in rules["default_high_models"]) else rules["default"]
+
+
+def _scaled_reasoning(req: ResponsesRequest, drawn: int, completion_tokens: int) -> tuple[int, bool]:
+    """Chat's reasoning draw (the medium effort) scaled by the request's effort, in 64-token steps, within
+    max_output_tokens; and whether that limit cut the reasoning short (the response is then incomplete)."""
+    if drawn == 0:
+        return 0, False
+    factor = counting.settings()["reasoning_effort"]["token_multipliers"].get(req.effort or "medium", 1)
+    scaled = 0 if factor == 0 else max(64, round(drawn * factor / 64) * 64)
+    if req.max_output_tokens is not None and scaled + completion_tokens - drawn > req.max_output_tokens:
+        return min(scaled, req.max_output_tokens), True
+    return scaled, False
+
+
+def _cut_answer(choice, encoding, budget: int) -> None:
+    """Cuts chat's answer to `budget` visible tokens: a shorter text, or nothing (tool calls are not half-sent)."""
+    visible = choice.completion_tokens - choice.reasoning_tokens
+    if choice.tool_calls or budget <= 0 or choice.content is None:
+        choice.tool_calls, choice.content, choice.pieces = [], "" if budget <= 0 else choice.content, []
+        choice.completion_tokens = choice.reasoning_tokens
+        return
+    text = textgen.truncate_to_tokens(encoding, choice.content, min(budget, visible))
+    choice.content, choice.pieces = text, tokensplit.split_on_tokens(encoding, text)
+    choice.completion_tokens = choice.reasoning_tokens + len(encoding.encode_ordinary(text))
+    choice.logprobs = None
 
 
 def _refusal(chat_req: ChatRequest) -> str | None:

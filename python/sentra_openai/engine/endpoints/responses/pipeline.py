@@ -57,6 +57,8 @@ class Prepared:
             respond.admit(call, self.model, 0, lambda: observed_charge(body))
             raise
         req = self.req
+        if req.effort is None:
+            req.effort = generate.default_effort(self.model)
         history: list[dict[str, Any]] = []
         if req.previous_response_id:
             history = storage.chain_items(call, req.previous_response_id)
