@@ -1,4 +1,4 @@
-"""instructor on the official SDK against the server: Mode.TOOLS and Mode.JSON extract the user's Pydantic model with
+"""instructor on the official SDK against the server: Mode.TOOLS, Mode.JSON and Mode.MD_JSON extract the user's Pydantic model with
 the values the prompt states, iterable extraction returns one object per entity named, partial streaming builds the
 object up, and a retry of the SDK client recovers from an injected 429.
 
@@ -18,7 +18,8 @@ import openai
 
 pytestmark = pytest.mark.server
 
-MODES = [pytest.param(instructor.Mode.TOOLS, id="tools"), pytest.param(instructor.Mode.JSON, id="json")]
+MODES = [pytest.param(instructor.Mode.TOOLS, id="tools"), pytest.param(instructor.Mode.JSON, id="json"),
+         pytest.param(instructor.Mode.MD_JSON, id="md_json")]
 
 
 class User(BaseModel):

@@ -148,3 +148,15 @@ def test_the_name_of_an_object_titled_city_is_a_city() -> None:
         "name": "Paris", "country": "France"}
     user = instance_for_schema({**city, "title": "User"}, random.Random(0), PromptValues("Jason Smith from Paris"))
     assert user["name"] == "Jason Smith"
+
+
+def test_a_json_codeblock_asked_for_gets_the_schemas_instance_in_one() -> None:
+    """instructor's Mode.MD_JSON: no response_format, the schema in the system message, the fence asked for."""
+    engine = build_engine(load_settings(mode="fast", environ={}), clock=ManualClock())
+    body = {"model": "gpt-4o-mini", "messages": [
+        {"role": "system", "content": INSTRUCTOR_JSON_MODE.format(schema=json.dumps(USER))},
+        {"role": "user", "content": "Jason Smith is 25 years old\n\nReturn the correct JSON response within a ```json "
+                                    "codeblock. not the JSON_SCHEMA"}]}
+    content = chat(engine, body)["choices"][0]["message"]["content"]
+    assert content.startswith("```json\n") and content.endswith("\n```")
+    assert json.loads(content[len("```json\n"):-len("\n```")]) == {"name": "Jason Smith", "age": 25}

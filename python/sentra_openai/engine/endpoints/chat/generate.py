@@ -96,8 +96,16 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
     if fmt is not None and fmt["type"] == "json_schema":
         prompt = PromptValues(req.last_user_text())
         return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng, prompt)).decode(), False
+    texts = [chat_request.message_text(m.get("content")) for m in req.messages]
+    if fmt is None and "```json" in req.last_user_text() and (shape := requested_shape(texts)) is not None:
+        # Asked for a schema's instance "within a ```json codeblock" (instructor's Mode.MD_JSON): a model complies.
+        try:
+            value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()), fill_optional=True)
+            return f"```json\n{orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()}\n```", False
+        except schema_gen.SchemaGenerationError:
+            pass
     if fmt is not None and fmt["type"] == "json_object":
-        shape = requested_shape([chat_request.message_text(m.get("content")) for m in req.messages])
+        shape = requested_shape(texts)
         if shape is not None:
             try:
                 # A model asked to follow a schema fills its optional properties too (instructor's iterable
