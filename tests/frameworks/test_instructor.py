@@ -1,6 +1,6 @@
-"""instructor on the official SDK against the server: Mode.TOOLS, Mode.JSON and Mode.MD_JSON extract the user's Pydantic model with
-the values the prompt states, iterable extraction returns one object per entity named, partial streaming builds the
-object up, and a retry of the SDK client recovers from an injected 429.
+"""instructor on the official SDK against the server: Mode.TOOLS, Mode.JSON and Mode.MD_JSON extract the user's
+Pydantic model with the values the prompt states, iterable extraction returns one object per entity named, partial
+streaming builds the object up, and a retry of the SDK client recovers from an injected 429.
 
 instructor pins openai to an older major than the one this project tests with, so it is not in the `test` extra:
 these tests run where it is installed (e.g. a virtual environment of its own) and skip elsewhere."""
