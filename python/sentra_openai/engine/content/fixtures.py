@@ -131,7 +131,7 @@ class FixtureSet:
         labels: list[str] = []
         conversational: list[_ConversationalEntry] = []
         first_seen: dict[str, str] = {}
-        for file in _expand(paths):
+        for file in expand_yaml_paths(paths):
             for position, raw in enumerate(_read_entries(file), start=1):
                 label = _label(file, position, raw)
                 fixture, rule = _parse_entry(raw, label)
@@ -218,7 +218,9 @@ def _conversational_entry(raw: Mapping[str, Any], fixture: Fixture, rule: _Rule,
     return _ConversationalEntry(fixture, rule, conditions, rule.exact, regex, answers)
 
 
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
+def expand_yaml_paths(paths: Iterable[str | Path], kind: str = "fixture") -> list[Path]:
+    """The YAML files named by `paths`: a file as is, a directory's .yaml/.yml files in name order; `kind` names
+    what is missing in the error (moderation_rules reads its fixtures the same way)."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -227,7 +229,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise FixtureError(f"{path}: no such fixture file or directory")
+            raise FixtureError(f"{path}: no such {kind} file or directory")
     return files
 
 

@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
-from .fixtures import FixtureError
+from .fixtures import FixtureError, expand_yaml_paths
 
 _CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "moderation.yaml"
 _ENTRY_KEYS = frozenset({"name", "match", "scores"})
 _MATCH_KEYS = frozenset({"regex", "model"})
-_YAML_SUFFIXES = (".yaml", ".yml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -123,7 +122,7 @@ class ModerationRules:
 def _load_rules(paths: Iterable[str | Path], known: set[str]) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
-    for file in _expand(paths):
+    for file in expand_yaml_paths(paths, "moderation fixture"):
         for position, raw in enumerate(_entries(file), start=1):
             label = f"{file}: moderation #{position}"
             rule = _parse_rule(raw, label, known)
@@ -132,19 +131,6 @@ def _load_rules(paths: Iterable[str | Path], known: set[str]) -> list[Rule]:
             seen[rule.name] = label
             rules.append(rule)
     return rules
-
-
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in _YAML_SUFFIXES and p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FixtureError(f"{path}: no such moderation fixture file or directory")
-    return files
 
 
 def _entries(file: Path) -> list[Any]:
