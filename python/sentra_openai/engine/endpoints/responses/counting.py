@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from ....tokens import render_functions
@@ -123,9 +122,9 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
         total += counter.count_text(encoding, render_functions(req.functions, fmt.tools.dialect)) + rule("tools_overhead")
         if harmony and req.instructions:
             total += rule("harmony_instructions_with_tools")
-    if req.text_format["type"] == "json_schema":
-        schema_json = orjson.dumps(req.text_format["schema"]).decode()
-        total += counter.count_text(encoding, schema_json) + rule("json_schema_overhead")
+    # The schema is rendered into the prompt as on chat (tokens/response_format_render.py, one rule for both APIs).
+    total += counter.response_format_tokens(model, req.text_format,
+                                            in_developer_message=bool(req.instructions or req.functions))
     return InputCount(max(total, 1), messages)
 
 
