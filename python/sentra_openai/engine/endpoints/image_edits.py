@@ -10,6 +10,7 @@ Rules: the spec's CreateImageEditRequest / CreateImageVariationRequest and opena
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from .. import errors
 from ..content import image_codec
@@ -20,7 +21,7 @@ from ..model_resolution import resolve_model_of_kind
 from ..types import Outcome
 from ..validation import Fields
 from . import gpt_image, images
-from .multipart_form import Upload, parse_form, typed_fields
+from .multipart_form import Form, Upload, parse_form, typed_fields
 
 EDIT_FIELDS = frozenset({
     "image", "prompt", "mask", "markup", "background", "complexity", "frame_count", "frame_duration_ms",
@@ -44,12 +45,18 @@ def register(engine: Engine) -> None:
     engine.route("POST", "/v1/images/variations", "images.variations", variation)
 
 
-def edit(call: Call) -> Outcome:
+def _read_form(call: Call, accepted: frozenset[str]) -> tuple[Form, dict[str, Any]]:
+    """The multipart form and its typed text fields; a field (text or file) outside `accepted` is refused."""
     form = parse_form(call.request)
     body = typed_fields(form.fields, INTEGER_FIELDS, BOOLEAN_FIELDS)
     for name in list(body) + list(form.files):
-        if name not in EDIT_FIELDS:
+        if name not in accepted:
             raise errors.unrecognized_argument(name)
+    return form, body
+
+
+def edit(call: Call) -> Outcome:
+    form, body = _read_form(call, EDIT_FIELDS)
     f = Fields(body)
     prompt = f.string("prompt", required=True)
     assert prompt is not None
@@ -83,11 +90,7 @@ def edit(call: Call) -> Outcome:
 
 
 def variation(call: Call) -> Outcome:
-    form = parse_form(call.request)
-    body = typed_fields(form.fields, INTEGER_FIELDS, BOOLEAN_FIELDS)
-    for name in list(body) + list(form.files):
-        if name not in VARIATION_FIELDS:
-            raise errors.unrecognized_argument(name)
+    form, body = _read_form(call, VARIATION_FIELDS)
     name = _model_name(body, VARIATION_MODEL)
     model = resolve_model_of_kind(call, name, "image")
     if model.id != VARIATION_MODEL:
