@@ -10,8 +10,20 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Every endpoint's routes, in the order the engine matches them."""
-    from . import chat, completions, control, embeddings, health, image_edits, images, models, moderations, responses
-    from . import azure, conversations
+    from . import (
+        azure,
+        chat,
+        completions,
+        control,
+        conversations,
+        embeddings,
+        health,
+        image_edits,
+        images,
+        models,
+        moderations,
+        responses,
+    )
     from .responses import compact as responses_compact
 
     for module in (health, models, chat, responses, completions, embeddings, images, image_edits, moderations,

@@ -48,7 +48,7 @@ class Choice:
 def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
     """One sampled answer; each choice draws its own fixture variant and text, as n samples of a model differ."""
     fixture = fixtures.match_chat(model.id, req, rng.random())
-    reasoning = _reasoning_tokens(rng, model, req.max_output)
+    reasoning = draw_reasoning_tokens(rng, model, req.max_output)
     budget = (req.max_output if req.max_output is not None else min(model.max_output, DEFAULT_ANSWER_CAP)) - reasoning
     if budget <= 0:
         # The whole budget went to reasoning: OpenAI answers an empty message cut for length (capture pattern).
@@ -200,7 +200,7 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def _reasoning_tokens(rng: random.Random, model, max_output: int | None) -> int:
+def draw_reasoning_tokens(rng: random.Random, model, max_output: int | None) -> int:
     """Reasoning models think in multiples of 64 tokens, capped by the output budget (captures: 128..704)."""
     if not model.reasoning:
         return 0

@@ -21,9 +21,9 @@ from ...realism.latency import plan_timing
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
+from . import field_rules, moderated, stored
 from . import generate as chat_generate
 from . import request as chat_request
-from . import field_rules, moderated, stored
 from . import stream as chat_stream
 from .generate import Choice
 from .request import ChatRequest
@@ -96,7 +96,7 @@ def handle(call: Call) -> Outcome:
     if req.raw.get("moderation") is not None:
         moderation, choices = moderated.moderate(call, req, choices)
 
-    cached = _cached_tokens(call, model, req, encoding, prompt_tokens)
+    cached = cached_prefix_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
     respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens)
@@ -180,7 +180,7 @@ def _fingerprint(model_id: str, snapshot: str) -> str | None:
     return "fp_" + hashlib.sha1(snapshot.encode()).hexdigest()[:10]
 
 
-def _cached_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:
+def cached_prefix_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:
     settings = call.settings.prompt_caching
     if not settings.enable or prompt_tokens < settings.min_tokens or field_rules.caching_disabled(req.raw):
         return 0

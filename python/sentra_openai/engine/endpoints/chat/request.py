@@ -28,7 +28,7 @@ KNOWN_FIELDS = frozenset(
 )
 ROLES = ["developer", "system", "user", "assistant", "tool", "function"]
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
-_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Fields whose values the simulator does not use but must type- and range-check: (name, Fields method, bounds).
 _CHECKED_ONLY = (
     ("temperature", "number", {"minimum": 0, "maximum": 2}),
@@ -256,21 +256,21 @@ def _parse_tools(f: Fields, body: dict[str, Any]) -> tuple[list[dict[str, Any]],
             kind = t.string("type", required=True)
             if kind != "function":
                 raise errors.invalid_value(f"{path}.type", kind, ["function"])
-            definitions.append(_check_function(t.obj("function", required=True) or {}, f"{path}.function"))
+            definitions.append(check_function(t.obj("function", required=True) or {}, f"{path}.function"))
         return definitions, False
     if functions:
         for index, fn in enumerate(functions):
             if not isinstance(fn, dict):
                 raise errors.invalid_type(f"functions[{index}]", "an object", fn)
-            definitions.append(_check_function(fn, f"functions[{index}]"))
+            definitions.append(check_function(fn, f"functions[{index}]"))
         return definitions, True
     return [], False
 
 
-def _check_function(fn: dict[str, Any], path: str) -> dict[str, Any]:
+def check_function(fn: dict[str, Any], path: str) -> dict[str, Any]:
     fields = Fields(fn, path)
     name = fields.string("name", required=True) or ""
-    if not _FUNCTION_NAME.match(name):
+    if not FUNCTION_NAME.match(name):
         raise ApiError(
             400,
             f"Invalid '{path}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
@@ -329,14 +329,14 @@ def _parse_response_format(f: Fields, messages: list[dict[str, Any]]) -> dict[st
     spec = r.obj("json_schema", required=True) or {}
     s = Fields(spec, "response_format.json_schema")
     name = s.string("name", required=True) or ""
-    if not _FUNCTION_NAME.match(name):
+    if not FUNCTION_NAME.match(name):
         raise ApiError(400, "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
                        param="response_format.json_schema.name", code="invalid_value")
     schema = s.obj("schema") or {}
     strict = bool(s.boolean("strict", False))
     _check_nesting(schema, strict, f"response_format '{name}'", "response_format")
     if strict:
-        _check_strict_schema(schema, name)
+        check_strict_schema(schema, name)
     return {"type": "json_schema", "name": name, "schema": schema, "strict": strict}
 
 
@@ -353,7 +353,7 @@ def _check_nesting(schema: Any, strict: bool, where: str, param: str) -> None:
                             "levels deep.", param=param, code="invalid_json_schema")
 
 
-def _check_strict_schema(schema: dict[str, Any], name: str, context: tuple[str, ...] = ()) -> None:
+def check_strict_schema(schema: dict[str, Any], name: str, context: tuple[str, ...] = ()) -> None:
     """Structured outputs' strict mode: every object lists all its properties as required and forbids others."""
     def fail(reason: str) -> None:
         where = ", ".join(repr(c) for c in context)
@@ -372,16 +372,16 @@ def _check_strict_schema(schema: dict[str, Any], name: str, context: tuple[str, 
         if missing:
             fail(f"'required' is required to be supplied and to be an array including every key in properties. Missing '{missing[0]}'.")
         for key, sub in properties.items():
-            _check_strict_schema(sub, name, context + ("properties", key))
+            check_strict_schema(sub, name, context + ("properties", key))
     for key in ("items",):
         if isinstance(schema.get(key), dict):
-            _check_strict_schema(schema[key], name, context + (key,))
+            check_strict_schema(schema[key], name, context + (key,))
     for key in ("anyOf", "allOf"):
         for i, sub in enumerate(schema.get(key) or []):
-            _check_strict_schema(sub, name, context + (key, str(i)))
+            check_strict_schema(sub, name, context + (key, str(i)))
     for defs_key in ("$defs", "definitions"):
         for def_name, sub in (schema.get(defs_key) or {}).items():
-            _check_strict_schema(sub, name, context + (defs_key, def_name))
+            check_strict_schema(sub, name, context + (defs_key, def_name))
 
 
 def _num(value: float) -> str:

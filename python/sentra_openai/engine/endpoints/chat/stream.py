@@ -142,7 +142,7 @@ def _delta_pieces(writer: _ChunkWriter, req: ChatRequest, choice: Choice) -> lis
                 break  # the legacy form carries one function call
         return pieces
     if choice.logprobs is not None:
-        for text, entry in zip(choice.pieces, _group_logprobs(choice)):
+        for text, entry in zip(choice.pieces, group_logprobs(choice)):
             chunk = {"index": choice.index, "delta": {"content": text},
                      "logprobs": {"content": entry, "refusal": None}, "finish_reason": None}
             pieces.append(Piece(0.0, raw=writer.event([chunk])))
@@ -151,7 +151,7 @@ def _delta_pieces(writer: _ChunkWriter, req: ChatRequest, choice: Choice) -> lis
     return [Piece(0.0, text=text, frame=frame) for text in choice.pieces]
 
 
-def _group_logprobs(choice: Choice) -> list[list[dict[str, Any]]]:
+def group_logprobs(choice: Choice) -> list[list[dict[str, Any]]]:
     """Logprob entries per streamed piece: entries are per token, and a piece may hold several tokens' bytes."""
     entries = list(choice.logprobs or [])
     grouped: list[list[dict[str, Any]]] = []

@@ -100,7 +100,7 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         chat_req.tool_choice = "none"  # the built-in answered this turn; the model now writes its answer
     refusal = _refusal(chat_req)
     if refusal is not None and used is None:
-        reasoning_tokens, _ = _scaled_reasoning(req, chat_generate._reasoning_tokens(rng, model, req.max_output_tokens), 0)
+        reasoning_tokens, _ = _scaled_reasoning(req, chat_generate.draw_reasoning_tokens(rng, model, req.max_output_tokens), 0)
         if model.reasoning and req.effort != "none":
             items.append(_reasoning_item(req, rng, encoding, chat_req.last_user_text(), reasoning_tokens))
         part = TextPart("refusal", refusal, tokensplit.split_on_tokens(encoding, refusal))

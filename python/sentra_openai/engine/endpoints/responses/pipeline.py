@@ -69,7 +69,7 @@ class Prepared:
 
     def _count(self, call: Call) -> counting.InputCount:
         return counting.count_input(call.services.tokens, self.model, self.req, self.items,
-                                    lambda item: _reasoning_tokens(call, item))
+                                    lambda item: _known_reasoning_tokens(call, item))
 
     def truncate_to(self, call: Call, budget: int) -> None:
         """truncation "auto": drops items from the beginning of the conversation until the input fits (the spec's
@@ -94,7 +94,7 @@ def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _reasoning_tokens(call: Call, item: dict[str, Any]) -> int | None:
+def _known_reasoning_tokens(call: Call, item: dict[str, Any]) -> int | None:
     blob = item.get("encrypted_content")
     if isinstance(blob, str) and blob:
         return ids.reasoning_tokens_in(call.settings.seed, blob, item.get("id"))
@@ -134,7 +134,7 @@ def handle_create(call: Call) -> Outcome:
     cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options")
                      if k in req.raw}
     cache_req.raw["messages"] = [i for i in prepared.items if i.get("type") == "message"]
-    cached = chat_pipeline._cached_tokens(call, model, cache_req, encoding, input_tokens)
+    cached = chat_pipeline.cached_prefix_tokens(call, model, cache_req, encoding, input_tokens)
     respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens)
     if planned.builtin is not None:
         _add_fee(call, planned.builtin)

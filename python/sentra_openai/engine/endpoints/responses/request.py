@@ -307,7 +307,7 @@ def _parse_tools(f: Fields) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
         if kind == "function":
             if isinstance(tool.get("function"), dict):  # the chat shape sent to the wrong endpoint
                 raise errors.missing_parameter(f"{path}.name")
-            definition = chat_request._check_function(tool, path)
+            definition = chat_request.check_function(tool, path)
             definition["strict"] = tool.get("strict") is not False  # Responses functions are strict unless told
             functions.append(definition)
         elif kind in BUILTIN_TOOLS:
@@ -366,7 +366,7 @@ def _parse_format(fmt: dict[str, Any] | None, items: list[dict[str, Any]], instr
                                 "of type 'json_object'.", param="input")
         return {"type": "json_object"}
     name = r.string("name", required=True) or ""
-    if not chat_request._FUNCTION_NAME.match(name):
+    if not chat_request.FUNCTION_NAME.match(name):
         raise ApiError(400, "Invalid 'text.format.name': string does not match pattern. Expected a string that matches "
                             "the pattern '^[a-zA-Z0-9_-]+$'.", param="text.format.name", code="invalid_value")
     schema = r.obj("schema", required=True) or {}
@@ -374,7 +374,7 @@ def _parse_format(fmt: dict[str, Any] | None, items: list[dict[str, Any]], instr
     strict = bool(r.boolean("strict", False))
     if strict:
         try:
-            chat_request._check_strict_schema(schema, name)
+            chat_request.check_strict_schema(schema, name)
         except ApiError as exc:
             raise ApiError(400, exc.message.replace("response_format", "text.format"), param="text.format.schema",
                            code="invalid_json_schema") from None

@@ -82,7 +82,7 @@ def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], dead
                     content_index=part_index, part=empty)
             delta_type = "response.output_text.delta" if part.kind == "output_text" else "response.refusal.delta"
             # Each delta carries the logprobs of its own tokens when they were included (as chat's chunks do).
-            grouped = (chat_stream._group_logprobs(part) if body.get("logprobs") and part.logprobs
+            grouped = (chat_stream.group_logprobs(part) if body.get("logprobs") and part.logprobs
                        else [[] for _ in part.pieces])
             for piece, entries in zip(part.pieces, grouped):
                 at = next(deadlines)
