@@ -4,14 +4,10 @@ with its cost, partial-image streams, and the 400s for what these models refuse.
 
 from __future__ import annotations
 
-import base64
-import io
-
 import httpx
-import openai
 import pytest
 from openapi_schemas import validate
-from PIL import Image
+from sdk_checks import bad_request, picture
 
 pytestmark = pytest.mark.server
 
@@ -19,19 +15,6 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def client(fast_server):
     return fast_server.client(max_retries=0)
-
-
-def picture(b64: str) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(b64)))
-    image.load()
-    return image
-
-
-def bad_request(call) -> dict:
-    with pytest.raises(openai.BadRequestError) as caught:
-        call()
-    validate("ErrorResponse", {"error": caught.value.body})
-    return caught.value.body
 
 
 def test_generation_answers_b64_with_the_facts_and_usage_of_the_spec(client):

@@ -9,12 +9,12 @@ import io
 import warnings
 
 import httpx
-import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schemas import validate
 from PIL import Image
+from sdk_checks import bad_request, picture
 
 pytestmark = pytest.mark.server
 
@@ -43,20 +43,6 @@ def png(width: int, height: int, *, alpha: bool = True, fmt: str = "PNG") -> byt
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()
-
-
-def picture(b64: str) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(b64)))
-    image.load()
-    return image
-
-
-def bad_request(call) -> dict:
-    with pytest.raises(openai.BadRequestError) as caught:
-        call()
-    body = caught.value.body
-    validate("ErrorResponse", {"error": body})
-    return body
 
 
 # ---- GPT-image edits ------------------------------------------------------------------------------------------------

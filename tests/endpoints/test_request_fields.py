@@ -11,12 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import httpx
-import openai
 import pytest
 import typing_extensions
 import yaml
 from openapi_schemas import validate
 from PIL import Image
+from sdk_checks import bad_request
 
 pytestmark = pytest.mark.server
 
@@ -152,38 +152,31 @@ def chat(client, model: str, **extra):
     return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Say hi"}], **extra)
 
 
-def refused(call) -> dict:
-    with pytest.raises(openai.BadRequestError) as caught:
-        call()
-    validate("ErrorResponse", {"error": caught.value.body})
-    return caught.value.body
-
-
 def test_reasoning_effort_values_depend_on_the_model(client):
     assert chat(client, "gpt-6-astra", reasoning_effort="max").choices
     assert chat(client, "gpt-5-mini", reasoning_effort="minimal").choices
-    body = refused(lambda: chat(client, "gpt-5-mini", reasoning_effort="none"))
+    body = bad_request(lambda: chat(client, "gpt-5-mini", reasoning_effort="none"))
     assert body == {"message": "Unsupported value: 'reasoning_effort' does not support 'none' with this model. "
                                "Supported values are: 'minimal', 'low', 'medium', and 'high'.",
                     "type": "invalid_request_error", "param": "reasoning_effort", "code": "unsupported_value"}
-    body = refused(lambda: chat(client, "gpt-4o-mini", reasoning_effort="low"))
+    body = bad_request(lambda: chat(client, "gpt-4o-mini", reasoning_effort="low"))
     assert (body["param"], body["code"]) == ("reasoning_effort", "unsupported_parameter")
-    assert refused(lambda: chat(client, "gpt-6-astra", reasoning_effort="extreme"))["code"] == "invalid_value"
+    assert bad_request(lambda: chat(client, "gpt-6-astra", reasoning_effort="extreme"))["code"] == "invalid_value"
 
 
 def test_verbosity_is_a_gpt5_knob(client):
     assert chat(client, "gpt-5-mini", verbosity="low").choices
     assert chat(client, "gpt-4o-mini", verbosity="medium").choices
-    body = refused(lambda: chat(client, "gpt-4o-mini", verbosity="low"))
+    body = bad_request(lambda: chat(client, "gpt-4o-mini", verbosity="low"))
     assert body["message"] == ("Unsupported value: 'low' is not supported with the 'gpt-4o-mini-2024-07-18' model. "
                                "Supported values are: 'medium'.")
 
 
 def test_prompt_cache_options_need_gpt_5_6_or_later(client):
     assert chat(client, "gpt-5.6-terra", prompt_cache_options={"mode": "explicit", "ttl": "30m"}).choices
-    body = refused(lambda: chat(client, "gpt-4o-mini", prompt_cache_options={"mode": "implicit"}))
+    body = bad_request(lambda: chat(client, "gpt-4o-mini", prompt_cache_options={"mode": "implicit"}))
     assert body["message"] == "Unsupported parameter: 'prompt_cache_options' is not supported with this model."
-    assert refused(lambda: chat(client, "gpt-6-astra", prompt_cache_options={"ttl": "1h"}))["param"] == \
+    assert bad_request(lambda: chat(client, "gpt-6-astra", prompt_cache_options={"ttl": "1h"}))["param"] == \
         "prompt_cache_options.ttl"
 
 
@@ -191,23 +184,23 @@ def test_service_tier_fast_is_served_as_priority(client):
     assert chat(client, "gpt-5-mini", service_tier="fast").service_tier == "priority"
     assert chat(client, "gpt-5-mini", service_tier="flex").service_tier == "flex"
     assert chat(client, "gpt-5-mini", service_tier="auto").service_tier == "default"
-    assert refused(lambda: chat(client, "gpt-5-mini", service_tier="turbo"))["param"] == "service_tier"
+    assert bad_request(lambda: chat(client, "gpt-5-mini", service_tier="turbo"))["param"] == "service_tier"
 
 
 def test_prediction_is_for_the_gpt_4o_and_4_1_models(client):
     prediction = {"type": "content", "content": "Hi there"}
     assert chat(client, "gpt-4o-mini", prediction=prediction).choices
-    assert refused(lambda: chat(client, "gpt-5-mini", prediction=prediction))["code"] == "unsupported_parameter"
-    assert refused(lambda: chat(client, "gpt-4o-mini", prediction={"type": "content"}))["param"] == \
+    assert bad_request(lambda: chat(client, "gpt-5-mini", prediction=prediction))["code"] == "unsupported_parameter"
+    assert bad_request(lambda: chat(client, "gpt-4o-mini", prediction={"type": "content"}))["param"] == \
         "prediction.content"
 
 
 def test_moderation_takes_a_moderation_model(client):
     config = {"model": "omni-moderation-latest", "policy": {"input": {"mode": "block"}}}
     assert chat(client, "gpt-4o-mini", moderation=config).choices
-    assert refused(lambda: chat(client, "gpt-4o-mini", moderation={"model": "gpt-4o"}))["param"] == \
+    assert bad_request(lambda: chat(client, "gpt-4o-mini", moderation={"model": "gpt-4o"}))["param"] == \
         "moderation.model"
-    assert refused(lambda: chat(client, "gpt-4o-mini", moderation={"model": "omni-moderation-latest",
+    assert bad_request(lambda: chat(client, "gpt-4o-mini", moderation={"model": "omni-moderation-latest",
                                                                     "policy": {"input": {"mode": "loud"}}}))["param"] \
         == "moderation.policy.input.mode"
 
@@ -215,9 +208,9 @@ def test_moderation_takes_a_moderation_model(client):
 def test_audio_output_needs_an_audio_model_and_the_audio_parameter(client):
     audio = {"voice": "alloy", "format": "wav"}
     assert chat(client, "gpt-audio-mini", modalities=["text", "audio"], audio=audio).choices
-    assert refused(lambda: chat(client, "gpt-4o-mini", modalities=["text", "audio"], audio=audio))["param"] == \
+    assert bad_request(lambda: chat(client, "gpt-4o-mini", modalities=["text", "audio"], audio=audio))["param"] == \
         "modalities"
-    assert refused(lambda: chat(client, "gpt-audio-mini", modalities=["text", "audio"]))["param"] == "audio"
+    assert bad_request(lambda: chat(client, "gpt-audio-mini", modalities=["text", "audio"]))["param"] == "audio"
     assert chat(client, "gpt-4o-mini", modalities=["text"]).choices
 
 
@@ -231,7 +224,7 @@ def test_web_search_options_are_for_search_models(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert chat(client, "gpt-4o-mini-search-preview", web_search_options={"search_context_size": "low"}).choices
-        assert refused(lambda: chat(client, "gpt-4o-mini", web_search_options={}))["param"] == "web_search_options"
+        assert bad_request(lambda: chat(client, "gpt-4o-mini", web_search_options={}))["param"] == "web_search_options"
     finally:
         server.stop()
 
