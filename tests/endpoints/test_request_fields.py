@@ -162,6 +162,10 @@ def test_reasoning_effort_values_depend_on_the_model(client):
     body = bad_request(lambda: chat(client, "gpt-4o-mini", reasoning_effort="low"))
     assert (body["param"], body["code"]) == ("reasoning_effort", "unsupported_parameter")
     assert bad_request(lambda: chat(client, "gpt-6-astra", reasoning_effort="extreme"))["code"] == "invalid_value"
+    # gpt-6.2 dropped none and minimal, which gpt-6 takes.
+    assert chat(client, "gpt-6-astra", reasoning_effort="minimal").choices
+    assert bad_request(lambda: chat(client, "gpt-6.2-astra", reasoning_effort="minimal"))["code"] == "unsupported_value"
+    assert chat(client, "gpt-6.2-astra", reasoning_effort="xhigh").choices
 
 
 def test_verbosity_is_a_gpt5_knob(client):
