@@ -139,6 +139,15 @@ def start_server(
     raise RuntimeError(f"server did not become ready:\n{server.log()}")
 
 
+def stored_state_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RunningServer]:
+    """For a module's `server` fixture (`yield from`): a fast server, metrics off, that keeps its state (stored
+    responses, conversations) in state.sqlite3 of a temp dir of its own; stopped when the module is done."""
+    tmp = tmp_path_factory.mktemp(name)
+    running = start_server(tmp, {"metrics": {"enable": False}, "state": {"path": str(tmp / "state.sqlite3")}})
+    yield running
+    running.stop()
+
+
 def replay_capture(server: RunningServer, path: Path) -> tuple[dict[str, Any], dict[str, Any], httpx.Response]:
     """Sends a recorded real request (tests/data/captures) and checks what every endpoint shares: the status, the
     content type, and for errors the exact body. Returns the request, the real answer and ours."""

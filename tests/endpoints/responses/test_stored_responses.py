@@ -12,12 +12,9 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import start_server
+    from conftest import stored_state_server
 
-    tmp = tmp_path_factory.mktemp("stored")
-    running = start_server(tmp, {"metrics": {"enable": False}, "state": {"path": str(tmp / "state.sqlite3")}})
-    yield running
-    running.stop()
+    yield from stored_state_server(tmp_path_factory, "stored")
 
 
 @pytest.fixture
