@@ -71,11 +71,17 @@ class RedisServer:
         self.process = None
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def running_redis(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """For a fixture (`yield from`): the URL of a redis-server run in a temp dir of its own and stopped when the
+    fixture ends; skips the test without the binary."""
     if REDIS_BINARY is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp(name))
     server.start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from running_redis(tmp_path_factory, "redis")

@@ -8,18 +8,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis_server import REDIS_BINARY, RedisServer
+from redis_server import running_redis
 
 
 @pytest.fixture(scope="session")
 def state_redis_url(tmp_path_factory: pytest.TempPathFactory):
     """One redis-server for the state tests (each store takes its own key prefix); skips without the binary."""
-    if REDIS_BINARY is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer(tmp_path_factory.mktemp("state-redis"))
-    server.start()
-    yield server.url
-    server.stop()
+    yield from running_redis(tmp_path_factory, "state-redis")
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
