@@ -11,7 +11,10 @@ which spreads them over a restarted worker too. What it fixes in Robyn 0.88 (REA
   method in `x-sentra-method`, which the adapter restores;
 * multipart and form bodies were parsed by Robyn (lossily, with a plain-text 500 on a bad one): they reach the
   adapter as raw bytes, the real content type in `x-sentra-content-type`;
-* the port stayed open while draining: stop_accepting() shuts the listening socket first.
+* the port stayed open while draining: stop_accepting() shuts the listening socket first;
+* a body could only end cleanly, so an injected cut was a stream that just stopped: a stream that loses its
+  connection announces a token in `x-sentra-cut` (adapter.py), and the front drops the client connection where the
+  body reaches it, leaving the chunked body unfinished.
 """
 
 from __future__ import annotations
