@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from processes import run_together
 from redis_server import RedisServer, needs_redis, redis_url  # noqa: F401  (fixture)
 from sentra_openai.ratelimit import Limit, LimiterUnavailable, RateLimiter
 from sentra_openai.redis_limiter import RedisStore
@@ -117,7 +118,7 @@ def test_bucket_keys_cannot_collide() -> None:
     assert store.bucket_key("ab", "c") != store.bucket_key("a", "bc")
 
 
-def _hammer(url: str, start, results) -> None:
+def _hammer(start, results, url: str) -> None:
     limiter = RateLimiter(store=url)
     start.wait()
     limits = [Limit("requests", 50, per_seconds=60), Limit("tokens", 150, per_seconds=60)]
@@ -125,15 +126,7 @@ def _hammer(url: str, start, results) -> None:
 
 
 def test_concurrent_processes_admit_exactly_the_limit(redis_url: str, redis_client) -> None:  # noqa: F811
-    ctx = multiprocessing.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    children = [ctx.Process(target=_hammer, args=(redis_url, start, results)) for _ in range(3)]
-    for child in children:
-        child.start()
-    start.set()
-    counts = [results.get(timeout=60) for _ in children]
-    for child in children:
-        child.join(10)
+    counts = run_together(multiprocessing.get_context("fork"), _hammer, [(redis_url,)] * 3)
     # Each alone would get 50 of its 60 attempts (tokens would allow 75).
     assert sum(counts) == 50, counts
 

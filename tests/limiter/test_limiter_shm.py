@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from processes import run_together
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, build_engine, limiter_store_spec
 from sentra_openai.ratelimit import Limit, RateLimiter
@@ -22,7 +23,7 @@ LIMITS = [Limit("requests", 400, per_seconds=60), Limit("tokens", 1200, per_seco
 COSTS = [1, 2]
 
 
-def hammer(spec: str | None, limiter: RateLimiter | None, start, results, attempts: int) -> None:
+def hammer(start, results, spec: str | None, limiter: RateLimiter | None, attempts: int) -> None:
     """In a child process: open `spec` (or use the inherited `limiter`), wait for the start, count admissions."""
     own = limiter if limiter is not None else RateLimiter(store=spec)
     start.wait()
@@ -30,16 +31,7 @@ def hammer(spec: str | None, limiter: RateLimiter | None, start, results, attemp
 
 
 def run_children(ctx, count: int, spec: str | None, limiter: RateLimiter | None, attempts: int) -> list[int]:
-    start, results = ctx.Event(), ctx.Queue()
-    children = [ctx.Process(target=hammer, args=(spec, limiter, start, results, attempts)) for _ in range(count)]
-    for child in children:
-        child.start()
-    start.set()
-    counts = [results.get(timeout=60) for _ in children]
-    for child in children:
-        child.join(10)
-        assert child.exitcode == 0
-    return counts
+    return run_together(ctx, hammer, [(spec, limiter, attempts)] * count)
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
