@@ -382,7 +382,11 @@ impl<'a> Connection<'a> {
             let (announced, mut cut, reached) = match head.cut {
                 None => (None, None, false),
                 Some(_) => {
-                    let (watch, first, reached) = announced_cut(&head, response);
+                    let (watch, mut first, reached) = announced_cut(&head, response);
+                    if reached && head.body == ResponseBody::Chunked {
+                        let head_len = head.len - (head.cut.map_or(0, |c| c.line.1 - c.line.0));
+                        first.truncate(head_len + whole_chunks(&first[head_len..]));
+                    }
                     (Some(first), watch, reached)
                 }
             };
@@ -407,6 +411,9 @@ impl<'a> Connection<'a> {
                             Some(watch) => {
                                 pass.clear();
                                 let reached = watch.relay(&chunk[..n], &mut pass);
+                                if reached && head.body == ResponseBody::Chunked {
+                                    pass.truncate(whole_chunks(&pass));
+                                }
                                 (&pass, reached)
                             }
                         };
@@ -461,6 +468,20 @@ fn read_response_head(
         if response.len() > MAX_RESPONSE_HEAD {
             return None;
         }
+    }
+}
+
+/// How much of `relayed` (chunked body bytes that end just before the cut marker) to send: without the size line the
+/// application wrote for the marker's own chunk, so the client receives whole chunks only, as from a server that
+/// stopped between two writes.
+fn whole_chunks(relayed: &[u8]) -> usize {
+    let Some(line) = relayed.strip_suffix(b"\r\n") else { return relayed.len() };
+    let start = line.iter().rposition(|&b| b == b'\n').map_or(0, |lf| lf + 1);
+    let size = &line[start..];
+    if !size.is_empty() && size.iter().all(u8::is_ascii_hexdigit) {
+        start
+    } else {
+        relayed.len()
     }
 }
 
@@ -588,8 +609,26 @@ mod tests {
         let parts = vec![head, event_chunk("one"), event_chunk("two"), marker_chunk, event_chunk("never"), b"0\r\n\r\n".to_vec()];
         let front = front(worker(parts));
         let got = exchange(&front);
-        let expected = [HEAD, b"\r\n", &event_chunk("one"), &event_chunk("two"), b"21\r\n"].concat();
+        let expected = [HEAD, b"\r\n", &event_chunk("one"), &event_chunk("two")].concat();
         assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    }
+
+    #[test]
+    fn a_cut_leaves_out_the_size_line_of_the_marker_chunk_only() {
+        assert_eq!(super::whole_chunks(b"5\r\nhello\r\n21\r\n"), 10);
+        assert_eq!(super::whole_chunks(b"21\r\n"), 0);
+        assert_eq!(super::whole_chunks(b"5\r\nhello\r\n"), 10); // "hello" is data, not a size line: kept
+        assert_eq!(super::whole_chunks(b"5\r\nhel"), 6); // the marker inside a chunk: nothing to leave out
+        assert_eq!(super::whole_chunks(b""), 0);
+    }
+
+    #[test]
+    fn the_marker_in_the_first_read_cuts_right_after_the_head() {
+        let marker = [&[0u8][..], TOKEN].concat();
+        let first = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n", &event_chunk("one"), b"21\r\n", &marker, b"\r\n0\r\n\r\n"].concat();
+        let front = front(worker(vec![first]));
+        let got = exchange(&front);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&[HEAD, b"\r\n", &event_chunk("one")].concat()));
     }
 
     #[test]
