@@ -161,7 +161,7 @@ def _conversation(kind: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]]
         prompt = body.get("prompt")
         messages = [{"role": "user", "content": prompt if isinstance(prompt, str) else json.dumps(prompt)}]
     else:
-        from .endpoints.responses.counting import chat_messages
+        from ..endpoints.responses.counting import chat_messages
 
         raw_input = body.get("input")
         items = [{"type": "message", "role": "user", "content": raw_input}] if isinstance(raw_input, str) else [
