@@ -159,7 +159,8 @@ def test_bad_requests_get_openai_400s(fast_server, body, param, code):
 
 
 def test_reasoning_effort_none_keeps_sampling_parameters(openai_client):
-    response = openai_client.responses.create(model="gpt-5-mini", input="Hi", temperature=0.4,
+    # As in capture gpt_5_6_reasoning_off_keeps_sampling_params (gpt-5-mini has no "none" effort to give).
+    response = openai_client.responses.create(model="gpt-5.6-sol", input="Hi", temperature=0.4,
                                               reasoning={"effort": "none"})
     assert response.status == "completed"
 
@@ -332,3 +333,18 @@ def test_high_effort_reasons_more_and_can_use_up_max_output_tokens(openai_client
                                             max_output_tokens=64)
     assert capped.status == "incomplete" and capped.usage.output_tokens == 64
     assert [item.type for item in capped.output] == ["reasoning"]
+
+
+
+def test_reasoning_effort_values_depend_on_the_model(openai_client):
+    # The same per-family table as chat's reasoning_effort (config/request_fields.yaml).
+    assert openai_client.responses.create(model="gpt-5-mini", input="Hi", reasoning={"effort": "minimal"}).output
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model="gpt-5-mini", input="Hi", reasoning={"effort": "none"})
+    assert info.value.body == {
+        "message": "Unsupported value: 'reasoning.effort' does not support 'none' with this model. "
+                   "Supported values are: 'minimal', 'low', 'medium', and 'high'.",
+        "type": "invalid_request_error", "param": "reasoning.effort", "code": "unsupported_value"}
+    with pytest.raises(openai.BadRequestError):
+        openai_client.responses.create(model="gpt-6.2-astra", input="Hi", reasoning={"effort": "minimal"})
+    assert openai_client.responses.create(model="gpt-6-astra", input="Hi", reasoning={"effort": "minimal"}).output

@@ -48,12 +48,7 @@ def check(model, body: dict[str, Any], catalog) -> None:
     f = Fields(body)
     effort = body.get("reasoning_effort")
     if effort is not None:
-        allowed = _values_for("reasoning_effort", model.id) if model.reasoning else None
-        if allowed is None:
-            raise errors.unsupported_parameter("reasoning_effort")
-        if effort not in allowed:
-            raise errors.unsupported_value("reasoning_effort", f"'reasoning_effort' does not support '{effort}' with "
-                                           f"this model. Supported values are: {_listed(allowed)}.")
+        check_reasoning_effort(model, effort, "reasoning_effort")
     verbosity = f.string("verbosity", choices=["low", "medium", "high"])
     if verbosity is not None:
         allowed = _values_for("verbosity", model.id) or ["medium"]
@@ -66,6 +61,17 @@ def check(model, body: dict[str, Any], catalog) -> None:
     _web_search(model, f)
     _audio(model, body, f)
     _moderation(f, catalog)
+
+
+def check_reasoning_effort(model, effort: str, param: str) -> None:
+    """The reasoning efforts a model takes differ by family (config/request_fields.yaml): chat's `reasoning_effort`
+    and the Responses API's `reasoning.effort` are refused alike."""
+    allowed = _values_for("reasoning_effort", model.id) if model.reasoning else None
+    if allowed is None:
+        raise errors.unsupported_parameter(param)
+    if effort not in allowed:
+        raise errors.unsupported_value(param, f"'{param}' does not support '{effort}' with this model. "
+                                       f"Supported values are: {_listed(allowed)}.")
 
 
 def _supported(field: str, model) -> bool:

@@ -17,6 +17,7 @@ from ...realism.latency import Timing, plan_timing
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
+from ..chat import field_rules
 from ..chat import pipeline as chat_pipeline
 from . import body as wire
 from . import builtin_tools, counting, generate, ids, storage, stream
@@ -52,6 +53,8 @@ class Prepared:
                                                                  counting_only=counting_only)
             if self.model.reasoning:
                 check_reasoning_model_rules(body, self.req.effort)
+                if self.req.effort is not None:
+                    field_rules.check_reasoning_effort(self.model, self.req.effort, "reasoning.effort")
         except ApiError:
             # As on chat, the limiter runs before validation: a 400 still costs a request.
             respond.admit(call, self.model, 0, lambda: observed_charge(body))
