@@ -4,32 +4,8 @@ Every model fact (prices, limits, context sizes, token-counting constants, laten
 package only reads it (loading), checks it (rules) and hands out typed records (model_info).
 """
 
+from . import model_info
 from .loading import Catalog
-from .model_info import (
-    CHAT_SURFACES,
-    ENCODINGS,
-    KINDS,
-    TIERS,
-    CatalogError,
-    EmbeddingLatency,
-    EmbeddingSpec,
-    ImageLatency,
-    ImagePrice,
-    ImageTokenRule,
-    LatencyProfile,
-    ModelInfo,
-    PatchRule,
-    Prices,
-    PromptFormat,
-    ResponseFormatRules,
-    TextLatency,
-    TierLimits,
-    TileRule,
-    ToolFormat,
-)
+from .model_info import *  # noqa: F403  (the typed records; model_info.__all__ lists them)
 
-__all__ = [
-    "CHAT_SURFACES", "ENCODINGS", "KINDS", "TIERS", "Catalog", "CatalogError", "EmbeddingLatency", "EmbeddingSpec", "ImageLatency",
-    "ImagePrice", "ImageTokenRule", "LatencyProfile", "ModelInfo", "PatchRule", "Prices", "PromptFormat",
-    "ResponseFormatRules", "TextLatency", "TierLimits", "TileRule", "ToolFormat",
-]
+__all__ = ["Catalog", *model_info.__all__]

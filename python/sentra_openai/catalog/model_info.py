@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+__all__ = [
+    "CHAT_SURFACES", "ENCODINGS", "KINDS", "TIERS", "CatalogError", "EmbeddingLatency", "EmbeddingSpec", "ImageLatency",
+    "ImagePrice", "ImageTokenRule", "LatencyProfile", "ModelInfo", "PatchRule", "Prices", "PromptFormat",
+    "ResponseFormatRules", "TextLatency", "TierLimits", "TileRule", "ToolFormat",
+]
+
 TIERS: tuple[str, ...] = ("free", "tier1", "tier2", "tier3", "tier4", "tier5")
 KINDS = ("chat", "completion", "embedding", "image", "moderation")
 # The API surfaces a chat-kind model can serve (a model page's "Endpoints" table); the default is both.
