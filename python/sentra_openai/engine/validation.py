@@ -137,3 +137,24 @@ class Fields:
         for name in self.data:
             if name not in known:
                 raise errors.unrecognized_argument(name)
+
+
+def check_metadata(metadata: Any) -> dict[str, str]:
+    """The spec's Metadata (responses, conversations): at most 16 pairs, keys up to 64 characters, string values up
+    to 512."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise errors.invalid_type("metadata", "an object", metadata)
+    if len(metadata) > 16:
+        raise errors.ApiError(400, "Invalid 'metadata': too many properties. Expected an object with at most 16 "
+                                   f"properties, but got an object with {len(metadata)} properties instead.",
+                              param="metadata", code="object_above_max_properties")
+    for key, value in metadata.items():
+        if len(key) > 64:
+            raise errors.string_too_long(f"metadata.{key}", 64, len(key))
+        if not isinstance(value, str):
+            raise errors.invalid_type(f"metadata.{key}", "a string", value)
+        if len(value) > 512:
+            raise errors.string_too_long(f"metadata.{key}", 512, len(value))
+    return metadata

@@ -16,7 +16,7 @@ from .. import errors, respond
 from ..core import Call, Engine
 from ..errors import ApiError
 from ..types import Outcome
-from ..validation import parse_json_object
+from ..validation import check_metadata, parse_json_object
 from .paging import list_page, page_query
 from .responses import request as response_request
 from .responses import stored
@@ -91,26 +91,6 @@ def _new_conversation_id(call: Call) -> str:
     return f"conv_{int(call.services.wall_clock()):08x}{call.id_rng.getrandbits(160):040x}"
 
 
-def _check_metadata(metadata: Any) -> dict[str, str]:
-    """The spec's Metadata: at most 16 pairs, keys up to 64 characters, string values up to 512."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise errors.invalid_type("metadata", "an object", metadata)
-    if len(metadata) > 16:
-        raise ApiError(400, "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, "
-                            f"but got an object with {len(metadata)} properties instead.", param="metadata",
-                       code="object_above_max_properties")
-    for key, value in metadata.items():
-        if len(key) > 64:
-            raise errors.string_too_long(f"metadata.{key}", 64, len(key))
-        if not isinstance(value, str):
-            raise errors.invalid_type(f"metadata.{key}", "a string", value)
-        if len(value) > 512:
-            raise errors.string_too_long(f"metadata.{key}", 512, len(value))
-    return metadata
-
-
 def _check_items(raw: Any, param: str) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise errors.invalid_type(param, "an array", raw)
@@ -151,7 +131,7 @@ def _known(body: dict[str, Any], names: set[str]) -> None:
 def create_conversation(call: Call) -> Outcome:
     body = _body(call)
     _known(body, {"items", "metadata"})
-    metadata = _check_metadata(body.get("metadata"))
+    metadata = check_metadata(body.get("metadata"))
     items = _check_items(body["items"], "items") if body.get("items") is not None else []
     now = call.services.wall_clock()
     conversation_id = _new_conversation_id(call)
@@ -171,7 +151,7 @@ def update_conversation(call: Call) -> Outcome:
     _known(body, {"metadata"})
     if "metadata" not in body:
         raise errors.missing_parameter("metadata")
-    metadata = _check_metadata(body["metadata"])
+    metadata = check_metadata(body["metadata"])
     updated = call.services.state.update(CONVERSATIONS, conversation_id, lambda doc: {**doc, "metadata": metadata})
     if updated is None:
         raise not_found(conversation_id)

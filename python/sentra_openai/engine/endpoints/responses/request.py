@@ -13,7 +13,7 @@ from typing import Any
 
 from ... import errors
 from ...errors import ApiError
-from ...validation import Fields
+from ...validation import Fields, check_metadata
 from ..chat import request as chat_request
 
 KNOWN_FIELDS = frozenset(
@@ -163,8 +163,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
         raise errors.string_too_long("safety_identifier", 64, len(safety))
     tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority"]) or "auto"
     truncation = f.string("truncation", choices=["auto", "disabled"]) or "disabled"
-    metadata = body.get("metadata") or {}
-    _check_metadata(metadata)
+    metadata = check_metadata(body.get("metadata"))
     return ResponsesRequest(
         model_name=body.get("model") or "",
         items=items,
@@ -195,21 +194,6 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
         truncation=truncation,
         raw=body,
     )
-
-
-def _check_metadata(metadata: dict[str, Any]) -> None:
-    """At most 16 pairs, keys up to 64 characters, string values up to 512 (the spec's Metadata)."""
-    if len(metadata) > 16:
-        raise ApiError(400, f"Invalid 'metadata': too many properties. Expected an object with at most 16 properties, "
-                            f"but got an object with {len(metadata)} properties instead.", param="metadata",
-                       code="object_above_max_properties")
-    for key, value in metadata.items():
-        if len(key) > 64:
-            raise errors.string_too_long(f"metadata.{key}", 64, len(key))
-        if not isinstance(value, str):
-            raise errors.invalid_type(f"metadata.{key}", "a string", value)
-        if len(value) > 512:
-            raise errors.string_too_long(f"metadata.{key}", 512, len(value))
 
 
 def _check_item(item: Any, index: int) -> dict[str, Any]:
