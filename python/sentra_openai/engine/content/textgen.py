@@ -202,3 +202,17 @@ def _close_run(run: list[str], phrases: dict[str, int]) -> None:
     if run and max(len(word) for word in run[-2:]) >= 5:
         phrase = " ".join(run[-2:])
         phrases[phrase] = phrases.get(phrase, 0) + 1
+
+
+def lowercase_words(text: str) -> list[str]:
+    """The text's runs of letters and digits, lower-cased (tool relevance, slugs)."""
+    word, out = [], []
+    for ch in text.lower():
+        if ch.isalnum():
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return out

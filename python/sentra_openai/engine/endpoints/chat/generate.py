@@ -14,6 +14,7 @@ import orjson
 
 from ...content import textgen, tokensplit
 from ...content.lexicon import lexicon
+from ...content.textgen import lowercase_words
 from ...ids import base62
 from ...schema import generate as schema_gen
 from ...schema.json_object import generate_json_object
@@ -174,10 +175,11 @@ def _next_required_tool(req: ChatRequest) -> str:
 def _relevance(prompt: str, tools: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """Tools by the words that the prompt shares with their name and description ("the" names no tool)."""
     stop = _ignored_words()
-    words = {w for w in _words(prompt) if len(w) > 2 and w not in stop}
+    words = {w for w in lowercase_words(prompt) if len(w) > 2 and w not in stop}
     scored = []
     for tool in tools:
-        vocabulary = set(_words(tool["name"].replace("_", " "))) | set(_words(tool.get("description") or ""))
+        vocabulary = (set(lowercase_words(tool["name"].replace("_", " ")))
+                      | set(lowercase_words(tool.get("description") or "")))
         scored.append((tool["name"], len(words & {w for w in vocabulary if len(w) > 2})))
     return sorted(scored, key=lambda item: -item[1])
 
@@ -185,19 +187,6 @@ def _relevance(prompt: str, tools: list[dict[str, Any]]) -> list[tuple[str, int]
 @lru_cache(maxsize=1)
 def _ignored_words() -> frozenset[str]:
     return frozenset(lexicon()["tool_relevance_ignored"])
-
-
-def _words(text: str) -> list[str]:
-    word, out = [], []
-    for ch in text.lower():
-        if ch.isalnum():
-            word.append(ch)
-        elif word:
-            out.append("".join(word))
-            word = []
-    if word:
-        out.append("".join(word))
-    return out
 
 
 def draw_reasoning_tokens(rng: random.Random, model, max_output: int | None) -> int:

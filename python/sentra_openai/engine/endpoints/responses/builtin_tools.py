@@ -17,6 +17,7 @@ import orjson
 from ...content import textgen
 from ...content.lexicon import lexicon
 from ...content.png import picture_png
+from ...content.textgen import lowercase_words
 from . import counting
 
 # Words that make the simulated model reach for a tool (the prompt's words, lower-case).
@@ -58,7 +59,7 @@ def choose(builtins: list[dict[str, Any]], tool_choice: Any, prompt: str, answer
         if isinstance(wanted, str) and wanted not in ("function", "allowed_tools"):
             return next((t for t in builtins if family(t["type"]) == family(wanted)), None)
         return None
-    words = set(_words(prompt))
+    words = set(lowercase_words(prompt))
     for tool in builtins:
         kind = family(tool["type"])
         if words & _TRIGGERS[kind] or (kind == "mcp" and str(tool.get("server_label", "")).lower() in words):
@@ -78,7 +79,7 @@ def _web_search(tool, prompt, rng, encoding, include) -> BuiltinUse:
     sources = []
     for _ in range(rng.randint(2, 3)):
         domain = rng.choice(_SEARCH_DOMAINS)
-        slug = "-".join(_words(textgen.generate_text(rng, 6, encoding, prompt))[:5]) or "article"
+        slug = "-".join(lowercase_words(textgen.generate_text(rng, 6, encoding, prompt))[:5]) or "article"
         sources.append({"type": "url", "url": f"https://{domain}/{slug}"})
     action: dict[str, Any] = {"type": "search", "query": query}
     if "web_search_call.action.sources" in include:
@@ -92,7 +93,7 @@ def _web_search(tool, prompt, rng, encoding, include) -> BuiltinUse:
 def _file_search(tool, prompt, rng, encoding, include) -> BuiltinUse:
     stores = tool.get("vector_store_ids") or ["vs_default"]
     query = _query(prompt)
-    files = [(f"file-{_alnum(rng, 22)}", f"{_words(textgen.generate_text(rng, 4, encoding, prompt))[0] if prompt else 'notes'}.pdf")
+    files = [(f"file-{_alnum(rng, 22)}", f"{lowercase_words(textgen.generate_text(rng, 4, encoding, prompt))[0] if prompt else 'notes'}.pdf")
              for _ in range(rng.randint(1, 2))]
     results = None
     if "file_search_call.results" in include:
@@ -205,12 +206,12 @@ def id_prefix(item_type: str) -> str:
 
 
 def _query(prompt: str) -> str:
-    words = [w for w in _words(prompt) if len(w) > 2][:8]
+    words = [w for w in lowercase_words(prompt) if len(w) > 2][:8]
     return " ".join(words) or "general information"
 
 
 def _title(rng: random.Random, encoding, prompt: str) -> str:
-    words = _words(textgen.generate_text(rng, 8, encoding, prompt))[:6]
+    words = lowercase_words(textgen.generate_text(rng, 8, encoding, prompt))[:6]
     return " ".join(w.capitalize() for w in words) or lexicon()["topics"][0]
 
 
@@ -218,16 +219,3 @@ def _alnum(rng: random.Random, n: int) -> str:
     from ...ids import base62
 
     return base62(rng, n)
-
-
-def _words(text: str) -> list[str]:
-    out, word = [], []
-    for ch in text.lower():
-        if ch.isalnum():
-            word.append(ch)
-        elif word:
-            out.append("".join(word))
-            word = []
-    if word:
-        out.append("".join(word))
-    return out
