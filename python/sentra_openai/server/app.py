@@ -21,6 +21,7 @@ from ..config import Settings
 from ..engine import MonotonicClock, build_engine
 from .adapter import METHODS, make_handlers
 from .inflight import InFlight
+from .signals import drain_on_stop_signals
 
 log = logging.getLogger("sentra_openai.server")
 WORKER_CHECK_SECONDS = 0.2
@@ -105,7 +106,6 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, pool: list,
     The wait runs on its own thread: this handler runs on the main thread, which is also the thread of the event loop
     that drives async streams, so blocking here would freeze the very streams being drained.
     """
-    stopping = threading.Event()
 
     def stop_children(children: list, timeout: float) -> None:
         for child in children:
@@ -129,14 +129,7 @@ def _install_signal_handlers(settings: Settings, inflight: InFlight, pool: list,
         sys.stdout.flush()
         os._exit(0)
 
-    def stop(_signum, _frame) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=drain_and_exit, name="sentra-drain", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    return stopping
+    return drain_on_stop_signals(drain_and_exit, "sentra-drain")
 
 
 def _end_with(supervisor: int) -> None:

@@ -22,14 +22,13 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import signal
-import threading
 import time
 
 from .._native import NativeFront
 from ..config import Settings
 from ..engine.errors import ApiError, body_too_large
 from .adapter import METHODS
+from .signals import drain_on_stop_signals
 
 log = logging.getLogger("sentra_openai.server")
 MAX_HEAD_BYTES = 64 * 1024  # the largest request head accepted (nginx's large_client_header_buffers allow 4×8k/line)
@@ -85,8 +84,6 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
 def run_front(front: NativeFront, drain_seconds: float) -> None:
     """The front process's main: accept until SIGTERM/SIGINT, then stop accepting, let requests in progress finish
     (at most drain_seconds) and exit."""
-    stopping = threading.Event()
-
     def drain_and_exit() -> None:
         front.stop_accepting()
         deadline = time.monotonic() + drain_seconds
@@ -94,13 +91,7 @@ def run_front(front: NativeFront, drain_seconds: float) -> None:
             time.sleep(DRAIN_POLL_SECONDS)
         os._exit(0)
 
-    def stop(_signum, _frame) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=drain_and_exit, name="sentra-front-drain", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    drain_on_stop_signals(drain_and_exit, "sentra-front-drain")
     front.start()
     while True:
         time.sleep(1)
