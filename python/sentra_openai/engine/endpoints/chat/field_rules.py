@@ -74,17 +74,22 @@ def check_reasoning_effort(model, effort: str, param: str) -> None:
                                        f"Supported values are: {_listed(allowed)}.")
 
 
-def _supported(field: str, model) -> bool:
-    return _rule(field, model.id) is not None
+def _supported_object(model, f: Fields, field: str) -> tuple[dict[str, Any], Fields] | None:
+    """The object `field` of the body and its checker, None when absent; OpenAI's "Unsupported parameter" when
+    this model does not take it (config/request_fields.yaml)."""
+    value = f.obj(field)
+    if value is None:
+        return None
+    if _rule(field, model.id) is None:
+        raise errors.unsupported_parameter(field)
+    return value, Fields(value, field)
 
 
 def _prompt_cache_options(model, f: Fields) -> None:
-    options = f.obj("prompt_cache_options")
-    if options is None:
+    found = _supported_object(model, f, "prompt_cache_options")
+    if found is None:
         return
-    if not _supported("prompt_cache_options", model):
-        raise errors.unsupported_parameter("prompt_cache_options")
-    inner = Fields(options, "prompt_cache_options")
+    options, inner = found
     _only(options, {"mode", "ttl"}, "prompt_cache_options")
     inner.string("mode", choices=CACHE_MODES)
     inner.string("ttl", choices=CACHE_TTLS)
@@ -104,12 +109,10 @@ def caching_disabled(body: dict[str, Any]) -> bool:
 
 
 def _prediction(model, body: dict[str, Any], f: Fields) -> None:
-    prediction = f.obj("prediction")
-    if prediction is None:
+    found = _supported_object(model, f, "prediction")
+    if found is None:
         return
-    if not _supported("prediction", model):
-        raise errors.unsupported_parameter("prediction")
-    inner = Fields(prediction, "prediction")
+    prediction, inner = found
     inner.string("type", required=True, choices=PREDICTION_TYPES)
     content = prediction.get("content")
     if content is None:
@@ -123,12 +126,10 @@ def _prediction(model, body: dict[str, Any], f: Fields) -> None:
 
 
 def _web_search(model, f: Fields) -> None:
-    options = f.obj("web_search_options")
-    if options is None:
+    found = _supported_object(model, f, "web_search_options")
+    if found is None:
         return
-    if not _supported("web_search_options", model):
-        raise errors.unsupported_parameter("web_search_options")
-    inner = Fields(options, "web_search_options")
+    _, inner = found
     inner.string("search_context_size", choices=["low", "medium", "high"])
     inner.obj("user_location")
 
@@ -144,7 +145,7 @@ def _audio(model, body: dict[str, Any], f: Fields) -> None:
     audio = f.obj("audio")
     if not wants_audio and audio is None:
         return
-    if not _supported("audio", model):
+    if _rule("audio", model.id) is None:
         param = "modalities" if wants_audio else "audio"
         raise errors.unsupported_parameter(param)
     if wants_audio and audio is None:  # "Required when audio output is requested with modalities: ["audio"]"
