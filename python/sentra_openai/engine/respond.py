@@ -74,6 +74,11 @@ def admit_images(call: Call, model, n: int) -> None:
     _through_limiter(call, lambda key: call.services.rate_limits.admit_images(key, model, n))
 
 
+def admit_gpt_image(call: Call, model, n: int, tokens: int) -> None:
+    """A GPT-image model's images and tokens per minute, with the same failure policy as `admit`."""
+    _through_limiter(call, lambda key: call.services.rate_limits.admit_gpt_image(key, model, n, tokens))
+
+
 def _through_limiter(call: Call, charge: Callable[[str], T]) -> T | None:
     """`charge(api key)`, noting in the record which limit refused; None when the store was unreachable and the
     failure policy lets the request through."""

@@ -222,9 +222,9 @@ def charge(call: Call, model, usage_: dict[str, Any]) -> None:
 
 def answer(call: Call, model, prompt: str, inputs: list[ImageFacts], options: Options, *, editing: bool) -> Outcome:
     """Admission, cost, the pictures, and the JSON body or the event stream."""
-    respond.admit_images(call, model, options.n)
-    call.check_fault(model.id, False)
     usage_ = usage(call, model, prompt, inputs, options)
+    respond.admit_gpt_image(call, model, options.n, usage_["total_tokens"])
+    call.check_fault(model.id, False)
     charge(call, model, usage_)
     transparent = options.background == "transparent"
     rng = random.Random(call.content_key("gpt-image", model.id, prompt, options.width, options.height,

@@ -24,6 +24,9 @@ _WINDOWS = {
     "requests": ("requests per min (RPM)", "requests", "rpm"),
     "tokens": ("tokens per min (TPM)", "tokens", "tpm"),
     "requests_per_day": ("requests per day (RPD)", "requests", "rpd"),
+    # GPT-image 429s name the window as chat's do (third-party copies of gpt-image-1/-2 bodies, 2025-26:
+    # "... on images per min (IPM): Limit 5, Used 5, Requested 1. Please try again in 12s. Visit ...").
+    "images": ("images per min (IPM)", "requests", "images"),
 }
 
 
@@ -136,6 +139,27 @@ class RateLimits:
         )
         headers = {} if wait_ns is None else _retry_headers(wait_ns)
         raise RateLimitRefusal(message, "images", "requests", headers)
+
+    def admit_gpt_image(self, api_key: str, model, n: int, tokens: int) -> None:
+        """A GPT-image model's images per minute and tokens per minute, charged together, all or nothing: `n`
+        pictures and `tokens` (the request's input text and image tokens plus the output image tokens: the model
+        pages list both an IPM and a TPM limit). Like dall-e, no x-ratelimit-* headers on the answer (the
+        gpt-image-1-mini capture, openai-wire.md §1.1); a refusal is chat's 429 with retry-after."""
+        if not self.settings.enable:
+            return
+        tier = model.limits.get(self.settings.default_tier) if model.limits else None
+        override = self.settings.overrides.get(model.id, {})
+        ipm = override.get("ipm") or (tier.ipm if tier is not None else None)
+        tpm = override.get("tpm") or (tier.tpm if tier is not None else None)
+        minute = self.period(MINUTE_SECONDS)
+        limits = ([Limit("images", ipm, per_seconds=minute)] if ipm else []) + (
+            [Limit("tokens", tpm, per_seconds=minute)] if tpm else [])
+        if not limits:
+            return
+        costs = ([n] if ipm else []) + ([tokens] if tpm else [])
+        decision = self.limiter.acquire(self._bucket(api_key, model) + "\x1fgpt-image", limits, costs)
+        if not decision.allowed:
+            raise self._refusal(model.id, limits, costs, decision, {})
 
     def _refusal(self, model_id: str, limits: list[Limit], costs: list[int], decision: Decision,
                  headers: dict[str, str]) -> RateLimitRefusal:
