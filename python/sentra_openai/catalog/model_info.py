@@ -175,6 +175,7 @@ class ModelInfo:
     image_output_tokens: Mapping[str, Mapping[str, int]] | None = None  # quality -> "WxH" -> tokens
     shutdown: str | None = None  # ISO date of the announced shutdown: from that day on the API answers 404
     surfaces: frozenset[str] = frozenset(CHAT_SURFACES)  # chat models: which of v1/chat/completions, v1/responses
+    audio_token_prices: Prices | None = None  # the audio models: USD per 1M audio tokens (input, output)
 
     def has(self, flag: str) -> bool:
         """Whether the catalog lists `flag` under this model's `supports`."""

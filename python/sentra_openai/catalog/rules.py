@@ -303,7 +303,7 @@ _MODEL_REQUIRED = {
     "latency",
 }
 _MODEL_OPTIONAL = {"prompt_format", "max_input", "embedding", "image_prices", "image_token_prices", "image_output_tokens",
-                   "shutdown", "surfaces"}
+                   "shutdown", "surfaces", "audio_token_prices"}
 
 
 def _iso_date(ctx: _Ctx, value: Any) -> str:
@@ -375,6 +375,12 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
     else:
         image_prices = _image_prices(ctx.at("image_prices"), raw.get("image_prices"))
 
+    audio_token_prices = None
+    if raw.get("audio_token_prices") is not None:  # the audio models bill audio tokens apart from text tokens
+        if kind != "chat":
+            raise ctx.at("audio_token_prices").fail(f"only chat models have audio_token_prices (kind is {kind})")
+        audio_token_prices = _prices(ctx.at("audio_token_prices"), raw["audio_token_prices"])
+
     return ModelInfo(
         id=model_id,
         kind=kind,  # type: ignore[arg-type]
@@ -402,6 +408,7 @@ def _model(ctx: _Ctx, model_id: str, value: Any, formats: Mapping[str, PromptFor
         surfaces=_surfaces(ctx.at("surfaces"), raw.get("surfaces"), kind),
         image_token_prices=image_token_prices,
         image_output_tokens=image_output_tokens,
+        audio_token_prices=audio_token_prices,
     )
 
 
