@@ -109,8 +109,10 @@ def limiter_unavailable(call: Call, exc: LimiterUnavailable) -> None:
         raise ApiError(503, LIMITER_UNAVAILABLE_MESSAGE, type="server_error") from exc
 
 
-def charge_tokens(call: Call, model, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> None:
-    pico = costing.cost_picodollars(prompt_tokens, cached_tokens, completion_tokens, text_prices(model))
+def charge_tokens(call: Call, model, prompt_tokens: int, cached_tokens: int, completion_tokens: int,
+                  prices: costing.Prices | None = None) -> None:
+    """The record's tokens and cost, at `prices` (a service tier's) or else the model's own."""
+    pico = costing.cost_picodollars(prompt_tokens, cached_tokens, completion_tokens, prices or text_prices(model))
     record = call.record
     record.input_tokens = prompt_tokens
     record.cached_tokens = cached_tokens

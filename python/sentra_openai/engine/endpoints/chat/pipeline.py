@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 from ....tokens import render_functions
-from ... import respond
+from ... import respond, service_tiers
 from ...core import Call, Engine
 from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
@@ -55,6 +55,7 @@ def handle(call: Call) -> Outcome:
         req = chat_request.parse_chat_request(body, model.max_output)
         stored.check_metadata(body.get("metadata"))
         field_rules.check(model, body, services.catalog)
+        tier = service_tiers.served_tier(model, req.service_tier)
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
         # (captures chat-bad-request, chat-no-messages).
@@ -99,7 +100,7 @@ def handle(call: Call) -> Outcome:
     cached = cached_prefix_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
-    respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens)
+    respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens, service_tiers.tier_prices(model, tier))
     usage = respond.chat_usage(prompt_tokens, cached, completion_tokens, reasoning_tokens)
 
     visible = max((len(c.pieces) + sum(len(t.pieces) for t in c.tool_calls) for c in choices), default=0)
@@ -110,7 +111,7 @@ def handle(call: Call) -> Outcome:
         id=call.new_id("chatcmpl-", 29),
         created=int(call.wall_started),
         model=model.snapshot,
-        service_tier=_served_tier(req.service_tier),
+        service_tier=tier,
         fingerprint=system_fingerprint(model),
     )
     payload = {
@@ -144,13 +145,6 @@ def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:
             if len(_CONTENT_KEYS) > _CONTENT_KEYS_SIZE:
                 _CONTENT_KEYS.pop(next(iter(_CONTENT_KEYS)), None)
     return key
-
-
-def _served_tier(asked: str | None) -> str:
-    """The tier the response reports: "fast" is served as, and shown as, "priority" (ServiceTier docstring)."""
-    if asked in (None, "auto", "default"):
-        return "default"
-    return "priority" if asked == "fast" else asked
 
 
 def _context_exceeded(window: int, prompt_tokens: int, max_output: int | None) -> ApiError:

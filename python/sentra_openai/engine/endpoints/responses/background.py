@@ -103,7 +103,7 @@ def background_events(events: list[dict[str, Any]], offsets: list[float] | None 
         if event.get("type") == "response.created":
             event["response"] = queued_view(event["response"])
             out.append(event)
-            queued = {"type": "response.queued", "sequence_number": 0, "response": event["response"]}
+            queued = {"type": "response.queued", "response": event["response"], "sequence_number": 0}
             out.append(queued)
             if new_offsets is not None and offsets is not None:
                 new_offsets += [offsets[index], offsets[index]]

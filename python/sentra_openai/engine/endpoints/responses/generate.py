@@ -218,9 +218,12 @@ def build_items(planned: Planned, ids, *, logprobs: bool, encrypted: Any = None)
             item = {"id": ids.new("fc_"), "type": "function_call", "status": body["status"],
                     "arguments": body["arguments"], "call_id": ids.call_id(), "name": body["name"]}
         elif kind == "reasoning":
-            item = {"id": ids.new("rs_"), "type": "reasoning", "summary": body["summary"]}
+            # The 2026 item: an empty `content` before the blob and the summary (config/responses.yaml
+            # reasoning_shape; capture phase_streamed_on_part_start-0).
+            item = {"id": ids.new("rs_"), "type": "reasoning", "content": []}
             if encrypted is not None:
                 item["encrypted_content"] = encrypted(item["id"])
+            item["summary"] = body["summary"]
         else:
             item = {"id": ids.new(builtin_tools.id_prefix(kind)), **body}
         out.append(item)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .... import costing
-from ... import respond
+from ... import respond, service_tiers
 from ...core import Call
 from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
@@ -55,6 +55,8 @@ class Prepared:
                 check_reasoning_model_rules(body, self.req.effort)
                 if self.req.effort is not None:
                     field_rules.check_reasoning_effort(self.model, self.req.effort, "reasoning.effort")
+            # From here on the request's tier is the one it is served at, which the response reports.
+            self.req.service_tier = service_tiers.served_tier(self.model, self.req.service_tier)
         except ApiError:
             # As on chat, the limiter runs before validation: a 400 still costs a request.
             respond.admit(call, self.model, 0, lambda: observed_charge(body))
@@ -138,7 +140,8 @@ def handle_create(call: Call) -> Outcome:
                      if k in req.raw}
     cache_req.raw["messages"] = [i for i in prepared.items if i.get("type") == "message"]
     cached = chat_pipeline.cached_prefix_tokens(call, model, cache_req, encoding, input_tokens)
-    respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens)
+    respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens,
+                          service_tiers.tier_prices(model, req.service_tier))
     if planned.builtin is not None:
         _add_fee(call, planned.builtin)
 
@@ -151,24 +154,29 @@ def handle_create(call: Call) -> Outcome:
     response_ids = ids.ResponseIds(call.id_rng, created_at)
     meta = wire.Meta(id=response_ids.new("resp_"), created_at=created_at, model=model.snapshot,
                      reasoning_model=model.reasoning)
-    encrypted = None
+    encrypted = reissue = None
     if req.includes("reasoning.encrypted_content"):
         length = counting.blob_length_for(planned.reasoning_tokens)
         encrypted = lambda item_id: ids.encrypted_reasoning(call.settings.seed, planned.reasoning_tokens, length,
                                                              call.id_rng)
+        reissue = lambda item, added: _reissued(call, item, planned.reasoning_tokens, length, added)
     output = generate.build_items(planned, response_ids, logprobs=req.includes("message.output_text.logprobs"),
                                   encrypted=encrypted)
     status = "incomplete" if planned.incomplete else "completed"
     usage = wire.usage(input_tokens, cached, planned.output_tokens, planned.reasoning_tokens)
-    final = wire.response_object(meta, req, status=status, output=output, usage_body=usage,
-                                 completed_at=created_at + max(int(timing.total), 0),
-                                 incomplete_reason="max_output_tokens" if planned.incomplete else None)
+    done = dict(status=status, output=output, usage_body=usage, completed_at=created_at + max(int(timing.total), 0),
+                incomplete_reason="max_output_tokens" if planned.incomplete else None,
+                tool_usage_body=wire.tool_usage(output, lambda item: _image_gen_tokens(call, item)))
+    final = wire.response_object(meta, req, **done)
     # Streamed and background responses keep their events (GET ?stream=true replays them); the real API refuses to
     # replay a foreground non-streamed response, so its events are not even built.
     events = []
     if req.stream or req.background:
-        start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None)
-        events = stream.event_list(call, planned, output, start, final, timing, req.include_obfuscation)
+        start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None,
+                                     tool_usage_body=wire.tool_usage([], lambda item: (0, 0)), streamed=True)
+        streamed_final = wire.response_object(meta, req, **done, streamed=True)
+        events = stream.event_list(call, planned, output, start, streamed_final, timing, req.include_obfuscation,
+                                   reissue)
     if req.background and req.stream:
         events = storage.background_events(events)
     _keep(call, req, final, planned, events, timing)
@@ -194,6 +202,32 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
         storage.save(call, final, input_items, [e for _, e in events] or None, line)
     if req.conversation:
         storage.append_to_conversation(call, req.conversation, input_items, final["output"])
+
+
+def _reissued(call: Call, item: dict[str, Any], reasoning_tokens: int, length: int, added: bool) -> dict[str, Any]:
+    """A streamed reasoning item as its output_item.added (`added`) or .done event shows it: the blob is encrypted
+    anew at each event, shorter at `added`, before any reasoning (config/responses.yaml reasoning_shape)."""
+    if "encrypted_content" not in item:
+        return item
+    if added:
+        length = counting.blob_length_for(0) + counting.settings()["reasoning_shape"]["added_blob_extra_chars"]
+        reasoning_tokens = 0
+    return {**item, "encrypted_content": ids.encrypted_reasoning(call.settings.seed, reasoning_tokens, length,
+                                                                 call.id_rng)}
+
+
+# The image_generation tool's model when it names none (the spec's ImageGenTool.model default).
+_IMAGE_TOOL_MODEL = "gpt-image-1"
+
+
+def _image_gen_tokens(call: Call, item: dict[str, Any]) -> tuple[int, int]:
+    """One image_generation call's text input tokens (its prompt) and image output tokens (the catalog's table of the
+    tool's image model, as /v1/images bills them)."""
+    prompt_tokens = call.services.tokens.count_text("o200k_base", item.get("revised_prompt") or "")
+    image_model = call.services.catalog.get(_IMAGE_TOOL_MODEL)
+    table = (image_model.image_output_tokens or {}) if image_model is not None else {}
+    by_size = table.get(item.get("quality") if item.get("quality") in table else "medium") or {}
+    return prompt_tokens, int(by_size.get(item.get("size") or "1024x1024", by_size.get("1024x1024", 0)))
 
 
 def _delayed(timing: Timing, seconds: float) -> Timing:

@@ -76,6 +76,8 @@ class ResponsesRequest:
     service_tier: str
     truncation: str
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    reasoning_context: str | None = None  # as asked: auto | current_turn | all_turns (body.effective_context)
+    reasoning_mode: str | None = None  # as asked: standard | pro
 
     def includes(self, name: str) -> bool:
         return name in self.include
@@ -122,6 +124,8 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     effort = r.string("effort", choices=EFFORTS)
     summary = r.string("summary", choices=["auto", "concise", "detailed"])
     summary = summary or r.string("generate_summary", choices=["auto", "concise", "detailed"])
+    context = r.string("context", choices=["auto", "current_turn", "all_turns"])  # the spec's Reasoning
+    mode = r.string("mode", choices=["standard", "pro"])  # the spec's ReasoningModeEnum
     # Only an effort is refused on other models; a summary request passes (capture reasoning_generate_summary-0,
     # computer-use-preview with generate_summary "concise": 200).
     if reasoning and not reasoning_model and effort not in (None, "none"):
@@ -161,7 +165,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     safety = f.string("safety_identifier")
     if safety is not None and len(safety) > 64:
         raise errors.string_too_long("safety_identifier", 64, len(safety))
-    tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority"]) or "auto"
+    tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]) or "auto"
     truncation = f.string("truncation", choices=["auto", "disabled"]) or "disabled"
     metadata = check_metadata(body.get("metadata"))
     return ResponsesRequest(
@@ -193,6 +197,8 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
         service_tier=tier,
         truncation=truncation,
         raw=body,
+        reasoning_context=context,
+        reasoning_mode=mode,
     )
 
 

@@ -9,7 +9,7 @@ never merges two events into one, so the sequence numbers stay consecutive.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -24,6 +24,7 @@ from ...types import Piece, StreamPlan
 from ..chat import stream as chat_stream
 from .generate import Planned, as_responses_logprob
 
+Reissue = Callable[[dict[str, Any], bool], dict[str, Any]]
 DELTA_TYPES = frozenset({"response.output_text.delta", "response.function_call_arguments.delta",
                          "response.reasoning_summary_text.delta", "response.refusal.delta"})
 
@@ -40,21 +41,27 @@ class _Events:
         self.obfuscation_rng = obfuscation_rng
 
     def add(self, due: float, kind: str, **fields: Any) -> None:
-        event: dict[str, Any] = {"type": kind, "sequence_number": len(self.events), **fields}
+        fields["sequence_number"] = len(self.events)
         if kind in DELTA_TYPES and self.obfuscation_rng is not None:
-            event["obfuscation"] = base62(self.obfuscation_rng, self.obfuscation_rng.randint(1, 15))
+            fields["obfuscation"] = base62(self.obfuscation_rng, self.obfuscation_rng.randint(1, 15))
+        # `type` first, then the other keys in alphabetical order, as the raw streams send them
+        # (capture phase_streamed_on_part_start, 2026-07: {"type", "content_index", "delta", "item_id", ...}).
+        event: dict[str, Any] = {"type": kind, **{key: fields[key] for key in sorted(fields)}}
         self.events.append((due, event))
 
 
 def event_list(call: Call, planned: Planned, items: list[dict[str, Any]], start: dict[str, Any], final: dict[str, Any],
-               timing: Timing, include_obfuscation: bool) -> list[tuple[float, dict[str, Any]]]:
-    """(deadline, event) for the whole stream: lifecycle, every item's events, the terminal event."""
+               timing: Timing, include_obfuscation: bool, reissue: Reissue | None = None
+               ) -> list[tuple[float, dict[str, Any]]]:
+    """(deadline, event) for the whole stream: lifecycle, every item's events, the terminal event.
+    `reissue(item, added)`: a reasoning item with its encrypted_content encrypted anew for its added / done event
+    (the real stream never repeats a blob)."""
     out = _Events(random.Random(call.rng.random()) if include_obfuscation else None)
     deadlines = _deadlines(timing)
     out.add(0.0, "response.created", response=start)
     out.add(0.0, "response.in_progress", response=start)
     for index, (plan_item, item) in enumerate(zip(planned.items, items)):
-        _item_events(out, index, plan_item, item, deadlines, timing.ttft)
+        _item_events(out, index, plan_item, item, deadlines, timing.ttft, reissue)
     terminal = {"completed": "response.completed", "incomplete": "response.incomplete",
                 "failed": "response.failed"}[final["status"]]
     out.add(timing.total, terminal, response=final)
@@ -68,7 +75,8 @@ def _deadlines(timing: Timing) -> Iterator[float]:
         yield timing.total
 
 
-def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], deadlines: Iterator[float], ttft: float) -> None:
+def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], deadlines: Iterator[float], ttft: float,
+                 reissue: Reissue | None) -> None:
     kind = item["type"]
     at = ttft if not out.events else max(out.events[-1][0], 0.0)
     if kind == "message":
@@ -115,7 +123,7 @@ def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], dead
                 arguments=item["arguments"])
         out.add(at, "response.output_item.done", output_index=index, item=item)
     elif kind == "reasoning":
-        added = {**item, "summary": []}
+        added = {**(reissue(item, True) if reissue else item), "summary": []}
         out.add(at, "response.output_item.added", output_index=index, item=added)
         for summary_index, pieces in enumerate(plan_item.summary_pieces):
             text = "".join(pieces)
@@ -128,7 +136,7 @@ def _item_events(out: _Events, index: int, plan_item, item: dict[str, Any], dead
                     summary_index=summary_index, text=text)
             out.add(at, "response.reasoning_summary_part.done", item_id=item["id"], output_index=index,
                     summary_index=summary_index, part={"type": "summary_text", "text": text})
-        out.add(at, "response.output_item.done", output_index=index, item=item)
+        out.add(at, "response.output_item.done", output_index=index, item=reissue(item, False) if reissue else item)
     else:
         _builtin_events(out, index, item, at, max(at, ttft))
 
