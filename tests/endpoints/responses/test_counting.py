@@ -58,8 +58,17 @@ def test_function_call_and_output_items(openai_client):
     output = {"type": "function_call_output", "call_id": "call_abc", "output": "sunny"}
     alone = count(openai_client, model="gpt-4o", input=[question])
     both = count(openai_client, model="gpt-4o", input=[question, call, output])
-    # name (3) + arguments (5) + 10, output (1) + 4: config/responses.yaml, pinned by four captures
-    assert both - alone == 3 + 5 + 10 + 1 + 4
+    # Each a message of its own (config/responses.yaml function_calls.hmarr, pinned by six captures): the call's
+    # header names its recipient, the output's its author; 3 frame tokens each.
+    tokens = lambda text: len(get_encoding("o200k_base").encode_ordinary(text))
+    call_tokens = 3 + tokens("assistant to=functions.get_weather") + tokens('{"city":"Paris"}')
+    output_tokens = 3 + tokens("functions.get_weather") + tokens("sunny")
+    assert both - alone == call_tokens + output_tokens == 9 + 5 + 8
+    # Parallel calls: each call and each output pays its own header (capture model_retry-1).
+    second_call = {**call, "call_id": "call_def", "arguments": '{"city":"Rome"}'}
+    second_output = {**output, "call_id": "call_def"}
+    four = count(openai_client, model="gpt-4o", input=[question, call, second_call, output, second_output])
+    assert four - both == 3 + tokens("assistant to=functions.get_weather") + tokens('{"city":"Rome"}') + output_tokens
 
 
 def test_text_files_count_their_text(openai_client):

@@ -93,24 +93,29 @@ def _chat_content(content: Any) -> Any:
 
 
 def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any]],
-                reasoning_tokens_of: Callable[[dict[str, Any]], int | None]) -> InputCount:
+                reasoning_tokens_of: Callable[[dict[str, Any]], int | None], day: str | None = None) -> InputCount:
     """Input tokens of `items` (the whole chain, references resolved) under `req`'s instructions, tools and format.
     `reasoning_tokens_of(item)` gives a reasoning item's tokens when the simulator knows them (its own blob or a
-    stored item); otherwise the blob's length decides."""
+    stored item); otherwise the blob's length decides. `day` (ISO, the simulator's models.as_of day) selects the
+    early prompt of config/responses.yaml (counting.early_prompt) for days before its `until`."""
     fmt = model.prompt_format
-    harmony = fmt.tools.dialect == "harmony"
+    dialect = fmt.tools.dialect
+    harmony = dialect == "harmony"
     items = after_last_compaction(items)
     messages = chat_messages(req.instructions, items, developer=harmony)
     plain = [m for m in messages if not m.get("tool_calls") and m.get("role") != "tool"]
     total = counter.chat_prompt_tokens(model, plain).total
     encoding = model.encoding
+    calls = rule("function_calls")[dialect]
+    names = {item.get("call_id"): item.get("name") or "" for item in items if item.get("type") == "function_call"}
     for item in items:
         kind = item.get("type")
         if kind == "function_call":
-            total += rule("function_call_item") + counter.count_text(encoding, item["name"])
-            total += counter.count_text(encoding, item["arguments"])
+            total += _call_part(counter, encoding, calls["call_frame"], calls["call_text"], item["name"],
+                                item["arguments"])
         elif kind == "function_call_output":
-            total += rule("function_call_output_item") + counter.count_text(encoding, output_text(item.get("output")))
+            total += _call_part(counter, encoding, calls["output_frame"], calls["output_text"],
+                                names.get(item.get("call_id"), ""), output_text(item.get("output")))
         elif kind == "reasoning":
             total += reasoning_item_tokens(item, reasoning_tokens_of(item))
         elif kind == "compaction":
@@ -119,13 +124,49 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
         elif kind == "message" and isinstance(item.get("content"), list):
             total += sum(_file_tokens(counter, encoding, p) for p in item["content"] if p.get("type") == "input_file")
     if req.functions:
-        total += counter.count_text(encoding, render_functions(req.functions, fmt.tools.dialect)) + rule("tools_overhead")
+        total += counter.count_text(encoding, render_functions(req.functions, dialect)) + rule("tools_overhead")
         if harmony and req.instructions:
             total += rule("harmony_instructions_with_tools")
+    if isinstance(req.text_format, dict) and req.text_format.get("type") == "json_object":
+        total += rule("json_object_format")[dialect]
+    early = early_prompt(day)
+    if early is not None:
+        total += _early_prompt_tokens(counter, model, req, early, "developer" if harmony else "system")
     # The schema is rendered into the prompt as on chat (tokens/response_format_render.py, one rule for both APIs).
     total += counter.response_format_tokens(model, req.text_format,
                                             in_developer_message=bool(req.instructions or req.functions))
     return InputCount(max(total, 1), messages)
+
+
+def _call_part(counter, encoding: str, frame: int, template: str, name: str, body: str) -> int:
+    """A function call or its output: the frame, the header text naming the function, the arguments or output."""
+    return frame + counter.count_text(encoding, template.replace("{name}", name)) + counter.count_text(encoding, body)
+
+
+def early_prompt(day: str | None) -> dict[str, Any] | None:
+    """The early prompt's rules when `day` is before their `until` day, else None."""
+    early = rule("early_prompt")
+    return early if day is not None and day < str(early["until"]) else None
+
+
+def prompt_period(day: str | None) -> str:
+    """The name of the rules the prompt of `day` is counted by: two days of one period count every request alike
+    (the capture replay starts one server per period)."""
+    return "early_prompt" if early_prompt(day) is not None else "current"
+
+
+def _early_prompt_tokens(counter, model, req: ResponsesRequest, early: dict[str, Any], role: str) -> int:
+    """What the early prompt adds: its own system message, a message for instructions "", the multi_tool_use
+    namespace beside function tools that may be called in parallel."""
+    fmt = model.prompt_format
+    encoding = model.encoding
+    frame = fmt.tokens_per_message + counter.count_text(encoding, role)
+    total = frame + counter.count_text(encoding, early["system_message"])
+    if req.instructions == "" and early["empty_instructions_message"]:
+        total += frame
+    if req.functions and req.parallel_tool_calls:
+        total += counter.count_text(encoding, early["parallel_tools_namespace"])
+    return total
 
 
 def after_last_compaction(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import token_charge
 from ...realism.latency import Timing, plan_timing
+from ...retirement import as_of_day
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
@@ -74,7 +75,7 @@ class Prepared:
 
     def _count(self, call: Call) -> counting.InputCount:
         return counting.count_input(call.services.tokens, self.model, self.req, self.items,
-                                    lambda item: _known_reasoning_tokens(call, item))
+                                    lambda item: _known_reasoning_tokens(call, item), day=as_of_day(call.settings))
 
     def truncate_to(self, call: Call, budget: int) -> None:
         """truncation "auto": drops items from the beginning of the conversation until the input fits (the spec's
