@@ -14,7 +14,9 @@ import yaml
 
 from ... import errors
 from ...errors import ApiError
+from ...content import speech
 from ...validation import Fields
+from . import audio as chat_audio
 
 _RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "request_fields.yaml"
 MODERATION_POLICY_MODES = ["score", "block"]
@@ -22,6 +24,7 @@ CACHE_MODES = ["implicit", "explicit"]
 CACHE_TTLS = ["30m"]
 MODALITIES = ["text", "audio"]
 AUDIO_FORMATS = ["wav", "aac", "mp3", "flac", "opus", "pcm16"]  # ChatCompletionAudioParam.format
+VOICES = list(speech.settings()["voices"])  # spec VoiceIdsShared (config/audio.yaml)
 PREDICTION_TYPES = ["content"]
 
 
@@ -143,7 +146,11 @@ def _audio(model, body: dict[str, Any], f: Fields) -> None:
                 raise errors.invalid_value(f"modalities[{index}]", value, MODALITIES)
         wants_audio = "audio" in modalities
     audio = f.obj("audio")
+    hears_audio = _input_audio(model, body)
     if not wants_audio and audio is None:
+        if not hears_audio and _rule("audio_required", model.id) is not None:
+            # The audio previews' 400 on a text-only request (LibreChat #5208, cherry-studio #1179, 2025).
+            raise ApiError(400, "This model requires that either input content or output modality contain audio.")
         return
     if _rule("audio", model.id) is None:
         param = "modalities" if wants_audio else "audio"
@@ -153,11 +160,36 @@ def _audio(model, body: dict[str, Any], f: Fields) -> None:
     if audio is not None:
         inner = Fields(audio, "audio")
         inner.string("format", required=True, choices=AUDIO_FORMATS)
-        if audio.get("voice") is None:
-            raise errors.missing_parameter("audio.voice")
+        _voice(audio.get("voice"))
     if body.get("stream") and audio is not None and audio.get("format") not in (None, "pcm16"):
         # Streamed audio comes as pcm16 only (audio guide) -- wording assumed.
         raise errors.unsupported_value("audio.format", "streaming audio output supports only 'pcm16'.")
+
+
+def _voice(voice: Any) -> None:
+    """A built-in voice (spec VoiceIdsShared) or a custom voice reference {"id": "voice_..."}."""
+    if voice is None:
+        raise errors.missing_parameter("audio.voice")
+    if isinstance(voice, dict):
+        Fields(voice, "audio.voice").string("id", required=True)
+    elif not isinstance(voice, str):
+        raise errors.invalid_type("audio.voice", "one of a string or object", voice)
+    elif voice not in VOICES:
+        raise errors.invalid_value("audio.voice", voice, VOICES)
+
+
+def _input_audio(model, body: dict[str, Any]) -> bool:
+    """Whether the prompt holds `input_audio` parts; refused on a model that does not hear, checked on one that does."""
+    parts = chat_audio.input_parts(body)
+    if not parts:
+        return False
+    if _rule("audio", model.id) is None:
+        # As OpenAI refuses an image part on a model without vision ("Invalid content type. image_url is only
+        # supported by certain models.") -- the audio wording is assumed by analogy.
+        raise ApiError(400, "Invalid content type. input_audio is only supported by certain models.",
+                       param=f"{parts[0][0]}.type", code="invalid_value")
+    chat_audio.prompt_seconds(body)  # a part that is no wav or mp3 file is refused here, before admission
+    return True
 
 
 def _moderation(f: Fields, catalog) -> None:

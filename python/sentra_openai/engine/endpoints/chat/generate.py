@@ -20,6 +20,7 @@ from ...schema import generate as schema_gen
 from ...schema.json_object import generate_json_object
 from ...schema.prompt_schema import requested_shape
 from ...schema.prompt_values import PromptValues
+from . import audio as chat_audio
 from . import request as chat_request
 from .request import ChatRequest
 
@@ -44,6 +45,7 @@ class Choice:
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     logprobs: list[dict[str, Any]] | None = None
+    audio: Any = None  # chat_audio.SpokenAnswer when the answer is spoken (`modalities` with "audio")
 
 
 def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
@@ -88,6 +90,9 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
     choice = Choice(index, text, pieces, finish, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
     if req.logprobs:
         choice.logprobs = _logprobs(encoding, text, req.top_logprobs, rng)
+    if (audio := chat_audio.wanted(req.raw)) is not None:
+        # The answer is said aloud: its audio tokens share the output budget with the transcript's.
+        chat_audio.speak_choice(choice, audio, encoding, rng, budget)
     return choice
 
 

@@ -21,6 +21,7 @@ from ...realism.latency import plan_timing
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
+from . import audio as chat_audio
 from . import field_rules, moderated, stored
 from . import generate as chat_generate
 from . import request as chat_request
@@ -71,7 +72,8 @@ def handle(call: Call) -> Outcome:
         function_call=req.raw.get("function_call"),
         response_format=req.raw.get("response_format"),
     )
-    prompt_tokens = prompt.total
+    prompt_audio = chat_audio.prompt_audio_tokens(body)  # input_audio parts, checked by field_rules
+    prompt_tokens = prompt.total + prompt_audio
     requested_output = req.max_output if req.max_output is not None else 0
     if prompt_tokens + requested_output > model.context_window:
         raise _context_exceeded(model.context_window, prompt_tokens, req.max_output)
@@ -101,9 +103,14 @@ def handle(call: Call) -> Outcome:
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
     respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens, service_tiers.tier_prices(model, tier))
+    completion_audio = chat_audio.audio_tokens_of(choices)
+    chat_audio.bill_audio(call, model, prompt_tokens, cached, completion_tokens, prompt_audio, completion_audio)
     usage = respond.chat_usage(prompt_tokens, cached, completion_tokens, reasoning_tokens)
+    if model.audio_token_prices is not None:
+        chat_audio.add_usage_details(usage, prompt_audio, completion_audio)
 
-    visible = max((len(c.pieces) + sum(len(t.pieces) for t in c.tool_calls) for c in choices), default=0)
+    visible = max((len(c.pieces) + sum(len(t.pieces) for t in c.tool_calls) + (c.audio.tokens if c.audio else 0)
+                   for c in choices), default=0)
     hidden = max((c.reasoning_tokens for c in choices), default=0)
     timing = plan_timing(call.rng, model.latency, prompt_tokens=prompt_tokens - cached, output_tokens=max(visible, 1),
                          hidden_tokens=hidden, time_scale=call.time_scale)
@@ -124,12 +131,15 @@ def handle(call: Call) -> Outcome:
         "service_tier": meta.service_tier,
         "system_fingerprint": meta.fingerprint,
     }
+    spoken = chat_audio.speak(call, choices, meta.created)
+    chat_audio.attach(payload["choices"], spoken)
     if moderation is not None:
         payload["moderation"] = moderation
     if req.raw.get("store") is True:  # a streamed completion is stored whole, as the non-streamed one
         stored.save(call, payload, req.raw)
     if req.stream:
-        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault, moderation=moderation)
+        return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault, moderation=moderation,
+                                          spoken=spoken)
     return respond.json_outcome(payload, delay=timing.total)
 
 

@@ -179,7 +179,9 @@ def _check_message(message: Any, index: int) -> None:
         raise errors.invalid_value(f"{path}.role", role, ROLES)
     m.string("name")
     content = message.get("content")
-    has_tool_calls = bool(message.get("tool_calls")) or bool(message.get("function_call"))
+    # An earlier spoken answer comes back as {"role": "assistant", "audio": {"id": ...}}, without content (audio guide)
+    has_tool_calls = (bool(message.get("tool_calls")) or bool(message.get("function_call"))
+                      or isinstance(message.get("audio"), dict))
     if "content" not in message and not (role == "assistant" and has_tool_calls):
         raise errors.missing_parameter(f"{path}.content")
     if content is None:

@@ -18,6 +18,7 @@ from ...realism.faults import Fault
 from ...realism.latency import Timing
 from ...realism.pacing import interleave
 from ...types import Outcome, Piece, StreamPlan
+from . import audio as chat_audio
 from .generate import Choice
 from .request import ChatRequest
 
@@ -89,12 +90,16 @@ class _ChunkWriter:
 
 
 def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choice], usage: dict[str, Any], timing: Timing,
-            fault: Fault | None, *, moderation: dict[str, Any] | None = None) -> Outcome:
+            fault: Fault | None, *, moderation: dict[str, Any] | None = None,
+            spoken: list[dict[str, Any] | None] | None = None) -> Outcome:
+    """`spoken`: each choice's message.audio (None for a text choice), streamed as delta.audio (chat/audio.py)."""
     writer = _ChunkWriter(meta, req.include_usage, random.Random(call.rng.random()) if req.include_obfuscation else None)
     pieces: list[Piece] = []
     times = (timing.ttft,) + timing.token_times
+    spoken = spoken or [None] * len(choices)
+    texts = [c for c, audio in zip(choices, spoken) if audio is None]
 
-    for choice in choices:
+    for choice in texts:
         delta: dict[str, Any] = {"role": "assistant", "content": "" if not choice.tool_calls else None}
         if choice.tool_calls:
             first = choice.tool_calls[0]
@@ -106,7 +111,13 @@ def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choic
         delta["refusal"] = None
         pieces.append(Piece(times[0], raw=writer.event([{"index": choice.index, "delta": delta, "finish_reason": None}])))
 
-    pieces.extend(interleave([_delta_pieces(writer, req, c) for c in choices], times))
+    deltas = interleave([_delta_pieces(writer, req, c) for c in texts], times)
+    if len(texts) < len(choices):  # spoken choices time their own deltas: merge them in by deadline
+        for choice, audio in zip(choices, spoken):
+            if audio is not None:
+                deltas.extend(chat_audio.stream_pieces(writer, choice, audio, times))
+        deltas.sort(key=lambda piece: piece.due)
+    pieces.extend(deltas)
     end = timing.total
     for choice in choices:
         pieces.append(Piece(end, raw=writer.event([{"index": choice.index, "delta": {}, "finish_reason": choice.finish_reason}])))
