@@ -40,6 +40,8 @@ class StreamPlan:
     # With cut_after: the connection is lost there, so the client sees a broken body rather than one that just
     # stops (how the server breaks it is the server's business).
     connection_lost: bool = False
+    # Asked before each write: True ends the stream there, cleanly (a background response cancelled meanwhile).
+    interrupt: Callable[[], bool] | None = None
 
 
 @dataclass(slots=True)

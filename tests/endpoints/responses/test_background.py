@@ -168,3 +168,74 @@ def test_a_dropped_background_stream_resumes_where_it_stopped(server):
 def test_background_needs_store(server):
     with pytest.raises(openai.BadRequestError):
         server.client().responses.create(model="gpt-4o-mini", input="x", background=True, store=False)
+
+
+# ---- the queue, and cancelling a stream in progress -----------------------------------------------------------------
+
+
+def _queued_seconds(driven: Driven) -> float:
+    from sentra_openai.engine.endpoints.responses import counting
+
+    return counting.settings()["background"]["queued_seconds"] * driven.engine.settings.effective_time_scale
+
+
+def test_a_background_response_waits_in_the_queue_first(driven):
+    wait = _queued_seconds(driven)
+    assert wait > 0
+    _, created = driven.call("POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "Write a haiku.",
+                                                      "background": True})
+    timeline = _timeline(driven, created["id"])
+    assert timeline["starts_at"] == pytest.approx(T0 + wait)
+    driven.now = T0 + wait / 2
+    _, polled = driven.call("GET", f"/v1/responses/{created['id']}")
+    assert polled["status"] == "queued" and polled["output"] == [] and polled["usage"] is None
+    driven.now = timeline["starts_at"]
+    assert driven.call("GET", f"/v1/responses/{created['id']}")[1]["status"] == "in_progress"
+    driven.now = timeline["completes_at"]
+    _, done = driven.call("GET", f"/v1/responses/{created['id']}")
+    assert done["status"] == "completed" and done["completed_at"] >= int(timeline["starts_at"])
+
+
+def test_a_background_stream_starts_queued_and_goes_in_progress_after_the_wait(driven):
+    wait = _queued_seconds(driven)
+    status, plan = driven.call("POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "background": True,
+                                                        "stream": True})
+    assert status == 200 and plan.interrupt is not None
+    events = [orjson.loads(piece.raw.split(b"data: ", 1)[1]) for piece in plan.pieces]
+    assert [e["type"] for e in events[:3]] == ["response.created", "response.queued", "response.in_progress"]
+    assert [e["response"]["status"] for e in events[:3]] == ["queued", "queued", "in_progress"]
+    assert [piece.due for piece in plan.pieces[:3]] == [0.0, 0.0, pytest.approx(wait)]
+    assert all(piece.due >= wait for piece in plan.pieces[2:])
+
+
+def test_a_background_stream_notices_a_cancel(driven):
+    status, plan = driven.call("POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "Write an essay.",
+                                                        "background": True, "stream": True})
+    response_id = orjson.loads(plan.pieces[0].raw.split(b"data: ", 1)[1])["response"]["id"]
+    assert plan.interrupt() is False
+    driven.now += 1  # past the read interval: the next question reads the store again
+    driven.call("POST", f"/v1/responses/{response_id}/cancel")
+    assert plan.interrupt() is True
+    driven.now += 1
+    assert plan.interrupt() is True  # and stays so
+
+
+@pytest.mark.server
+def test_a_cancel_from_another_client_ends_a_background_stream(server):
+    """One client streams a background response; another (a new connection, so possibly the other worker of the two)
+    cancels it: the stream ends there, without the terminal event, and the stored response is cancelled."""
+    streaming = server.client(default_headers={"x-sentra-time-scale": "10"})  # slow enough to cancel in the middle
+    received = []
+    with streaming.responses.create(model="gpt-4o-mini", input="Write a long story about the sea.", background=True,
+                                    stream=True) as stream:
+        for event in stream:
+            received.append(event)
+            if sum(e.type == "response.output_text.delta" for e in received) == 2:
+                cancelled = server.client().responses.cancel(received[0].response.id)
+                assert cancelled.status == "cancelled"
+        # The loop ends by itself: the server ended the stream after the cancel.
+    types = [e.type for e in received]
+    assert types[:3] == ["response.created", "response.queued", "response.in_progress"]
+    assert not {"response.completed", "response.incomplete", "response.output_text.done"} & set(types)
+    stored = server.client().responses.retrieve(received[0].response.id)
+    assert stored.status == "cancelled" and stored.usage is None

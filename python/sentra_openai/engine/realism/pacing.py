@@ -57,6 +57,8 @@ async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = N
         if wait > 0:
             await clock.sleep(wait)
             elapsed = clock.now() - origin
+        if plan.interrupt is not None and plan.interrupt():
+            return
         event, index = _merge_due(pieces, index, elapsed, plan.paced)
         sent += 1
         if batch:
@@ -72,7 +74,8 @@ async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = N
 def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
     """The events of an unpaced plan, without any clock: one event per piece, `batch` events per write."""
     pieces = plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]
-    events = (piece.raw if piece.raw is not None else piece.frame(piece.text or "") for piece in pieces)  # type: ignore[misc]
+    events = (piece.raw if piece.raw is not None else piece.frame(piece.text or "") for piece in pieces  # type: ignore[misc]
+              if plan.interrupt is None or not plan.interrupt())
     if batch <= 1:
         yield from events
         return

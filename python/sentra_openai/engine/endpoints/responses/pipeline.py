@@ -151,6 +151,8 @@ def handle_create(call: Call) -> Outcome:
                          time_scale=call.time_scale)
     if planned.builtin is not None and call.time_scale > 0:  # the tool works before the answer starts
         timing = _delayed(timing, builtin_tools.seconds_per_call(planned.builtin) * call.time_scale)
+    # A background response waits in the queue first (config/responses.yaml background.queued_seconds).
+    queued = counting.settings()["background"]["queued_seconds"] * call.time_scale if req.background else 0.0
     created_at = int(services.wall_clock())
     response_ids = ids.ResponseIds(call.id_rng, created_at)
     meta = wire.Meta(id=response_ids.new("resp_"), created_at=created_at, model=model.snapshot,
@@ -165,7 +167,7 @@ def handle_create(call: Call) -> Outcome:
                                   encrypted=encrypted)
     status = "incomplete" if planned.incomplete else "completed"
     usage = wire.usage(input_tokens, cached, planned.output_tokens, planned.reasoning_tokens)
-    done = dict(status=status, output=output, usage_body=usage, completed_at=created_at + max(int(timing.total), 0),
+    done = dict(status=status, output=output, usage_body=usage, completed_at=created_at + max(int(queued + timing.total), 0),
                 incomplete_reason="max_output_tokens" if planned.incomplete else None,
                 tool_usage_body=wire.tool_usage(output, lambda item: _image_gen_tokens(call, item)))
     final = wire.response_object(meta, req, **done)
@@ -178,18 +180,23 @@ def handle_create(call: Call) -> Outcome:
         streamed_final = wire.response_object(meta, req, **done, streamed=True)
         events = stream.event_list(call, planned, output, start, streamed_final, timing, req.include_obfuscation,
                                    reissue)
+    if req.background:  # everything after response.created waits for the queue
+        events = [(due if index == 0 else due + queued, event) for index, (due, event) in enumerate(events)]
     if req.background and req.stream:
         events = storage.background_events(events)
-    _keep(call, req, final, planned, events, timing)
+    _keep(call, req, final, planned, events, timing, queued)
     if req.stream:
         plan = stream.plan(call, events, fault)
+        if req.background:  # a cancel from another request or worker ends the stream (background.cancel_watch)
+            plan.interrupt = storage.cancel_watch(call, final["id"],
+                                                  counting.settings()["background"]["cancel_check_seconds"])
         return Outcome(200, {"content-type": "text/event-stream; charset=utf-8"}, stream=plan)
     if req.background:
         return respond.json_outcome(storage.queued_view(final))
     return respond.json_outcome(final, delay=timing.total)
 
 
-def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, events, timing) -> None:
+def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, events, timing, queued: float) -> None:
     """Store the response (and its reasoning items' token counts), and append the turn to its conversation."""
     wanted = req.store or req.conversation
     input_items = storage.normalize_input(call, req.raw.get("input"), final["id"]) if wanted else []
@@ -199,7 +206,8 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
                 call.services.state.put(_REASONING_COLLECTION, item["id"],
                                         {"reasoning_tokens": planned.reasoning_tokens},
                                         created_at=call.services.wall_clock())  # the store's TTL (state.ttl_seconds)
-        line = storage.timeline(0.0, timing.total, [due for due, _ in events] or None) if req.background else None
+        line = (storage.timeline(queued, queued + timing.total, [due for due, _ in events] or None)
+                if req.background else None)
         storage.save(call, final, input_items, [e for _, e in events] or None, line)
     if req.conversation:
         storage.append_to_conversation(call, req.conversation, input_items, final["output"])

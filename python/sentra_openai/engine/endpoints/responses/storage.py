@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from ...core import Call
@@ -119,3 +120,21 @@ def background_events(events: list[tuple[float, dict[str, Any]]]) -> list[tuple[
         return events
     rewritten, offsets = _stored.background_events([e for _, e in events], [due for due, _ in events])
     return list(zip(offsets, rewritten))
+
+
+def cancel_watch(call: Call, response_id: str, every: float) -> Callable[[], bool]:
+    """Whether the background response being streamed was cancelled (by any request of any worker: the state store
+    is shared), read at most once per `every` seconds of wall time so that a stream stays cheap."""
+    state, clock = call.services.state, call.services.wall_clock
+    seen = {"read_at": float("-inf"), "cancelled": False}
+
+    def cancelled() -> bool:
+        now = clock()
+        if seen["cancelled"] or now - seen["read_at"] < every:
+            return seen["cancelled"]
+        seen["read_at"] = now
+        doc = state.get("responses", response_id)
+        seen["cancelled"] = doc is not None and doc.get("_cancelled_at") is not None
+        return seen["cancelled"]
+
+    return cancelled
