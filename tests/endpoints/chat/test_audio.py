@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import math
 import re
 import wave
@@ -111,7 +112,7 @@ def test_a_voice_has_its_own_pitch():
     assert len(low) == len(high) == round(expected_seconds(words) * RATE)
 
     def rising_zero_crossings(samples) -> int:
-        return sum(1 for a, b in zip(samples, samples[1:]) if a < 0 <= b)
+        return sum(1 for a, b in itertools.pairwise(samples) if a < 0 <= b)
 
     assert rising_zero_crossings(high) > 1.5 * rising_zero_crossings(low)  # shimmer 250 Hz, echo 120 Hz
 
@@ -134,7 +135,8 @@ def test_pcm16_is_raw_24khz_samples(client):
 
 
 def test_a_custom_voice_reference_speaks(client):
-    assert speak(client, model="gpt-audio-mini", audio={"voice": {"id": "voice_1234"}, "format": "wav"}).choices[0].message.audio
+    custom = {"voice": {"id": "voice_1234"}, "format": "wav"}
+    assert speak(client, model="gpt-audio-mini", audio=custom).choices[0].message.audio
 
 
 def test_the_stream_sends_the_transcript_then_the_pcm16_data_then_the_expiry(client):
@@ -175,13 +177,13 @@ def test_a_token_limit_cuts_the_spoken_answer(client):
 
 
 def test_audio_tokens_are_billed_at_the_audio_prices(client):
+    heard = {"data": base64.b64encode(wav_bytes(2.0)).decode(), "format": "wav"}
     response = client.chat.completions.with_raw_response.create(
         model="gpt-audio-mini", modalities=["text", "audio"], audio=WAV, messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What do you hear?"},
-            {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav_bytes(2.0)).decode(), "format": "wav"}},
-        ]}])
+            {"type": "text", "text": "What do you hear?"}, {"type": "input_audio", "input_audio": heard}]}])
     usage = response.parse().usage
-    prompt_audio, completion_audio = usage.prompt_tokens_details.audio_tokens, usage.completion_tokens_details.audio_tokens
+    prompt_audio = usage.prompt_tokens_details.audio_tokens
+    completion_audio = usage.completion_tokens_details.audio_tokens
     assert prompt_audio == 20  # two seconds at 10 input tokens a second
     text, sound = CATALOG["gpt-audio-mini"].prices, CATALOG["gpt-audio-mini"].audio_token_prices
     expected = ((usage.prompt_tokens - prompt_audio) * Decimal(text.input)
@@ -221,7 +223,8 @@ def test_input_audio_is_checked_and_refused_on_models_that_do_not_hear(client):
     error = bad_request(lambda: ask("gpt-audio-mini", {"data": good, "format": "ogg"}))
     assert (error["param"], error["code"]) == ("messages[0].content[1].input_audio.format", "invalid_value")
     assert "'wav', and 'mp3'" in error["message"]
-    error = bad_request(lambda: ask("gpt-audio-mini", {"data": base64.b64encode(b"not a wave").decode(), "format": "wav"}))
+    not_a_wave = base64.b64encode(b"not a wave").decode()
+    error = bad_request(lambda: ask("gpt-audio-mini", {"data": not_a_wave, "format": "wav"}))
     assert error["param"] == "messages[0].content[1].input_audio.data"
     error = bad_request(lambda: ask("gpt-audio-mini", {"data": "%%%", "format": "mp3"}))
     assert error["param"] == "messages[0].content[1].input_audio.data"
@@ -258,7 +261,8 @@ def test_the_responses_api_takes_no_audio(server):
         return httpx.post(f"{server.api_url}/responses", json=body, timeout=10)
 
     chat_only = post({"model": "gpt-audio-mini", "input": "Hi"})
-    assert chat_only.status_code == 404 and "only supported in v1/chat/completions" in chat_only.json()["error"]["message"]
+    assert chat_only.status_code == 404
+    assert "only supported in v1/chat/completions" in chat_only.json()["error"]["message"]
     for field, value in (("modalities", ["text", "audio"]), ("audio", WAV)):
         refused = post({"model": "gpt-4o", "input": "Hi", field: value})
         assert refused.status_code == 400 and field in refused.json()["error"]["message"]
@@ -266,3 +270,22 @@ def test_the_responses_api_takes_no_audio(server):
     refused = post({"model": "gpt-4o", "input": [{"role": "user", "content": [part]}]})
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "input[0].content[0].type"
     assert orjson.loads(refused.content)["error"]["code"] == "invalid_value"
+
+
+def test_a_damaged_audio_file_gets_a_400_never_a_500(server):
+    import random
+
+    clean = wav_bytes(0.3)
+    rng = random.Random(11)
+    for fmt in ("wav", "mp3"):
+        for _ in range(12):
+            damaged = bytearray(clean if fmt == "wav" else b"ID3\x04\x00\x00\x00\x00\x00\x0a" + clean)
+            for _ in range(rng.randint(1, 20)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            data = base64.b64encode(bytes(damaged[: rng.randint(0, len(damaged))])).decode()
+            part = {"type": "input_audio", "input_audio": {"data": data, "format": fmt}}
+            response = httpx.post(f"{server.api_url}/chat/completions", timeout=10, json={
+                "model": "gpt-audio-mini", "messages": [{"role": "user", "content": [part]}]})
+            assert response.status_code in (200, 400), response.text
+            if response.status_code == 400:
+                assert response.json()["error"]["param"] == "messages[0].content[0].input_audio.data"

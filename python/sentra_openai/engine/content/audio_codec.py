@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import wave
+from typing import cast
 
 from . import speech
 
@@ -42,7 +43,7 @@ def _encode_with_ffmpeg(pcm: bytes, rate: int, container: str, codec: str, bit_r
 
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
+        stream = cast("av.audio.stream.AudioStream", out.add_stream(codec, rate=rate, layout="mono"))
         if bit_rate:
             stream.bit_rate = bit_rate
         frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
@@ -63,7 +64,7 @@ def duration_seconds(data: bytes, fmt: str) -> float:
             with wave.open(io.BytesIO(data), "rb") as source:
                 rate = source.getframerate()
                 return source.getnframes() / rate if rate else 0.0
-        except (wave.Error, EOFError) as exc:
+        except Exception as exc:  # noqa: BLE001 -- a hostile header trips wave many ways (wave.Error, EOFError...)
             raise UndecodableAudio(str(exc)) from None
     return _ffmpeg_duration(data, fmt)
 
@@ -78,7 +79,9 @@ def _ffmpeg_duration(data: bytes, fmt: str) -> float:
                 raise UndecodableAudio("no audio stream")
             samples = sum(frame.samples for frame in source.decode(stream))
             rate = stream.rate or 0
-    except av.error.FFmpegError as exc:
+    except UndecodableAudio:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- FFmpeg's errors, and PyAV's own on bad metadata (UnicodeDecodeError)
         raise UndecodableAudio(str(exc)) from None
     if not samples or not rate:
         raise UndecodableAudio("no audio frames")

@@ -53,15 +53,18 @@ def sample_count(transcript: str) -> int:
 
 
 def voice_pitch(voice: Any) -> float:
-    """A built-in voice's pitch; a custom voice object ({"id": ...}) or unknown name gets custom_voice_pitch."""
+    """A built-in voice's pitch (or a pitch in Hz); a custom voice object ({"id": ...}) gets custom_voice_pitch."""
     conf = settings()
+    if isinstance(voice, (int, float)) and not isinstance(voice, bool):
+        return float(voice)
     if isinstance(voice, str) and voice in conf["voices"]:
         return float(conf["voices"][voice])
     return float(conf["custom_voice_pitch"])
 
 
 def synthesize(transcript: str, voice: Any, seed: int) -> bytes:
-    """The transcript spoken: little-endian 16-bit mono PCM at sample_rate, sample_count(transcript) samples."""
+    """The transcript spoken by `voice` (a name, a custom voice object, or a pitch in Hz): little-endian 16-bit mono
+    PCM at sample_rate, sample_count(transcript) samples."""
     conf = settings()
     rate = sample_rate()
     total = sample_count(transcript)

@@ -18,10 +18,11 @@ from functools import lru_cache
 from typing import Any
 
 from .... import costing
-from ... import respond
+from ... import errors, respond
 from ...content import audio_codec, speech, textgen, tokensplit
 from ...errors import ApiError
 from ...types import Piece
+
 
 @dataclass(frozen=True)
 class SpokenAnswer:
@@ -87,12 +88,18 @@ def speak(call, choices, created: int) -> list[dict[str, Any] | None]:
         if answer is None:
             spoken.append(None)
             continue
-        pcm = speech.synthesize(answer.transcript, answer.voice, answer.seed)[: 2 * answer.samples]
-        data = base64.b64encode(audio_codec.encode(pcm, answer.fmt)).decode()
+        data = _sound(answer.transcript, speech.voice_pitch(answer.voice), answer.fmt, answer.seed, answer.samples)
         # The capture's id starts with the response's creation time in hex (audio_672960c3... for 1730764995).
         audio_id = f"audio_{created:08x}{call.id_rng.getrandbits(96):024x}"
         spoken.append({"id": audio_id, "expires_at": expires, "data": data, "transcript": answer.transcript})
     return spoken
+
+
+@lru_cache(maxsize=16)
+def _sound(transcript: str, pitch: float, fmt: str, seed: int, samples: int) -> str:
+    """The base64 file of a spoken answer: a load test repeats its requests, and encoding costs milliseconds."""
+    pcm = speech.synthesize(transcript, pitch, seed)[: 2 * samples]
+    return base64.b64encode(audio_codec.encode(pcm, fmt)).decode()
 
 
 def attach(payload_choices: list[dict[str, Any]], spoken: list[dict[str, Any] | None]) -> None:
@@ -112,7 +119,8 @@ def stream_pieces(writer, choice, audio: dict[str, Any], times: tuple[float, ...
 
     pieces: list[Piece] = []
     transcript = choice.pieces or [""]
-    head = {"role": "assistant", "content": None, "refusal": None, "audio": {"id": audio["id"], "transcript": transcript[0]}}
+    head = {"role": "assistant", "content": None, "refusal": None,
+            "audio": {"id": audio["id"], "transcript": transcript[0]}}
     pieces.append(event(head, times[0]))
     for step, text in enumerate(transcript[1:], start=1):
         pieces.append(event({"audio": {"transcript": text}}, times[min(step, last)]))
@@ -161,9 +169,7 @@ def prompt_seconds(body: dict[str, Any]) -> float:
             raise ApiError(400, f"Missing required parameter: '{path}.input_audio.data'.",
                            param=f"{path}.input_audio.data", code="missing_required_parameter")
         if fmt not in audio_codec.INPUT_FORMATS:
-            shown = ", ".join(f"'{f}'" for f in audio_codec.INPUT_FORMATS[:-1]) + f", and '{audio_codec.INPUT_FORMATS[-1]}'"
-            raise ApiError(400, f"Invalid value: '{fmt}'. Supported values are: {shown}.",
-                           param=f"{path}.input_audio.format", code="invalid_value")
+            raise errors.invalid_value(f"{path}.input_audio.format", fmt, list(audio_codec.INPUT_FORMATS))
         seconds = _seconds_of(data, fmt)
         if seconds is None:
             # Wording assumed: no capture of this refusal.
@@ -193,7 +199,8 @@ def add_usage_details(usage: dict[str, Any], prompt_audio: int, completion_audio
     prompt_details["image_tokens"] = 0
     completion_details = usage["completion_tokens_details"]
     completion_details["audio_tokens"] = completion_audio
-    completion_details["text_tokens"] = usage["completion_tokens"] - completion_audio - completion_details["reasoning_tokens"]
+    reasoning = completion_details["reasoning_tokens"]
+    completion_details["text_tokens"] = usage["completion_tokens"] - completion_audio - reasoning
 
 
 def bill_audio(call, model, prompt_tokens: int, cached: int, completion_tokens: int, prompt_audio: int,

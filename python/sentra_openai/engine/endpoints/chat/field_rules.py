@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from ... import errors
-from ...errors import ApiError
 from ...content import speech
+from ...errors import ApiError
 from ...validation import Fields
 from . import audio as chat_audio
 
