@@ -46,6 +46,10 @@ class Prepared:
     def __init__(self, call: Call, body: dict[str, Any], *, counting_only: bool = False) -> None:
         self.body = body
         # The input_tokens body may leave the model out: it is then counted as the configured fallback model's.
+        if not counting_only and body.get("model") in (None, ""):
+            # Unlike chat's bare sentence, the Responses API names the parameter (an api.openai.com body of 2025-12
+            # quoted in mattermost-plugin-agents#476).
+            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
         name = model_name(body) if not counting_only or "model" in body else call.settings.models.fallback
         self.model = resolve_model_of_kind(call, name, "chat", surface="responses")
         try:
