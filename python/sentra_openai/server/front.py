@@ -1,9 +1,9 @@
 """The front layer in front of the Robyn workers: it owns the public port and forwards only well-framed requests.
 
-The front itself is Rust (sentra_core::front, bound as _native.NativeFront) and runs in its own process, so a
-worker that dies takes no client connection with it and a client connection never pins a worker: every connection
-goes to the worker with the fewest, and the keep-alive cap (server.keepalive_requests) makes clients reconnect,
-which spreads them over a restarted worker too. What it fixes in Robyn 0.88 (README "Known issues"):
+The front itself is Rust (sentra_core::front, bound as _native.NativeFront): one event-loop thread in its own
+process, so a worker that dies takes no client connection with it and a client connection never pins a worker:
+every request goes to the worker with the fewest requests in progress, on a kept-alive worker connection pooled
+for all client connections, so a restarted worker gets its share at once. What it fixes in Robyn 0.88 (README "Known issues"):
 * a malformed chunked body aborted a whole worker: the front decodes chunked bodies strictly and forwards every
   body with a Content-Length, so Robyn never parses chunked framing;
 * silent or half-sent requests were never closed: idle, header, body and send timeouts;

@@ -3,23 +3,34 @@
 //!
 //! Why it exists: the application server (Robyn 0.88 on actix) aborts its whole process on one malformed chunked
 //! body, never times out a silent connection, keeps a keep-alive connection on one worker forever and cannot stop
-//! accepting while it drains. Here each client connection has its own thread and its own timeouts; a request is read
-//! completely and checked (head, Content-Length, chunked framing) before a worker sees a byte of it, and then
-//! forwarded in one write with a Content-Length, so the worker never parses chunked framing at all.
+//! accepting while it drains. Here every connection has its own timeouts; a request is read completely and checked
+//! (head, Content-Length, chunked framing) before a worker sees a byte of it, and then forwarded in one write with a
+//! Content-Length, so the worker never parses chunked framing at all.
+//!
+//! One event-loop thread serves every connection on non-blocking sockets (a thread per connection cost two thread
+//! wake-ups per request, most of the front's CPU). Each request goes to the worker with the fewest requests in
+//! progress, on a kept-alive worker connection from a pool shared by all client connections.
 //!
 //! * [`http`]: strict request framing (pure functions).
-//! * [`response`]: where an upstream response ends.
-//! * [`conn`]: one client connection's loop.
-pub mod conn;
+//! * [`response`]: where an upstream response ends, and the cut marker.
+//! * `event_loop`: accepting, readiness, deadlines, shedding and stopping.
+//! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
+//!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
+mod client;
+mod event_loop;
+mod exchange;
 pub mod http;
 pub mod response;
+mod slab;
+#[cfg(test)]
+mod tests;
+mod upstream;
 
-use std::collections::BTreeMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -84,44 +95,18 @@ pub struct FrontConfig {
     pub rejections: Rejections,
 }
 
-pub(crate) struct Upstream {
-    addr: SocketAddr,
-    connections: AtomicUsize,
-}
-
-struct Registered {
-    fd: RawFd,
-    idle: Arc<AtomicBool>,
-}
-
 pub struct Front {
     pub(crate) config: FrontConfig,
-    pub(crate) upstreams: Vec<Upstream>,
+    pub(crate) upstreams: Vec<SocketAddr>,
     listener: Mutex<Option<TcpListener>>,
     listener_fd: RawFd,
     port: u16,
     pub(crate) stopping: AtomicBool,
     pub(crate) in_flight: AtomicUsize,
-    /// Open connections by id, so oldest first.
-    open: Mutex<BTreeMap<u64, Registered>>,
-    next_id: AtomicU64,
-    pub(crate) next_upstream: AtomicUsize,
-    shed: AtomicU64,
-}
-
-/// Closes the oldest idle connection (waiting for a request, none in progress); its thread sees end-of-file and
-/// ends.
-fn shed_idle(open: &BTreeMap<u64, Registered>) -> bool {
-    for conn in open.values() {
-        if conn.idle.swap(false, Ordering::SeqCst) {
-            // SAFETY: registered descriptors stay open until deregistered (see spawn_connection).
-            unsafe {
-                libc::shutdown(conn.fd, libc::SHUT_RDWR);
-            }
-            return true;
-        }
-    }
-    false
+    pub(crate) open: AtomicUsize,
+    pub(crate) shed: AtomicU64,
+    /// Wakes the event loop to close the listener and the idle connections when stopping.
+    waker: OnceLock<mio::Waker>,
 }
 
 impl Front {
@@ -131,16 +116,15 @@ impl Front {
         let port = listener.local_addr()?.port();
         Ok(Arc::new(Front {
             config,
-            upstreams: upstreams.iter().map(|&addr| Upstream { addr, connections: AtomicUsize::new(0) }).collect(),
+            upstreams: upstreams.to_vec(),
             listener_fd: listener.as_raw_fd(),
             listener: Mutex::new(Some(listener)),
             port,
             stopping: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
-            open: Mutex::new(BTreeMap::new()),
-            next_id: AtomicU64::new(0),
-            next_upstream: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
             shed: AtomicU64::new(0),
+            waker: OnceLock::new(),
         }))
     }
 
@@ -153,10 +137,10 @@ impl Front {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.open.lock().map(|m| m.len()).unwrap_or(0)
+        self.open.load(Ordering::SeqCst)
     }
 
-    /// Starts the accept loop on its own thread.
+    /// Starts the event loop on its own thread.
     pub fn start(self: &Arc<Self>) -> io::Result<()> {
         let listener = self
             .listener
@@ -164,51 +148,15 @@ impl Front {
             .map_err(|_| io::Error::other("front lock poisoned"))?
             .take()
             .ok_or_else(|| io::Error::other("front already started"))?;
+        listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        let poll = mio::Poll::new()?;
+        poll.registry().register(&mut listener, event_loop::LISTENER, mio::Interest::READABLE)?;
+        let waker = mio::Waker::new(poll.registry(), event_loop::WAKER)?;
+        let _ = self.waker.set(waker);
         let front = Arc::clone(self);
-        thread::Builder::new().name("sentra-front-accept".into()).spawn(move || front.accept_loop(listener))?;
+        thread::Builder::new().name("sentra-front".into()).spawn(move || event_loop::EventLoop::new(front, poll, listener).run())?;
         Ok(())
-    }
-
-    fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    if self.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    self.spawn_connection(stream);
-                }
-                Err(_) if self.stopping.load(Ordering::SeqCst) => break,
-                // Out of file descriptors or threads: back off instead of spinning; timeouts free some soon.
-                Err(_) => thread::sleep(Duration::from_millis(10)),
-            }
-        }
-        drop(listener); // closes the port: new connections are refused from here on
-    }
-
-    fn spawn_connection(self: &Arc<Self>, stream: TcpStream) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // Nothing has been read from it yet: idle until its thread starts reading a request.
-        let idle = Arc::new(AtomicBool::new(true));
-        if let Ok(mut open) = self.open.lock() {
-            if open.len() >= self.config.max_connections && shed_idle(&open) {
-                self.shed.fetch_add(1, Ordering::Relaxed);
-            }
-            open.insert(id, Registered { fd: stream.as_raw_fd(), idle: Arc::clone(&idle) });
-        }
-        let front = Arc::clone(self);
-        let spawned = thread::Builder::new().name("sentra-front-conn".into()).stack_size(256 * 1024).spawn(move || {
-            conn::serve(&front, &stream, &idle);
-            if let Ok(mut open) = front.open.lock() {
-                open.remove(&id);
-            }
-            drop(stream); // only after deregistering, so stop_accepting never shuts down a reused descriptor
-        });
-        if spawned.is_err() {
-            if let Ok(mut open) = self.open.lock() {
-                open.remove(&id); // the stream was dropped with the closure: the connection is closed
-            }
-        }
     }
 
     pub fn shed_count(&self) -> u64 {
@@ -221,20 +169,13 @@ impl Front {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        // SAFETY: shutdown on a descriptor we own; it wakes the blocked accept() (EINVAL on Linux), whose thread
-        // then drops the listener.
+        // SAFETY: shutdown on a descriptor we own, which the event loop closes only after the wake-up below; it
+        // takes the port out of listening at once.
         unsafe {
             libc::shutdown(self.listener_fd, libc::SHUT_RD);
         }
-        if let Ok(open) = self.open.lock() {
-            for conn in open.values() {
-                if conn.idle.load(Ordering::SeqCst) {
-                    // SAFETY: the fd stays open while registered (the thread deregisters before its stream drops).
-                    unsafe {
-                        libc::shutdown(conn.fd, libc::SHUT_RD);
-                    }
-                }
-            }
+        if let Some(waker) = self.waker.get() {
+            let _ = waker.wake();
         }
     }
 }

@@ -1,0 +1,346 @@
+//! One request's trip to a worker: get a connection (pooled, or a new one to the worker with the fewest requests in
+//! progress), send the request, read the response head, relay the body as it streams (stopping at an announced cut).
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use mio::Registry;
+
+use super::client::{Client, Phase, Step, Which};
+use super::response::{parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
+use super::upstream::Upstreams;
+use super::Front;
+
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a request waits for some worker to accept a connection before it is answered 503.
+const UPSTREAM_WAIT: Duration = Duration::from_secs(10);
+const UPSTREAM_RETRY: Duration = Duration::from_millis(20);
+const MAX_RESPONSE_HEAD: usize = 256 * 1024;
+/// Response bytes owed to a client beyond which the worker's connection is not read (a slow reader slows its
+/// stream, not the front's memory).
+const RELAY_BACKLOG: usize = 256 * 1024;
+
+pub(crate) struct Exchange {
+    head_request: bool,
+    /// The client connection closes after this response.
+    close: bool,
+    attempt: u8,
+    wait_until: Instant,
+    state: State,
+}
+
+enum State {
+    /// Choose a worker (again at `retry_at`, while none accepts connections).
+    Choose { retry_at: Option<Instant> },
+    Connecting { up: usize, order: Vec<usize>, next: usize, until: Instant },
+    Sending { up: usize, sent: usize },
+    Head { up: usize },
+    Body { up: usize, tracker: BodyTracker, cut: Option<CutWatch>, kind: ResponseBody, close: bool },
+}
+
+enum Next {
+    Again,
+    Wait,
+    Refuse(Which),
+    /// The client connection ends after what it is owed (a cut, a broken worker connection, a body until close).
+    Close,
+    /// The response is relayed; `close`: the client connection closes after it.
+    Done { close: bool },
+}
+
+impl Exchange {
+    pub fn new(close: bool, head_request: bool, now: Instant) -> Self {
+        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None } }
+    }
+
+    /// When this exchange must be looked at again without any event.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.state {
+            State::Choose { retry_at } => *retry_at,
+            State::Connecting { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
+
+    pub fn held(&self) -> Option<usize> {
+        match &self.state {
+            State::Choose { .. } => None,
+            State::Connecting { up, .. } | State::Sending { up, .. } | State::Head { up } | State::Body { up, .. } => Some(*up),
+        }
+    }
+}
+
+pub(crate) struct Context<'a> {
+    pub front: &'a Front,
+    pub ups: &'a mut Upstreams,
+    pub registry: &'a Registry,
+    pub clients: usize,
+    pub scratch: &'a mut [u8],
+    pub now: Instant,
+}
+
+/// Advances the exchange of client `ci` as far as its sockets allow.
+pub(crate) fn step(c: &mut Client, ci: usize, cx: &mut Context) -> Step {
+    let Phase::Upstream(mut x) = std::mem::replace(&mut c.phase, Phase::Closing) else { return Step::Wait };
+    let next = advance(&mut x, c, ci, cx);
+    match next {
+        Next::Again | Next::Wait => {
+            c.phase = Phase::Upstream(x);
+            if matches!(next, Next::Again) { Step::Again } else { Step::Wait }
+        }
+        Next::Refuse(which) => {
+            if let Some(up) = x.held() {
+                cx.ups.release(up, false, cx.clients);
+            }
+            c.refuse(cx.front, which, cx.now)
+        }
+        Next::Close => {
+            if let Some(up) = x.held() {
+                cx.ups.release(up, false, cx.clients);
+            }
+            Step::Again // the phase is Closing
+        }
+        Next::Done { close } => {
+            c.phase = if close { Phase::Closing } else { Phase::Head { idle_since: cx.now, started: None } };
+            Step::Again
+        }
+    }
+}
+
+fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Next {
+    let now = cx.now;
+    match &mut x.state {
+        State::Choose { retry_at } => {
+            if retry_at.is_some_and(|at| now < at) {
+                return Next::Wait;
+            }
+            let order = cx.ups.order();
+            // The retry after a pooled connection failed goes on a new connection.
+            if x.attempt == 0 {
+                if let Some(up) = cx.ups.take_idle(order[0], ci) {
+                    x.state = State::Sending { up, sent: 0 };
+                    return Next::Again;
+                }
+            }
+            connect_from(x, order, 0, ci, cx)
+        }
+        State::Connecting { up, order, next, until } => match cx.ups.connected(*up) {
+            Some(true) => {
+                x.state = State::Sending { up: *up, sent: 0 };
+                Next::Again
+            }
+            Some(false) if now < *until => Next::Wait,
+            _ => {
+                let (order, from) = (std::mem::take(order), *next);
+                cx.ups.release(*up, false, cx.clients);
+                connect_from(x, order, from, ci, cx)
+            }
+        },
+        State::Sending { up, sent } => {
+            let up = *up;
+            let Some(conn) = cx.ups.conns.get_mut(up) else { return fail(x, c, up, cx) };
+            while *sent < c.request.len() {
+                if !conn.writable {
+                    return Next::Wait;
+                }
+                match conn.stream.write(&c.request[*sent..]) {
+                    Ok(0) => return fail(x, c, up, cx),
+                    Ok(n) => *sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return fail(x, c, up, cx),
+                }
+            }
+            c.response.clear();
+            x.state = State::Head { up };
+            Next::Again
+        }
+        State::Head { up } => {
+            let up = *up;
+            loop {
+                let Some(conn) = cx.ups.conns.get_mut(up) else { return fail(x, c, up, cx) };
+                if !conn.readable {
+                    return Next::Wait;
+                }
+                match conn.stream.read(cx.scratch) {
+                    Ok(0) => return fail(x, c, up, cx),
+                    Ok(n) => {
+                        conn.readable = n == cx.scratch.len() || conn.hup;
+                        c.response.extend_from_slice(&cx.scratch[..n]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        conn.readable = false;
+                        return Next::Wait;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return fail(x, c, up, cx),
+                }
+                loop {
+                    match parse_response_head(&c.response, x.head_request) {
+                        None => break,
+                        Some(Err(())) => return fail(x, c, up, cx),
+                        // 1xx interim responses are not relayed: the front already answered Expect itself.
+                        Some(Ok(head)) if head.status < 200 => {
+                            c.response.drain(..head.len);
+                        }
+                        Some(Ok(head)) => return relay_head(x, c, up, head, cx),
+                    }
+                }
+                if c.response.len() > MAX_RESPONSE_HEAD {
+                    return fail(x, c, up, cx);
+                }
+            }
+        }
+        State::Body { up, tracker, cut, kind, .. } => {
+            let up = *up;
+            let mut pass = Vec::new();
+            loop {
+                if c.out.len() > RELAY_BACKLOG && !c.owes_nothing() {
+                    return Next::Wait;
+                }
+                let Some(conn) = cx.ups.conns.get_mut(up) else { return Next::Close };
+                if !conn.readable {
+                    return Next::Wait;
+                }
+                let n = match conn.stream.read(cx.scratch) {
+                    // The worker's connection ended: for a body that runs until close this is its end, for any
+                    // other it is a lost connection, which the client sees as one.
+                    Ok(0) => return Next::Close,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        conn.readable = false;
+                        return Next::Wait;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Next::Close,
+                };
+                conn.readable = n == cx.scratch.len() || conn.hup;
+                let data = &cx.scratch[..n];
+                match cut.as_mut() {
+                    None => c.owe(data, now),
+                    Some(watch) => {
+                        pass.clear();
+                        let reached = watch.relay(data, &mut pass);
+                        if reached && *kind == ResponseBody::Chunked {
+                            pass.truncate(whole_chunks(&pass));
+                        }
+                        c.owe(&pass, now);
+                        if reached {
+                            // The simulated drop: no terminating chunk, the connection closes (the client reads EOF
+                            // inside the body, as when a real connection is lost). The worker's connection goes too.
+                            return Next::Close;
+                        }
+                    }
+                }
+                if tracker.feed(data) {
+                    return finish(x, c, up, cx);
+                }
+            }
+        }
+    }
+}
+
+fn connect_from(x: &mut Exchange, order: Vec<usize>, from: usize, ci: usize, cx: &mut Context) -> Next {
+    for (k, &worker) in order.iter().enumerate().skip(from) {
+        if let Some(up) = cx.ups.connect(worker, ci, cx.registry) {
+            x.state = State::Connecting { up, order, next: k + 1, until: cx.now + UPSTREAM_CONNECT_TIMEOUT };
+            return Next::Again;
+        }
+    }
+    if cx.now >= x.wait_until {
+        return Next::Refuse(|f| &f.config.rejections.unavailable);
+    }
+    x.state = State::Choose { retry_at: Some(cx.now + UPSTREAM_RETRY) };
+    Next::Wait
+}
+
+/// The worker's connection failed before a response head. A kept-alive connection may have been closed by its worker
+/// just now; such a request never reached the application and is sent again once on a new connection.
+fn fail(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next {
+    let reused = cx.ups.conns.get_mut(up).is_some_and(|conn| conn.served > 0);
+    cx.ups.release(up, false, cx.clients);
+    x.state = State::Choose { retry_at: None };
+    if reused && c.response.is_empty() && x.attempt == 0 {
+        x.attempt = 1;
+        return Next::Again;
+    }
+    Next::Refuse(|f| &f.config.rejections.bad_gateway)
+}
+
+fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, cx: &mut Context) -> Next {
+    if let Some(conn) = cx.ups.conns.get_mut(up) {
+        conn.served += 1;
+    }
+    let response = std::mem::take(&mut c.response);
+    let (watch, reached) = match head.cut {
+        None => {
+            c.owe(&response, cx.now);
+            (None, false)
+        }
+        Some(cut) => {
+            let (watch, mut first, reached) = announced_cut(&head, &response);
+            if reached && head.body == ResponseBody::Chunked {
+                let head_len = head.len - (cut.line.1 - cut.line.0);
+                first.truncate(head_len + whole_chunks(&first[head_len..]));
+            }
+            c.owe(&first, cx.now);
+            (watch, reached)
+        }
+    };
+    let mut tracker = BodyTracker::new(head.body);
+    let done = tracker.feed(&response[head.len..]);
+    c.response = response;
+    x.state = State::Body { up, tracker, cut: watch, kind: head.body, close: head.close };
+    if reached {
+        return Next::Close; // the cut reached already in the first bytes
+    }
+    if done {
+        return finish(x, c, up, cx);
+    }
+    Next::Again
+}
+
+fn finish(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next {
+    let State::Body { cut, close, .. } = &mut x.state else { return Next::Close };
+    if let Some(held) = cut.as_mut().map(CutWatch::take_held).filter(|h| !h.is_empty()) {
+        // The body ended inside what looked like the start of a marker: it was content after all.
+        c.owe(&held, cx.now);
+    }
+    let close = *close;
+    cx.ups.release(up, !close, cx.clients);
+    x.state = State::Choose { retry_at: None };
+    Next::Done { close: close || x.close }
+}
+
+/// How much of `relayed` (chunked body bytes that end just before the cut marker) to send: without the size line the
+/// application wrote for the marker's own chunk, so the client receives whole chunks only, as from a server that
+/// stopped between two writes.
+pub(crate) fn whole_chunks(relayed: &[u8]) -> usize {
+    let Some(line) = relayed.strip_suffix(b"\r\n") else { return relayed.len() };
+    let start = line.iter().rposition(|&b| b == b'\n').map_or(0, |lf| lf + 1);
+    let size = &line[start..];
+    if !size.is_empty() && size.iter().all(u8::is_ascii_hexdigit) {
+        start
+    } else {
+        relayed.len()
+    }
+}
+
+/// For a response whose head announces a cut: the watch over its body (None if the token is malformed), the first
+/// bytes to relay (the head without the announcement, then the body bytes read with it, up to any marker), and
+/// whether the marker was among them.
+fn announced_cut(head: &ResponseHead, response: &[u8]) -> (Option<CutWatch>, Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(response.len());
+    let Some(cut) = head.cut else {
+        out.extend_from_slice(response);
+        return (None, out, false);
+    };
+    out.extend_from_slice(&response[..cut.line.0]);
+    out.extend_from_slice(&response[cut.line.1..head.len]);
+    let Some((start, end)) = cut.token else {
+        out.extend_from_slice(&response[head.len..]);
+        return (None, out, false);
+    };
+    let mut watch = CutWatch::new(&response[start..end]);
+    let reached = watch.relay(&response[head.len..], &mut out);
+    (Some(watch), out, reached)
+}

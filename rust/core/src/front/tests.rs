@@ -1,0 +1,188 @@
+//! The front end to end: a fake worker on a loopback port, a client on a real socket.
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use super::{Front, FrontConfig, Rejection, Rejections};
+
+fn config() -> FrontConfig {
+    let r = Rejection { status: 400, content_type: "application/json".into(), body: b"{}".to_vec() };
+    FrontConfig {
+        idle_timeout: Duration::from_secs(5),
+        header_timeout: Duration::from_secs(5),
+        body_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(5),
+        keepalive_requests: 0,
+        max_connections: 64,
+        max_head_bytes: 64 * 1024,
+        max_body_bytes: 1 << 20,
+        routed_methods: vec![b"GET".to_vec(), b"POST".to_vec()],
+        rejections: Rejections {
+            bad_request: r.clone(),
+            head_too_large: r.clone(),
+            body_too_large: r.clone(),
+            timeout: r.clone(),
+            bad_gateway: r.clone(),
+            unavailable: r,
+        },
+    }
+}
+
+/// A worker that answers every request on each connection with `response`, written in `parts` (one write each,
+/// as the application server writes one chunk per item).
+fn worker(parts: Vec<Vec<u8>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let parts = parts.clone();
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    for part in &parts {
+                        if stream.write_all(part).is_err() {
+                            return;
+                        }
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn front(upstream: SocketAddr) -> Arc<Front> {
+    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[upstream], config()).unwrap();
+    front.start().unwrap();
+    front
+}
+
+/// Sends one request on a fresh connection and reads until the front closes it (or 2 s pass).
+fn exchange(front: &Front) -> Vec<u8> {
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match client.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the front did not close the connection: {e}; got {}", String::from_utf8_lossy(&got)),
+        }
+    }
+}
+
+const TOKEN: &[u8] = b"0123456789abcdef0123456789abcdef";
+const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n";
+
+fn event_chunk(text: &str) -> Vec<u8> {
+    let data = format!("data: {text}\n\n");
+    format!("{:x}\r\n{data}\r\n", data.len()).into_bytes()
+}
+
+#[test]
+fn a_stream_that_reaches_its_cut_marker_ends_without_its_last_chunk() {
+    let marker = [&[0u8][..], TOKEN].concat();
+    let head = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n"].concat();
+    let marker_chunk = [format!("{:x}\r\n", marker.len()).as_bytes(), &marker, b"\r\n"].concat();
+    let parts = vec![head, event_chunk("one"), event_chunk("two"), marker_chunk, event_chunk("never"), b"0\r\n\r\n".to_vec()];
+    let front = front(worker(parts));
+    let got = exchange(&front);
+    let expected = [HEAD, b"\r\n", &event_chunk("one"), &event_chunk("two")].concat();
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+}
+
+#[test]
+fn a_cut_leaves_out_the_size_line_of_the_marker_chunk_only() {
+    assert_eq!(super::exchange::whole_chunks(b"5\r\nhello\r\n21\r\n"), 10);
+    assert_eq!(super::exchange::whole_chunks(b"21\r\n"), 0);
+    assert_eq!(super::exchange::whole_chunks(b"5\r\nhello\r\n"), 10); // "hello" is data, not a size line: kept
+    assert_eq!(super::exchange::whole_chunks(b"5\r\nhel"), 6); // the marker inside a chunk: nothing to leave out
+    assert_eq!(super::exchange::whole_chunks(b""), 0);
+}
+
+#[test]
+fn the_marker_in_the_first_read_cuts_right_after_the_head() {
+    let marker = [&[0u8][..], TOKEN].concat();
+    let first = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n", &event_chunk("one"), b"21\r\n", &marker, b"\r\n0\r\n\r\n"].concat();
+    let front = front(worker(vec![first]));
+    let got = exchange(&front);
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&[HEAD, b"\r\n", &event_chunk("one")].concat()));
+}
+
+#[test]
+fn without_a_marker_the_announced_stream_ends_normally_and_the_connection_stays() {
+    let head = [HEAD, b"X-Sentra-Cut: ", TOKEN, b"\r\n\r\n"].concat();
+    let near = [&[0u8][..], &TOKEN[..31], b"X"].concat(); // one byte off: content, relayed as it is
+    let near_chunk = [format!("{:x}\r\n", near.len()).as_bytes(), &near, b"\r\n"].concat();
+    let parts = vec![head, event_chunk("one"), near_chunk.clone(), b"0\r\n\r\n".to_vec()];
+    let front = front(worker(parts));
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let expected = [HEAD, b"\r\n", &event_chunk("one"), &near_chunk, b"0\r\n\r\n"].concat();
+    for _ in 0..2 {
+        client.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        let mut got = vec![0u8; expected.len()];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    }
+}
+
+/// A worker that counts the connections it accepted and answers each request with a fixed response.
+fn counting_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[test]
+fn one_worker_connection_serves_one_client_connection_after_another() {
+    let (addr, accepted) = counting_worker();
+    let front = front(addr);
+    for _ in 0..3 {
+        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut got = vec![0u8; 40];
+        client.read_exact(&mut got).unwrap();
+        assert!(got.ends_with(b"\r\n\r\nok"), "{}", String::from_utf8_lossy(&got));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_request_that_asks_to_close_is_answered_and_the_connection_closed() {
+    let (addr, _) = counting_worker();
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert!(got.ends_with(b"\r\n\r\nok"), "{}", String::from_utf8_lossy(&got));
+    assert_eq!(front.in_flight(), 0);
+}
