@@ -153,7 +153,7 @@ impl EventLoop {
                     let id = self.next_id;
                     self.next_id += 1;
                     let mut c = Client::new(id, stream, now);
-                    self.schedule(ci, &mut c);
+                    self.schedule(ci, &mut c, now);
                     self.clients.insert(c);
                     self.front.open.fetch_add(1, Ordering::SeqCst);
                 }
@@ -209,7 +209,7 @@ impl EventLoop {
         drop(c); // closing the socket also removes it from the poll set
     }
 
-    fn schedule(&mut self, ci: usize, c: &mut Client) {
+    fn schedule(&mut self, ci: usize, c: &mut Client, now: Instant) {
         let config = &self.front.config;
         let send = (!c.owes_nothing()).then(|| c.out_since + config.send_timeout);
         let phase = match &c.phase {
@@ -224,6 +224,9 @@ impl EventLoop {
             (a, b) => a.or(b),
         };
         if let Some(d) = c.deadline {
+            // A deadline is acted on when reached; one that is already past (it cannot be, but if it were) must not
+            // make the timer loop spin.
+            let d = d.max(now + Duration::from_millis(1));
             if c.scheduled.is_none_or(|s| d < s) {
                 self.timers.push(Reverse((d, ci, c.id)));
                 c.scheduled = Some(d);
@@ -234,7 +237,7 @@ impl EventLoop {
     fn drive(&mut self, ci: usize, now: Instant) {
         let Some(mut c) = self.clients.take(ci) else { return };
         if self.advance(ci, &mut c, now) {
-            self.schedule(ci, &mut c);
+            self.schedule(ci, &mut c, now);
             self.clients.put(ci, c);
         } else {
             self.clients.release(ci);
