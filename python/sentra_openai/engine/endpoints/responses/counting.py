@@ -156,13 +156,13 @@ def prompt_period(day: str | None) -> str:
 
 
 def _early_prompt_tokens(counter, model, req: ResponsesRequest, early: dict[str, Any], role: str) -> int:
-    """What the early prompt adds: its own system message, a message for instructions "", the multi_tool_use
-    namespace beside function tools that may be called in parallel."""
+    """What the early prompt adds: its own system message; with function tools, their message's frame and, when they
+    may be called in parallel, the multi_tool_use namespace in it."""
     fmt = model.prompt_format
     encoding = model.encoding
     frame = fmt.tokens_per_message + counter.count_text(encoding, role)
     total = frame + counter.count_text(encoding, early["system_message"])
-    if req.instructions == "" and early["empty_instructions_message"]:
+    if req.functions and early["tools_message"]:
         total += frame
     if req.functions and req.parallel_tool_calls:
         total += counter.count_text(encoding, early["parallel_tools_namespace"])
