@@ -20,6 +20,8 @@ from conftest import ROOT, SUITE_AS_OF, start_server
 from openapi_schemas import validate
 from sentra_openai.catalog import Catalog
 from sentra_openai.engine.endpoints.responses import counting
+from sentra_openai.engine.endpoints.responses.request import parse_responses_request
+from sentra_openai.tokens import TokenCounter
 
 pytestmark = pytest.mark.server
 
@@ -164,3 +166,45 @@ def test_folded_characters_explain_the_story_gaps(server_on, stem):
     response = httpx.post(server_on(recording_day(path)).base_url + capture["request"]["path"],
                           json={**body, "input": restored}, headers={"authorization": "Bearer sk-test"}, timeout=30)
     assert _final_of_stream(response.text)["usage"]["input_tokens"] == capture["response"]["body"]["usage"]["input_tokens"]
+
+
+# Real recordings outside the capture set (pydantic/pydantic-ai tests/models/cassettes/test_openai_responses, MIT),
+# as (cassette, day recorded, request body, real input_tokens): they check the rules the captures were read from.
+_FRANCE = {"content": "What is the capital of France?", "role": "user"}
+_POTATO = {"content": "What is the capital of PotatoLand?", "role": "user"}
+_GET_CAPITAL = {"type": "function", "name": "get_capital", "description": "", "strict": True,
+                "parameters": {"additionalProperties": False, "properties": {"country": {"type": "string"}},
+                               "required": ["country"], "type": "object"}}
+_CAPITAL_CALL = [{"content": "", "role": "assistant"},
+                 {"type": "function_call", "call_id": "call_61", "name": "get_capital",
+                  "arguments": '{"country":"PotatoLand"}'},
+                 {"type": "function_call_output", "call_id": "call_61", "output": "Potato City"}]
+_GET_LOCATION = {"type": "function", "name": "get_location", "description": None, "strict": True,
+                 "parameters": {"additionalProperties": False, "properties": {"loc_name": {"type": "string"}},
+                                "required": ["loc_name"], "type": "object"}}
+_LOCATION_CALLS = [
+    {"type": "function_call", "call_id": "call_8b", "name": "get_location", "arguments": '{"loc_name":"Londos"}'},
+    {"type": "function_call", "call_id": "call_Ww", "name": "get_location", "arguments": '{"loc_name":"London"}'},
+    {"type": "function_call_output", "call_id": "call_8b",
+     "output": 'Wrong location, I only know about "London".\n\nFix the errors and try again.'},
+    {"type": "function_call_output", "call_id": "call_Ww", "output": '{"lat": 51, "lng": 0}'}]
+RECORDINGS = [
+    ("model_simple_response", "2025-03-27", {"input": [_FRANCE], "instructions": ""}, 32),
+    ("model_simple_response_with_tool_call", "2025-03-27",
+     {"input": [_POTATO], "instructions": "", "tools": [_GET_CAPITAL]}, 256),
+    ("model_simple_response_with_tool_call", "2025-03-27",
+     {"input": [_POTATO, *_CAPITAL_CALL], "instructions": "", "tools": [_GET_CAPITAL]}, 287),
+    ("model_instructions", "2025-04-07", {"input": [_FRANCE], "instructions": "You are a helpful assistant."}, 24),
+    ("model_retry", "2026-01-30",
+     {"input": [{"content": "What is the location of Londos and London?", "role": "user"}, *_LOCATION_CALLS],
+      "tools": [_GET_LOCATION]}, 115),
+]
+
+
+@pytest.mark.parametrize("cassette, day, body, real", RECORDINGS, ids=[f"{r[0]}-{r[3]}" for r in RECORDINGS])
+def test_recordings_outside_the_set_follow_the_rules(cassette, day, body, real):
+    model = _CATALOG.get("gpt-4o")
+    body = {"model": "gpt-4o", **body}
+    req = parse_responses_request(body, model.max_output, reasoning_model=False)
+    counted = counting.count_input(TokenCounter(), model, req, req.items, lambda item: None, day=day)
+    assert counted.total == real
