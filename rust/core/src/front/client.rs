@@ -14,6 +14,9 @@ use super::{Front, Rejection};
 const DROPPED: [&[u8]; 7] =
     [b"content-length", b"transfer-encoding", b"connection", b"expect", b"keep-alive", b"x-sentra-method", b"x-sentra-content-type"];
 
+/// Buffer capacity a connection keeps between requests.
+const KEPT_CAPACITY: usize = 64 * 1024;
+
 pub(crate) type Which = fn(&Front) -> &Rejection;
 
 pub(crate) enum Phase {
@@ -93,6 +96,21 @@ impl Client {
             in_flight: false,
             deadline: None,
             scheduled: None,
+        }
+    }
+
+    /// Gives back the memory of an unusually large request or response, so that a kept-alive connection holds
+    /// only what ordinary exchanges need.
+    pub fn trim_buffers(&mut self) {
+        for buf in [&mut self.request, &mut self.response, &mut self.body] {
+            if buf.capacity() > KEPT_CAPACITY {
+                buf.clear();
+                buf.shrink_to(KEPT_CAPACITY);
+            }
+        }
+        if self.owes_nothing() && self.out.capacity() > KEPT_CAPACITY {
+            self.out = Vec::new();
+            self.out_at = 0;
         }
     }
 

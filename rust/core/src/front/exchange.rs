@@ -100,6 +100,7 @@ pub(crate) fn step(c: &mut Client, ci: usize, cx: &mut Context) -> Step {
             Step::Again // the phase is Closing
         }
         Next::Done { close } => {
+            c.trim_buffers();
             c.phase = if close { Phase::Closing } else { Phase::Head { idle_since: cx.now, started: None } };
             Step::Again
         }
