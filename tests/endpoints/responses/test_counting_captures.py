@@ -188,7 +188,22 @@ _LOCATION_CALLS = [
     {"type": "function_call_output", "call_id": "call_8b",
      "output": 'Wrong location, I only know about "London".\n\nFix the errors and try again.'},
     {"type": "function_call_output", "call_id": "call_Ww", "output": '{"lat": 51, "lng": 0}'}]
+_PROMPTED = {"role": "system", "content": (
+    "\nAlways respond with a JSON object that's compatible with this schema:\n\n"
+    '{"properties": {"city": {"type": "string"}, "country": {"type": "string"}}, "required": ["city", "country"], '
+    '"type": "object", "additionalProperties": false, "title": "CityLocation"}'
+    "\n\nDon't include any text or Markdown fencing before or after.\n")}
+_COUNTRY = {"content": "What is the largest city in the user country?", "role": "user"}
+_GET_USER_COUNTRY = {"type": "function", "name": "get_user_country", "description": None, "strict": False,
+                     "parameters": {"additionalProperties": False, "properties": {}, "type": "object"}}
+_COUNTRY_CALL = [{"type": "function_call", "call_id": "call_OU", "name": "get_user_country", "arguments": "{}"},
+                 {"type": "function_call_output", "call_id": "call_OU", "output": "Mexico"}]
+_JSON_OBJECT = {"format": {"type": "json_object"}}
 RECORDINGS = [
+    ("prompted_output", "2026-01-30",
+     {"input": [_PROMPTED, _COUNTRY], "text": _JSON_OBJECT, "tools": [_GET_USER_COUNTRY]}, 114),
+    ("prompted_output", "2026-01-30",
+     {"input": [_PROMPTED, _COUNTRY, *_COUNTRY_CALL], "text": _JSON_OBJECT, "tools": [_GET_USER_COUNTRY]}, 133),
     ("model_simple_response", "2025-03-27", {"input": [_FRANCE], "instructions": ""}, 32),
     ("model_simple_response_with_tool_call", "2025-03-27",
      {"input": [_POTATO], "instructions": "", "tools": [_GET_CAPITAL]}, 256),
