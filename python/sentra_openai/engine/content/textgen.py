@@ -26,14 +26,17 @@ class GeneratedText:
     finish_reason: str  # "stop" | "length"
 
 
-def natural_length(rng: random.Random) -> int:
-    """How many tokens an unconstrained answer would have (lognormal, clipped; parameters in the lexicon)."""
+def natural_length(rng: random.Random, verbosity: str = "medium") -> int:
+    """How many tokens an unconstrained answer would have (lognormal, clipped; parameters in the lexicon), scaled
+    by the request's verbosity after the draw, so that one draw gives low < medium < high."""
     params = lexicon()["answer_length"]
     drawn = rng.lognormvariate(math.log(params["median_tokens"]), params["sigma"])
-    return max(params["min_tokens"], min(params["max_tokens"], round(drawn)))
+    factor = params["verbosity_factors"].get(verbosity, 1)
+    return max(params["min_tokens"], round(min(params["max_tokens"], drawn) * factor))
 
 
-def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: str = "") -> GeneratedText:
+def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: str = "",
+                    verbosity: str = "medium") -> GeneratedText:
     """A natural-length answer, cut at ``max_tokens`` tokens when it would be longer.
 
     The answer's content does not depend on ``max_tokens``: a smaller limit gives a prefix of the same text,
@@ -41,7 +44,7 @@ def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: 
     """
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
-    target = natural_length(rng)
+    target = natural_length(rng, verbosity)
     text, count = _compose(rng, target, max_tokens, encoding, salient_phrases(prompt))
     if count <= max_tokens:
         return GeneratedText(text, count, "stop")

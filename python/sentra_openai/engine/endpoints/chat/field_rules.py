@@ -46,6 +46,12 @@ def _values_for(field: str, model_id: str) -> list[str] | None:
     return None if rule is None else rule.get("values")
 
 
+def verbosity_values(model_id: str) -> list[str]:
+    """The verbosity values a model takes (config/request_fields.yaml): chat's `verbosity` and the Responses API's
+    `text.verbosity` alike; a model without the knob takes only medium."""
+    return _values_for("verbosity", model_id) or ["medium"]
+
+
 def check(model, body: dict[str, Any], catalog) -> None:
     """Raises OpenAI's 400 for the first field of `body` this model does not take as given."""
     f = Fields(body)

@@ -128,8 +128,16 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
         return _tool_result_answer(req, encoding, rng, cap), False
     # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
     # sequences the whole answer is needed, since a stop that straddles the limit must still win.
-    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text())
+    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text(),
+                                     verbosity_of(req))
     return answer.text, answer.finish_reason == "length"
+
+
+def verbosity_of(req: ChatRequest) -> str:
+    """The answer length the request asks for (chat's `verbosity`; the Responses API passes its text.verbosity here),
+    checked against the model by field_rules: a model without the knob only takes medium."""
+    verbosity = req.raw.get("verbosity")
+    return verbosity if isinstance(verbosity, str) else "medium"
 
 
 def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import random
 from typing import Any
 
 from ....tokens import render_functions
@@ -85,9 +86,13 @@ def handle(call: Call) -> Outcome:
     encoding = services.tokens.encoding(model.encoding)
     # Everything in the body but the fields that only change delivery or bookkeeping decides the content.
     key = _content_key(call, model.id, req)
+    # `verbosity` changes the answer's length, not what it draws: the RNG is seeded without it (low shorter, high
+    # longer than the same prompt's medium answer); the content cache still tells them apart.
+    verbosity = chat_generate.verbosity_of(req)
     try:
         choices = call.generated(
-            key, lambda rng: [chat_generate.generate_choice(i, req, model, encoding, rng, services.fixtures) for i in range(req.n)]
+            f"{key}:{verbosity}", lambda _: [chat_generate.generate_choice(i, req, model, encoding, rng, services.fixtures)
+                                            for rng in [random.Random(key)] for i in range(req.n)]
         )
     except schema_gen.SchemaGenerationError as exc:
         # A schema no value can satisfy: OpenAI rejects such schemas up front with invalid_json_schema.
@@ -149,7 +154,8 @@ def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:
     memo = (call.settings.seed, model_id, body) if type(body) is bytes and len(body) <= _CONTENT_KEY_MAX_BODY else None
     key = _CONTENT_KEYS.get(memo) if memo is not None else None
     if key is None:
-        key = call.content_key("chat", model_id, sorted((k, v) for k, v in req.raw.items() if k not in _DELIVERY_FIELDS))
+        key = call.content_key("chat", model_id, sorted((k, v) for k, v in req.raw.items()
+                                                        if k not in _DELIVERY_FIELDS and k != "verbosity"))
         if memo is not None:
             _CONTENT_KEYS[memo] = key
             if len(_CONTENT_KEYS) > _CONTENT_KEYS_SIZE:

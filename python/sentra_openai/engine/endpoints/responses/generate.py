@@ -62,7 +62,7 @@ def chat_request_for(req: ResponsesRequest, messages: list[dict[str, Any]], func
         logprobs=req.includes("message.output_text.logprobs"), top_logprobs=req.top_logprobs, stream=req.stream,
         include_usage=False, include_obfuscation=req.include_obfuscation, tools=functions, tool_choice=tool_choice,
         parallel_tool_calls=req.parallel_tool_calls, legacy_functions=False, response_format=fmt,
-        service_tier=req.service_tier, raw={},
+        service_tier=req.service_tier, raw={"verbosity": req.verbosity},  # chat's generator reads the length asked
     )
 
 

@@ -5,10 +5,11 @@ conversations, store, background) of storage.py.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from .... import costing
-from ... import respond, service_tiers
+from ... import errors, respond, service_tiers
 from ...core import Call
 from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
@@ -60,6 +61,7 @@ class Prepared:
                 check_reasoning_model_rules(body, self.req.effort)
                 if self.req.effort is not None:
                     field_rules.check_reasoning_effort(self.model, self.req.effort, "reasoning.effort")
+            _check_verbosity(self.model, self.req.verbosity)
             # From here on the request's tier is the one it is served at, which the response reports.
             self.req.service_tier = service_tiers.served_tier(self.model, self.req.service_tier)
         except ApiError:
@@ -89,6 +91,18 @@ class Prepared:
             while len(self.items) > 1 and self.items[0].get("type") == "function_call_output":
                 self.items = self.items[1:]  # an output without its call would be refused
             self.count = self._count(call)
+
+
+def _check_verbosity(model, verbosity: str) -> None:
+    """A model without the verbosity knob takes only medium (config/request_fields.yaml): OpenAI's 400 in the form of
+    chat's (concordia#164: "Unsupported value: 'verbosity' does not support 'low' with this model. Supported values
+    are: 'medium'."; on /v1/responses the other values fail too, big-AGI#947), named after text.verbosity."""
+    allowed = field_rules.verbosity_values(model.id)
+    if verbosity not in allowed:
+        listed = ", ".join(f"'{value}'" for value in allowed[:-1])
+        listed = f"{listed}, and '{allowed[-1]}'" if listed else f"'{allowed[-1]}'"
+        raise errors.unsupported_value("text.verbosity", f"'text.verbosity' does not support '{verbosity}' with this "
+                                                         f"model. Supported values are: {listed}.")
 
 
 def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +143,16 @@ def handle_create(call: Call) -> Outcome:
     fault = call.check_fault(model.id, req.stream)
 
     encoding = services.tokens.encoding(model.encoding)
-    content = sorted((k, v) for k, v in req.raw.items() if k not in _DELIVERY_FIELDS)
-    key = call.content_key("responses", model.id, content, prepared.items, req.include)
+    # text.verbosity changes the answer's length, not what it draws: the RNG is seeded without it, so that one prompt
+    # answers shorter at low and longer at high (the content cache still tells the three apart).
+    content = sorted((k, v) for k, v in ((k, _without_verbosity(v) if k == "text" else v)
+                                         for k, v in req.raw.items() if k not in _DELIVERY_FIELDS) if v != {})
+    seed_key = call.content_key("responses", model.id, content, prepared.items, req.include)
     try:
-        planned = call.generated(key, lambda rng: generate.plan_output(req, count.messages, model, encoding, rng,
-                                                                        services.fixtures, prepared.items))
+        planned = call.generated(f"{seed_key}:{req.verbosity}",
+                                 lambda _: generate.plan_output(req, count.messages, model, encoding,
+                                                                random.Random(seed_key), services.fixtures,
+                                                                prepared.items))
     except schema_gen.SchemaGenerationError as exc:
         param = "text.format.schema" if req.text_format["type"] == "json_schema" else "tools"
         raise ApiError(400, f"Invalid schema: {exc}", param=param, code="invalid_json_schema") from None
@@ -198,6 +217,10 @@ def handle_create(call: Call) -> Outcome:
     if req.background:
         return respond.json_outcome(storage.queued_view(final))
     return respond.json_outcome(final, delay=timing.total)
+
+
+def _without_verbosity(text: Any) -> Any:
+    return {k: v for k, v in text.items() if k != "verbosity"} if isinstance(text, dict) else text
 
 
 def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, events, timing, queued: float) -> None:

@@ -215,6 +215,7 @@ def _check_item(item: Any, index: int) -> dict[str, Any]:
     if kind not in ITEM_TYPES:
         raise errors.invalid_value(f"{path}.type", kind, ITEM_TYPES)
     i = Fields(item, path)
+    i.string("id")  # an item's id is a string (the spec's items), whatever the type
     if kind == "message":
         role = item.get("role")
         if role is None:

@@ -110,7 +110,7 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
            "timeline": timeline.absolute(now) if timeline is not None else None,
            "_background": bool(response.get("background")), "_cancelled_at": None}
     entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
-               if isinstance(item, dict) and item.get("id")]
+               if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]]
     store.put_many([*entries, (RESPONSES, rid, doc, None)], created_at=now)  # one write: all visible at once
 
 
