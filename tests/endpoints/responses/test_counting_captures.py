@@ -199,7 +199,25 @@ _GET_USER_COUNTRY = {"type": "function", "name": "get_user_country", "descriptio
 _COUNTRY_CALL = [{"type": "function_call", "call_id": "call_OU", "name": "get_user_country", "arguments": "{}"},
                  {"type": "function_call_output", "call_id": "call_OU", "output": "Mexico"}]
 _JSON_OBJECT = {"format": {"type": "json_object"}}
+
+
+def _strict_object(properties: dict, required: list) -> dict:  # pydantic-ai's key order
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _tagged(kind: str, first: str, second: str) -> dict:
+    data = _strict_object({first: {"type": "string"}, second: {"type": "string"}}, [first, second])
+    return _strict_object({"kind": {"type": "string", "const": kind}, "data": data}, ["kind", "data"])
+
+
+_RESULT_FORMAT = {"format": {"type": "json_schema", "name": "final_result", "strict": True, "schema": _strict_object(
+    {"result": {"anyOf": [_tagged("CityLocation", "city", "country"),
+                          _tagged("CountryLanguage", "country", "language")]}}, ["result"])}}
 RECORDINGS = [
+    ("native_output_multiple", "2026-01-30",
+     {"input": [_COUNTRY], "text": _RESULT_FORMAT, "tools": [_GET_USER_COUNTRY]}, 142),
+    ("native_output_multiple", "2026-01-30",
+     {"input": [_COUNTRY, *_COUNTRY_CALL], "text": _RESULT_FORMAT, "tools": [_GET_USER_COUNTRY]}, 161),
     ("prompted_output", "2026-01-30",
      {"input": [_PROMPTED, _COUNTRY], "text": _JSON_OBJECT, "tools": [_GET_USER_COUNTRY]}, 114),
     ("prompted_output", "2026-01-30",
