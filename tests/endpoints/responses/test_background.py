@@ -76,11 +76,14 @@ def test_cancel_freezes_an_unfinished_response(driven):
     assert status == 200 and again == later
 
 
-def test_cancel_after_completion_returns_the_completed_response(driven):
+def test_cancel_after_completion_is_refused(driven):
+    """OpenAI's 400 (a real error body relayed in BerriAI/litellm#39617); the response stays completed."""
     _, created = driven.call("POST", "/v1/responses", {"model": "gpt-4o-mini", "input": "Hi", "background": True})
     driven.now = _timeline(driven, created["id"])["completes_at"] + 1
     status, answer = driven.call("POST", f"/v1/responses/{created['id']}/cancel")
-    assert status == 200 and answer["status"] == "completed"
+    assert status == 400 and answer["error"] == {"message": "Cannot cancel a completed response.",
+                                                 "type": "invalid_request_error", "param": None, "code": None}
+    assert driven.call("GET", f"/v1/responses/{created['id']}")[1]["status"] == "completed"
 
 
 def test_replay_of_a_running_background_stream_waits_for_each_event(driven):

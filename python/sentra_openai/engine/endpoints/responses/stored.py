@@ -258,13 +258,18 @@ def cancel_response(call: Call) -> Outcome:
 
     def cancel(current: dict[str, Any]) -> dict[str, Any] | None:
         if is_done(current, now):
-            return None  # finished (or cancelled) already: cancelling again changes nothing
+            return None  # finished (or cancelled) already: nothing changes
         return {**current, "_cancelled_at": now}
 
     updated = call.services.state.update(RESPONSES, response_id, cancel)
     if updated is None:
         raise response_not_found(response_id)
-    return respond.json_outcome(_shown(visible(updated, now), set()))
+    shown = visible(updated, now)
+    if shown.get("status") in ("completed", "incomplete", "failed"):
+        # A response that finished cannot be cancelled: OpenAI's 400 "Cannot cancel a completed response." (real
+        # api.openai.com error relayed in BerriAI/litellm#39617, 2026-09); cancelling twice returns the cancelled one.
+        raise ApiError(400, f"Cannot cancel a {shown['status']} response.")
+    return respond.json_outcome(_shown(shown, set()))
 
 
 def list_input_items(call: Call) -> Outcome:
