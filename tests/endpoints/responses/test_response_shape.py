@@ -132,3 +132,18 @@ def test_a_streamed_reasoning_item_is_encrypted_anew_at_each_event(fast_server, 
     with_done = openai_client.responses.input_tokens.count(model="gpt-5.5", input=[*turn, done, answer])
     with_final = openai_client.responses.input_tokens.count(model="gpt-5.5", input=[*turn, final, answer])
     assert with_done.input_tokens == with_final.input_tokens
+
+
+def test_the_replay_of_a_response_created_without_streaming_has_the_stream_shape(fast_server):
+    body = create(fast_server, model="gpt-5.5", input="Name three rivers.")
+    with httpx.stream("GET", f"{fast_server.api_url}/responses/{body['id']}", params={"stream": "true"},
+                      headers=HEADERS, timeout=30) as response:
+        text = response.read().decode()
+    events = [json.loads(block.split("\ndata: ", 1)[1]) for block in text.split("\n\n") if block.strip()]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    for event in events:
+        keys = list(event)
+        assert keys[0] == "type" and keys[1:] == sorted(keys[1:]), keys
+        if "response" in event:
+            assert "billing" not in event["response"] and event["response"]["tool_usage"] == ZERO_TOOL_USAGE
+    assert events[-1]["type"] == "response.completed" and events[-1]["response"]["output"] == body["output"]

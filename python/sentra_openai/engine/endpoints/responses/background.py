@@ -120,7 +120,9 @@ def background_events(events: list[dict[str, Any]], offsets: list[float] | None 
 
 def synthetic_events(response: dict[str, Any]) -> list[dict[str, Any]]:
     """The event sequence of a stored response that was not streamed when created: lifecycle events around each
-    output item's added/done pair (and, for messages, its parts with the text in one delta), numbered from 0."""
+    output item's added/done pair (and, for messages, its parts with the text in one delta), numbered from 0.
+    Stream snapshots have no `billing` (every raw stream capture)."""
+    response = {key: value for key, value in response.items() if key != "billing"}
     started = _in_flight(response, "in_progress", [])
     events: list[dict[str, Any]] = [{"type": "response.created", "response": started},
                                     {"type": "response.in_progress", "response": started}]
@@ -147,7 +149,9 @@ def synthetic_events(response: dict[str, Any]) -> list[dict[str, Any]]:
     final = {"completed": "response.completed", "incomplete": "response.incomplete",
              "failed": "response.failed"}.get(str(response.get("status")), "response.completed")
     events.append({"type": final, "response": response})
-    return [{"type": event["type"], "sequence_number": number, **{k: v for k, v in event.items() if k != "type"}}
+    # `type` first, then the other keys in alphabetical order, as the raw streams send them (stream.py).
+    return [{"type": event["type"], **dict(sorted((k, v) for k, v in {**event, "sequence_number": number}.items()
+                                                  if k != "type"))}
             for number, event in enumerate(events)]
 
 
