@@ -127,6 +127,7 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
         total += counter.count_text(encoding, render_functions(req.functions, dialect)) + rule("tools_overhead")
         if harmony and req.instructions:
             total += rule("harmony_instructions_with_tools")
+        total += counter.tool_choice_tokens(model, tool_choice_as_read(req))
     if isinstance(req.text_format, dict) and req.text_format.get("type") == "json_object":
         total += rule("json_object_format")[dialect]
     early = early_prompt(day)
@@ -136,6 +137,16 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
     total += counter.response_format_tokens(model, req.text_format,
                                             in_developer_message=bool(req.instructions or req.functions))
     return InputCount(max(total, 1), messages)
+
+
+def tool_choice_as_read(req: ResponsesRequest) -> Any:
+    """The tool_choice the prompt carries (chat's rule prices it, tokens/counter.py tool_choice_tokens): "required"
+    with one function tool and no built-in one forces that function, as a named choice does
+    (config/responses.yaml counting.required_one_tool_is_named)."""
+    choice = req.tool_choice
+    if choice == "required" and len(req.functions) == 1 and not req.builtins and rule("required_one_tool_is_named"):
+        return {"type": "function", "name": req.functions[0].get("name", "")}
+    return choice
 
 
 def _call_part(counter, encoding: str, frame: int, template: str, name: str, body: str) -> int:
