@@ -35,15 +35,18 @@ def encode(pcm: bytes, fmt: str) -> bytes:
             out.writeframes(pcm)
         return buffer.getvalue()
     encoder = speech.settings()["encoders"][fmt]
-    return _encode_with_ffmpeg(pcm, rate, encoder["container"], encoder["codec"], encoder.get("bit_rate"))
+    return _encode_with_ffmpeg(pcm, rate, encoder["container"], encoder["codec"], encoder.get("bit_rate"),
+                               {key: str(value) for key, value in (encoder.get("options") or {}).items()})
 
 
-def _encode_with_ffmpeg(pcm: bytes, rate: int, container: str, codec: str, bit_rate: int | None) -> bytes:
+def _encode_with_ffmpeg(pcm: bytes, rate: int, container: str, codec: str, bit_rate: int | None,
+                        options: dict[str, str]) -> bytes:
     import av  # imported on first use: a server that never speaks does not load FFmpeg
 
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as out:
-        stream = cast("av.audio.stream.AudioStream", out.add_stream(codec, rate=rate, layout="mono"))
+        added = out.add_stream(codec, rate=rate, layout="mono", options=options)
+        stream = cast("av.audio.stream.AudioStream", added)
         if bit_rate:
             stream.bit_rate = bit_rate
         frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
