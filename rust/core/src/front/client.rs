@@ -118,6 +118,10 @@ impl Client {
         matches!(self.phase, Phase::Head { .. }) && self.buf.is_empty() && !self.in_flight && self.owes_nothing()
     }
 
+    pub fn owed(&self) -> usize {
+        self.out.len() - self.out_at
+    }
+
     pub fn owes_nothing(&self) -> bool {
         self.out_at >= self.out.len()
     }

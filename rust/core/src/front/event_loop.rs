@@ -300,9 +300,16 @@ impl EventLoop {
             match step {
                 Step::Again => {}
                 Step::Wait => {
-                    let flushed = c.flush(now).is_ok();
+                    let owed = !c.owes_nothing();
+                    if c.flush(now).is_err() {
+                        return false;
+                    }
                     settle(&front, c);
-                    return flushed;
+                    if !(owed && c.owes_nothing()) {
+                        return true;
+                    }
+                    // The client took the whole backlog: a relay that stopped reading for it may read on (no event
+                    // would say so).
                 }
                 // What is still owed goes out first (a cut, a body that ran until close, an idle connection closed
                 // right after its last response).

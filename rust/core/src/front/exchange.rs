@@ -195,7 +195,7 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
             let up = *up;
             let mut pass = Vec::new();
             loop {
-                if c.out.len() > RELAY_BACKLOG && !c.owes_nothing() {
+                if c.owed() > RELAY_BACKLOG {
                     return Next::Wait;
                 }
                 let Some(conn) = cx.ups.conns.get_mut(up) else { return Next::Close };
@@ -232,6 +232,8 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
                         }
                     }
                 }
+                // Sent as it comes; a write error shows at the next flush, which closes the connection.
+                let _ = c.flush(now);
                 if tracker.feed(data) {
                     return finish(x, c, up, cx);
                 }

@@ -186,3 +186,69 @@ fn a_request_that_asks_to_close_is_answered_and_the_connection_closed() {
     assert!(got.ends_with(b"\r\n\r\nok"), "{}", String::from_utf8_lossy(&got));
     assert_eq!(front.in_flight(), 0);
 }
+
+/// A worker that answers one request per connection and then closes it without saying so (as a worker does when
+/// its keep-alive timeout ends between two requests).
+fn one_shot_worker() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            if matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_pooled_worker_connection_closed_by_its_worker_is_replaced() {
+    let front = front(one_shot_worker());
+    for _ in 0..5 {
+        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        let mut got = vec![0u8; 40];
+        client.read_exact(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&got));
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_not_buffered_for() {
+    const TOTAL: usize = 64 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {TOTAL}\r\n\r\n").as_bytes());
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if stream.write_all(&block).is_err() {
+                return; // the front gave up on the client and closed this connection too
+            }
+        }
+    });
+    let mut config = config();
+    config.send_timeout = Duration::from_millis(100);
+    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], config).unwrap();
+    front.start().unwrap();
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    thread::sleep(Duration::from_millis(800)); // reads nothing for far longer than send_timeout
+    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(n) = client.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        received += n;
+    }
+    assert!(received < TOTAL, "the whole body arrived: the front buffered it for a client that read nothing");
+}
