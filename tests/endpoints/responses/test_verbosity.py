@@ -65,3 +65,19 @@ def test_models_without_verbosity_take_only_medium(openai_client):
     assert refused.value.code == "unsupported_value" and refused.value.param == "text.verbosity"
     assert "Supported values are: 'medium'." in refused.value.message
     assert openai_client.responses.create(model="gpt-4o-mini", input="Hi", text={"verbosity": "medium"}).status == "completed"
+
+
+def test_the_answer_after_a_tool_result_follows_verbosity_too(openai_client):
+    tool = {"type": "function", "name": "get_weather", "description": "Get the weather for a city", "strict": True,
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                           "additionalProperties": False}}
+    lengths = {}
+    for verbosity in ("low", "medium", "high"):
+        turn = [{"role": "user", "content": "What is the weather in Paris?"},
+                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+                {"type": "function_call_output", "call_id": "call_1", "output": "Sunny, 21 C"}]
+        answer = openai_client.responses.create(model="gpt-5-mini", input=turn, tools=[tool],
+                                                text={"verbosity": verbosity})
+        assert answer.output_text.startswith("Based on the result (Sunny, 21 C)")
+        lengths[verbosity] = _words(answer.output_text)
+    assert lengths["low"] < lengths["medium"] < lengths["high"], lengths

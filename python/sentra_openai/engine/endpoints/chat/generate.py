@@ -146,7 +146,7 @@ def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: 
     if len(result) > 200:
         result = result[:200].rstrip() + "..."
     lead = f"Based on the result ({result}), " if result else "Based on the result, "
-    follow = textgen.generate_text(rng, max(budget - 40, 1), encoding, req.last_user_text())
+    follow = textgen.generate_answer(rng, max(budget - 40, 1), encoding, req.last_user_text(), verbosity_of(req)).text
     return lead + follow[:1].lower() + follow[1:]
 
 

@@ -133,8 +133,8 @@ def cancel_watch(call: Call, response_id: str, every: float) -> Callable[[], boo
         if seen["cancelled"] or now - seen["read_at"] < every:
             return seen["cancelled"]
         seen["read_at"] = now
-        doc = state.get("responses", response_id)
-        seen["cancelled"] = doc is not None and doc.get("_cancelled_at") is not None
+        # The small flag the cancel route writes (stored.CANCELS), not the response with all its events.
+        seen["cancelled"] = state.get("response_cancels", response_id) is not None
         return seen["cancelled"]
 
     return cancelled

@@ -25,6 +25,7 @@ __all__ = [
 
 RESPONSES = "responses"
 ITEMS = "items"  # every stored input and output item by its id (item_reference), parent = its response
+CANCELS = "response_cancels"  # response id -> {"cancelled_at"}: what a background stream in progress watches
 INCLUDABLE = [
     "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
     "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
@@ -245,6 +246,7 @@ def delete_response(call: Call) -> Outcome:
     if not store.delete(RESPONSES, response_id):
         raise response_not_found(response_id)
     store.delete_children(ITEMS, response_id)
+    store.delete(CANCELS, response_id)
     # reference §1.4 [SPEC example]
     return respond.json_outcome({"id": response_id, "object": "response", "deleted": True})
 
@@ -264,6 +266,9 @@ def cancel_response(call: Call) -> Outcome:
     updated = call.services.state.update(RESPONSES, response_id, cancel)
     if updated is None:
         raise response_not_found(response_id)
+    if updated.get("_cancelled_at") == now:
+        # A small flag beside the response, which a stream being sent reads without loading its events.
+        call.services.state.put(CANCELS, response_id, {"cancelled_at": now}, created_at=now)
     shown = visible(updated, now)
     if shown.get("status") in ("completed", "incomplete", "failed"):
         # A response that finished cannot be cancelled: OpenAI's 400 "Cannot cancel a completed response." (real
