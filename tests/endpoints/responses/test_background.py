@@ -8,6 +8,7 @@ from __future__ import annotations
 import openai
 import orjson
 import pytest
+from openapi_schemas import validate
 from sentra_openai.config import load_settings
 from sentra_openai.engine import Request, build_engine
 from sentra_openai.state import MemoryStore
@@ -209,6 +210,8 @@ def test_a_background_stream_starts_queued_and_goes_in_progress_after_the_wait(d
     assert [e["response"]["status"] for e in events[:3]] == ["queued", "queued", "in_progress"]
     assert [piece.due for piece in plan.pieces[:3]] == [0.0, 0.0, pytest.approx(wait)]
     assert all(piece.due >= wait for piece in plan.pieces[2:])
+    for event in events:
+        validate("ResponseStreamEvent", event)
 
 
 def test_a_background_stream_notices_a_cancel(driven):
