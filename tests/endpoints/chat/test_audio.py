@@ -228,6 +228,8 @@ def test_input_audio_is_checked_and_refused_on_models_that_do_not_hear(client):
     assert error["param"] == "messages[0].content[1].input_audio.data"
     error = bad_request(lambda: ask("gpt-audio-mini", {"data": "%%%", "format": "mp3"}))
     assert error["param"] == "messages[0].content[1].input_audio.data"
+    error = bad_request(lambda: ask("gpt-audio-mini", {"data": good}))
+    assert (error["param"], error["code"]) == ("messages[0].content[1].input_audio.format", "missing_required_parameter")
 
 
 def test_the_audio_parameter_is_checked_as_openai_checks_it(client):

@@ -168,6 +168,9 @@ def prompt_seconds(body: dict[str, Any]) -> float:
         if not isinstance(data, str):
             raise ApiError(400, f"Missing required parameter: '{path}.input_audio.data'.",
                            param=f"{path}.input_audio.data", code="missing_required_parameter")
+        if fmt is None:
+            raise ApiError(400, f"Missing required parameter: '{path}.input_audio.format'.",
+                           param=f"{path}.input_audio.format", code="missing_required_parameter")
         if fmt not in audio_codec.INPUT_FORMATS:
             raise errors.invalid_value(f"{path}.input_audio.format", fmt, list(audio_codec.INPUT_FORMATS))
         seconds = _seconds_of(data, fmt)
