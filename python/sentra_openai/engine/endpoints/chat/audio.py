@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -182,13 +183,24 @@ def prompt_seconds(body: dict[str, Any]) -> float:
     return total
 
 
-@lru_cache(maxsize=64)
+_MEASURED: dict[tuple[bytes, str], float | None] = {}  # digest of a part's data -> its length (not the data: MBs)
+_MEASURED_SIZE = 256
+
+
 def _seconds_of(data: str, fmt: str) -> float | None:
+    """The part's length in seconds, None when it is not base64 of a `fmt` file; an agent resends the same audio
+    every turn, so lengths are remembered by digest (field_rules checks a part, the pipeline counts it)."""
+    key = (hashlib.blake2b(data.encode(), digest_size=16).digest(), fmt)
+    if key in _MEASURED:
+        return _MEASURED[key]
     try:
-        raw = base64.b64decode(data, validate=True)
-        return audio_codec.duration_seconds(raw, fmt)
+        seconds: float | None = audio_codec.duration_seconds(base64.b64decode(data, validate=True), fmt)
     except (binascii.Error, ValueError):
-        return None
+        seconds = None
+    _MEASURED[key] = seconds
+    if len(_MEASURED) > _MEASURED_SIZE:
+        _MEASURED.pop(next(iter(_MEASURED)))
+    return seconds
 
 
 # ---- usage and cost -----------------------------------------------------------------------------------------------
