@@ -34,6 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
+const LISTEN_BACKLOG: libc::c_int = 4096;
+
 /// A canned answer for requests the front refuses itself, in the application's own error format.
 #[derive(Debug, Clone)]
 pub struct Rejection {
@@ -113,6 +115,12 @@ impl Front {
     /// Binds the public address (a busy port is an error: no SO_REUSEPORT here).
     pub fn bind(addr: SocketAddr, upstreams: &[SocketAddr], config: FrontConfig) -> io::Result<Arc<Front>> {
         let listener = TcpListener::bind(addr)?;
+        // std listens with a backlog of 128: a burst of connections beyond it (1000 clients opening streams at once)
+        // has SYNs dropped and retried a second later. Listening again raises it (capped by net.core.somaxconn).
+        // SAFETY: listen on a descriptor we own.
+        unsafe {
+            libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG);
+        }
         let port = listener.local_addr()?.port();
         Ok(Arc::new(Front {
             config,
