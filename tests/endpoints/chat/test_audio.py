@@ -291,3 +291,11 @@ def test_a_damaged_audio_file_gets_a_400_never_a_500(server):
             assert response.status_code in (200, 400), response.text
             if response.status_code == 400:
                 assert response.json()["error"]["param"] == "messages[0].content[0].input_audio.data"
+
+
+def test_each_of_n_choices_speaks_its_own_answer(client):
+    completion = speak(client, model="gpt-audio-mini", n=2)
+    first, second = (choice.message.audio for choice in completion.choices)
+    assert first.id != second.id and first.data != second.data
+    details = completion.usage.completion_tokens_details
+    assert details.audio_tokens == sum(math.ceil(expected_seconds(a.transcript) * 20) for a in (first, second))
