@@ -186,6 +186,12 @@ def unrecognized_argument(name: str) -> ApiError:
     return ApiError(400, f"Unrecognized request argument supplied: {name}")
 
 
+def unknown_parameter(param: str) -> ApiError:
+    """The Responses API family's wording for a field it does not know (openai-wire.md, error table), nested fields
+    named by their path (`reasoning.bogus`)."""
+    return ApiError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+
+
 def legacy_context_exceeded(limit: int, prompt_tokens: int, completion_tokens: int) -> ApiError:
     """The older wording the completions and embeddings endpoints still use (no param, no code)."""
     return ApiError(

@@ -134,9 +134,16 @@ class Fields:
         raise errors.invalid_type(self.param(name), "a string or array of strings", value)
 
     def reject_unknown(self, known: frozenset[str]) -> None:
+        """Chat's wording, which names the field without its path."""
         for name in self.data:
             if name not in known:
                 raise errors.unrecognized_argument(name)
+
+    def reject_unknown_parameters(self, known: frozenset[str] | set[str]) -> None:
+        """The Responses API family's wording, which names the field by its path."""
+        for name in self.data:
+            if name not in known:
+                raise errors.unknown_parameter(self.param(name))
 
 
 def check_metadata(metadata: Any) -> dict[str, str]:

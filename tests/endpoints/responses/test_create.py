@@ -148,7 +148,9 @@ def test_logprobs_when_included(openai_client):
      "missing_required_parameter"),
     ({"model": "gpt-4o", "input": "Hi", "previous_response_id": "resp_123", "conversation": "conv_1"}, None,
      "mutually_exclusive_parameters"),
-    ({"model": "gpt-4o", "input": "Hi", "bogus": 1}, None, None),
+    ({"model": "gpt-4o", "input": "Hi", "bogus": 1}, "bogus", "unknown_parameter"),
+    ({"model": "gpt-5", "input": "Hi", "reasoning": {"bogus": 1}}, "reasoning.bogus", "unknown_parameter"),
+    ({"model": "gpt-5", "input": "Hi", "text": {"colour": "red"}}, "text.colour", "unknown_parameter"),
 ])
 def test_bad_requests_get_openai_400s(fast_server, body, param, code):
     response = raw_create(fast_server, **body)
@@ -157,6 +159,8 @@ def test_bad_requests_get_openai_400s(fast_server, body, param, code):
     validate("ErrorResponse", response.json())
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param and error["code"] == code
+    if code == "unknown_parameter":  # the Responses API's wording, not chat's "Unrecognized request argument"
+        assert error["message"] == f"Unknown parameter: '{param}'."
 
 
 def test_reasoning_effort_none_keeps_sampling_parameters(openai_client):

@@ -15,7 +15,7 @@ from typing import Any
 from ... import errors, respond
 from ...core import Call, Engine
 from ...types import Outcome
-from ...validation import parse_json_object
+from ...validation import Fields, parse_json_object
 from . import stored
 
 KNOWN_FIELDS = frozenset({"model", "input", "previous_response_id", "instructions", "prompt_cache_key",
@@ -32,9 +32,7 @@ def register(engine: Engine) -> None:
 
 def compact(call: Call) -> Outcome:
     body = parse_json_object(call.request.body)
-    for name in body:
-        if name not in KNOWN_FIELDS:
-            raise errors.unrecognized_argument(name)
+    Fields(body).reject_unknown_parameters(KNOWN_FIELDS)
     if "model" not in body or body["model"] is None:
         raise errors.missing_parameter("model")
     if not isinstance(body["model"], str):

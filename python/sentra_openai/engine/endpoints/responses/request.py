@@ -96,7 +96,7 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
                             counting_only: bool = False) -> ResponsesRequest:
     """`counting_only`: the input_tokens route, whose body requires nothing (the spec's TokenCountsBody)."""
     f = Fields(body)
-    f.reject_unknown(KNOWN_FIELDS)
+    f.reject_unknown_parameters(KNOWN_FIELDS)
     for name, kind, bounds in _CHECKED_ONLY:
         if name in body:
             getattr(f, kind)(name, **bounds)
@@ -117,10 +117,12 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     max_tool_calls = f.integer("max_tool_calls", minimum=0)  # the spec sets no minimum: 0 allows no built-in call
     text = f.obj("text") or {}
     t = Fields(text, "text")
+    t.reject_unknown_parameters({"format", "verbosity"})
     text_format = _parse_format(t.obj("format"), items, instructions)
     verbosity = t.string("verbosity", choices=["low", "medium", "high"]) or "medium"
     reasoning = f.obj("reasoning") or {}
     r = Fields(reasoning, "reasoning")
+    r.reject_unknown_parameters({"effort", "summary", "generate_summary", "context", "mode"})
     effort = r.string("effort", choices=EFFORTS)
     summary = r.string("summary", choices=["auto", "concise", "detailed"])
     summary = summary or r.string("generate_summary", choices=["auto", "concise", "detailed"])
