@@ -46,10 +46,15 @@ def _values_for(field: str, model_id: str) -> list[str] | None:
     return None if rule is None else rule.get("values")
 
 
-def verbosity_values(model_id: str) -> list[str]:
-    """The verbosity values a model takes (config/request_fields.yaml): chat's `verbosity` and the Responses API's
-    `text.verbosity` alike; a model without the knob takes only medium."""
-    return _values_for("verbosity", model_id) or ["medium"]
+def check_verbosity(model, verbosity: str, param: str) -> None:
+    """The verbosity values a model takes (config/request_fields.yaml), chat's `verbosity` and the Responses API's
+    `text.verbosity` alike: a model without the knob takes only medium. OpenAI's wording (concordia#164: "Unsupported
+    value: 'verbosity' does not support 'low' with this model. Supported values are: 'medium'."; on /v1/responses
+    big-AGI#947 shows the other values failing too), named after the field sent."""
+    allowed = _values_for("verbosity", model.id) or ["medium"]
+    if verbosity not in allowed:
+        raise errors.unsupported_value(param, f"'{param}' does not support '{verbosity}' with this model. "
+                                              f"Supported values are: {_listed(allowed)}.")
 
 
 def check(model, body: dict[str, Any], catalog) -> None:
@@ -60,11 +65,7 @@ def check(model, body: dict[str, Any], catalog) -> None:
         check_reasoning_effort(model, effort, "reasoning_effort")
     verbosity = f.string("verbosity", choices=["low", "medium", "high"])
     if verbosity is not None:
-        allowed = _values_for("verbosity", model.id) or ["medium"]
-        if verbosity not in allowed:
-            # The form OpenAI uses for a value an older model lacks (temperature, verbosity on gpt-4.1).
-            raise errors.unsupported_value("verbosity", f"'{verbosity}' is not supported with the '{model.snapshot}' "
-                                           f"model. Supported values are: {_listed(allowed)}.")
+        check_verbosity(model, verbosity, "verbosity")
     _prompt_cache_options(model, f)
     _prediction(model, body, f)
     _web_search(model, f)

@@ -61,7 +61,7 @@ class Prepared:
                 check_reasoning_model_rules(body, self.req.effort)
                 if self.req.effort is not None:
                     field_rules.check_reasoning_effort(self.model, self.req.effort, "reasoning.effort")
-            _check_verbosity(self.model, self.req.verbosity)
+            field_rules.check_verbosity(self.model, self.req.verbosity, "text.verbosity")
             # From here on the request's tier is the one it is served at, which the response reports.
             self.req.service_tier = service_tiers.served_tier(self.model, self.req.service_tier)
         except ApiError:
@@ -91,18 +91,6 @@ class Prepared:
             while len(self.items) > 1 and self.items[0].get("type") == "function_call_output":
                 self.items = self.items[1:]  # an output without its call would be refused
             self.count = self._count(call)
-
-
-def _check_verbosity(model, verbosity: str) -> None:
-    """A model without the verbosity knob takes only medium (config/request_fields.yaml): OpenAI's 400 in the form of
-    chat's (concordia#164: "Unsupported value: 'verbosity' does not support 'low' with this model. Supported values
-    are: 'medium'."; on /v1/responses the other values fail too, big-AGI#947), named after text.verbosity."""
-    allowed = field_rules.verbosity_values(model.id)
-    if verbosity not in allowed:
-        listed = ", ".join(f"'{value}'" for value in allowed[:-1])
-        listed = f"{listed}, and '{allowed[-1]}'" if listed else f"'{allowed[-1]}'"
-        raise errors.unsupported_value("text.verbosity", f"'text.verbosity' does not support '{verbosity}' with this "
-                                                         f"model. Supported values are: {listed}.")
 
 
 def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:
