@@ -18,7 +18,7 @@ pytestmark = pytest.mark.server
 # The raw 2026 streams' order (capture phase_streamed_on_part_start-0), with the non-streamed body's billing.
 RESPONSE_KEYS = ["id", "object", "created_at", "status", "background", "billing", "completed_at", "error",
                  "frequency_penalty", "incomplete_details", "instructions", "max_output_tokens", "max_tool_calls",
-                 "model", "output", "parallel_tool_calls", "presence_penalty", "previous_response_id",
+                 "model", "moderation", "output", "parallel_tool_calls", "presence_penalty", "previous_response_id",
                  "prompt_cache_key", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier",
                  "store", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "usage",
                  "user", "metadata"]

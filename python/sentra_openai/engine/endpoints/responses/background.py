@@ -50,6 +50,8 @@ def _in_flight(response: dict[str, Any], status: str, output: list[dict[str, Any
     view["status"] = status
     view["output"] = output
     view["usage"] = None
+    if view.get("moderation") is not None:  # the answer is not moderated before it is written (moderated.py)
+        view["moderation"] = None
     if "completed_at" in view:
         view["completed_at"] = None
     if status in ("queued", "in_progress", "cancelled"):

@@ -63,19 +63,21 @@ def effective_context(req: ResponsesRequest, model: str) -> str:
     return shape["context_default"]
 
 
-def tool_usage(items: list[dict[str, Any]], image_tokens: Callable[[dict[str, Any]], tuple[int, int]]) -> dict[str, Any]:
-    """What the built-in tools used: image generation's tokens (`image_tokens(item)` gives one call's text input
-    and image output tokens) and the web searches made (one request per web_search_call)."""
-    text_in = image_out = 0
+def tool_usage(items: list[dict[str, Any]],
+               image_tokens: Callable[[dict[str, Any]], tuple[int, int, int]]) -> dict[str, Any]:
+    """What the built-in tools used: image generation's tokens (`image_tokens(item)` gives one call's text input,
+    image input and image output tokens) and the web searches made (one request per web_search_call)."""
+    text_in = image_in = image_out = 0
     for item in items:
         if item.get("type") == "image_generation_call":
-            text, image = image_tokens(item)
-            text_in, image_out = text_in + text, image_out + image
+            text, pictures_in, pictures_out = image_tokens(item)
+            text_in, image_in, image_out = text_in + text, image_in + pictures_in, image_out + pictures_out
     searches = sum(1 for item in items if item.get("type") == "web_search_call")
     return {
-        "image_gen": {"input_tokens": text_in, "input_tokens_details": {"image_tokens": 0, "text_tokens": text_in},
+        "image_gen": {"input_tokens": text_in + image_in,
+                      "input_tokens_details": {"image_tokens": image_in, "text_tokens": text_in},
                       "output_tokens": image_out, "output_tokens_details": {"image_tokens": image_out, "text_tokens": 0},
-                      "total_tokens": text_in + image_out},
+                      "total_tokens": text_in + image_in + image_out},
         "web_search": {"num_requests": searches},
     }
 
@@ -89,8 +91,11 @@ def _shape() -> dict[str, Any]:
 def response_object(meta: Meta, req: ResponsesRequest, *, status: str, output: list[dict[str, Any]],
                     usage_body: dict[str, Any] | None, completed_at: int | None = None,
                     incomplete_reason: str | None = None, error: dict[str, Any] | None = None,
-                    tool_usage_body: dict[str, Any] | None = None, streamed: bool = False) -> dict[str, Any]:
+                    tool_usage_body: dict[str, Any] | None = None, streamed: bool = False,
+                    moderation: dict[str, Any] | None = None) -> dict[str, Any]:
     """`tool_usage_body`: the tool_usage block (reasoning models only, config/responses.yaml reasoning_shape).
+    `moderation`: the moderated response's results (moderated.py); null when not asked, on every model (captures:
+    gpt-4.1 conversation_id_auto-2 of 2026-05-01, gpt-5 moderation-0, gpt-5.5, gpt-5.6-sol), after `model`.
     `streamed`: a snapshot inside a stream event, which has no `billing` (every raw stream capture, 2025-03 ..
     2026-07) and echoes service_tier "auto" until the response is done (phase_streamed_on_part_start-0)."""
     body: dict[str, Any] = {
@@ -118,6 +123,7 @@ def response_object(meta: Meta, req: ResponsesRequest, *, status: str, output: l
         "max_output_tokens": req.max_output_tokens,
         "max_tool_calls": req.max_tool_calls,
         "model": meta.model,
+        "moderation": moderation,
         "output": output,
         "parallel_tool_calls": req.parallel_tool_calls,
         "presence_penalty": 0.0,

@@ -5,6 +5,7 @@ conversations, store, background) of storage.py.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -16,13 +17,16 @@ from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import token_charge
 from ...realism.latency import Timing, plan_timing
 from ...retirement import as_of_day
+from ...content.image_codec import ImageFacts
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
+from ....tokens.image_size import DEFAULT_IMAGE_SIZE, image_dimensions
 from ..chat import field_rules
 from ..chat import pipeline as chat_pipeline
 from . import body as wire
-from . import builtin_tools, counting, generate, ids, storage, stream
+from .. import gpt_image
+from . import builtin_tools, counting, generate, ids, moderated, storage, stream, tool_fees
 from .request import ResponsesRequest, check_reasoning_model_rules, parse_responses_request
 
 # Fields that change how an answer is delivered, billed or kept, not what it says (left out of the content key).
@@ -62,6 +66,8 @@ class Prepared:
                 if self.req.effort is not None:
                     field_rules.check_reasoning_effort(self.model, self.req.effort, "reasoning.effort")
             field_rules.check_verbosity(self.model, self.req.verbosity, "text.verbosity")
+            if body.get("moderation") is not None:
+                moderated.check(body, call.services.catalog)
             # From here on the request's tier is the one it is served at, which the response reports.
             self.req.service_tier = service_tiers.served_tier(self.model, self.req.service_tier)
         except ApiError:
@@ -154,8 +160,6 @@ def handle_create(call: Call) -> Outcome:
     cached = chat_pipeline.cached_prefix_tokens(call, model, cache_req, encoding, input_tokens)
     respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens,
                           service_tiers.tier_prices(model, req.service_tier))
-    if planned.builtin is not None:
-        _add_fee(call, planned.builtin)
 
     timing = plan_timing(call.rng, model.latency, prompt_tokens=input_tokens - cached,
                          output_tokens=max(planned.visible_pieces, 1), hidden_tokens=planned.reasoning_tokens,
@@ -177,17 +181,26 @@ def handle_create(call: Call) -> Outcome:
     output = generate.build_items(planned, response_ids, logprobs=req.includes("message.output_text.logprobs"),
                                   encrypted=encrypted)
     status = "incomplete" if planned.incomplete else "completed"
+    reason = "max_output_tokens" if planned.incomplete else None
+    moderation = None
+    if req.raw.get("moderation") is not None:
+        moderation, blocked = moderated.moderate(call, req.raw["moderation"], req.instructions, prepared.items, output)
+        if blocked:  # the answer is withheld (moderated.py: assumed shape)
+            planned, output = _withheld(planned, output)
+            status, reason = "incomplete", "content_filter"
     usage = wire.usage(input_tokens, cached, planned.output_tokens, planned.reasoning_tokens)
     done = dict(status=status, output=output, usage_body=usage, completed_at=created_at + max(int(queued + timing.total), 0),
-                incomplete_reason="max_output_tokens" if planned.incomplete else None,
-                tool_usage_body=wire.tool_usage(output, lambda item: _image_gen_tokens(call, item)))
+                incomplete_reason=reason, moderation=moderation,
+                tool_usage_body=wire.tool_usage(output, lambda item: _image_gen_tokens(call, req, prepared.items, item)))
+    if planned.builtin is not None:
+        _add_fee(call, req, model, planned.builtin, done["tool_usage_body"]["image_gen"])
     final = wire.response_object(meta, req, **done)
     # Streamed and background responses keep their events (GET ?stream=true replays them); the real API refuses to
     # replay a foreground non-streamed response, so its events are not even built.
     events = []
     if req.stream or req.background:
         start = wire.response_object(meta, req, status="in_progress", output=[], usage_body=None,
-                                     tool_usage_body=wire.tool_usage([], lambda item: (0, 0)), streamed=True)
+                                     tool_usage_body=wire.tool_usage([], lambda item: (0, 0, 0)), streamed=True)
         streamed_final = wire.response_object(meta, req, **done, streamed=True)
         events = stream.event_list(call, planned, output, start, streamed_final, timing, req.include_obfuscation,
                                    reissue)
@@ -205,6 +218,12 @@ def handle_create(call: Call) -> Outcome:
     if req.background:
         return respond.json_outcome(storage.queued_view(final))
     return respond.json_outcome(final, delay=timing.total)
+
+
+def _withheld(planned, output: list[dict[str, Any]]):
+    """A blocked answer keeps only its reasoning items (the planned ones too, so that a stream matches)."""
+    kept = [i for i, item in enumerate(output) if item["type"] == "reasoning"]
+    return (dataclasses.replace(planned, items=[planned.items[i] for i in kept]), [output[i] for i in kept])
 
 
 def _without_verbosity(text: Any) -> Any:
@@ -240,27 +259,47 @@ def _reissued(call: Call, item: dict[str, Any], reasoning_tokens: int, length: i
                                                                  call.id_rng)}
 
 
-# The image_generation tool's model when it names none (the spec's ImageGenTool.model default).
-_IMAGE_TOOL_MODEL = "gpt-image-1"
-
-
-def _image_gen_tokens(call: Call, item: dict[str, Any]) -> tuple[int, int]:
-    """One image_generation call's text input tokens (its prompt) and image output tokens (the catalog's table of the
-    tool's image model, as /v1/images bills them)."""
+def _image_gen_tokens(call: Call, req: ResponsesRequest, items: list[dict[str, Any]],
+                      item: dict[str, Any]) -> tuple[int, int, int]:
+    """One image_generation call's text input tokens (its prompt), image input tokens (the images of the last user
+    message, which the tool edits from, under the image model's own rule: gpt_image.input_image_tokens, as
+    /v1/images/edits bills them) and image output tokens (the catalog's table of the tool's image model)."""
+    tool = next((t for t in req.builtins if t.get("type") == "image_generation"), None)
+    image_model = tool_fees.image_model(tool, call.services.catalog)
     prompt_tokens = call.services.tokens.count_text("o200k_base", item.get("revised_prompt") or "")
-    image_model = call.services.catalog.get(_IMAGE_TOOL_MODEL)
-    table = (image_model.image_output_tokens or {}) if image_model is not None else {}
+    if image_model is None:
+        return prompt_tokens, 0, 0
+    fidelity = (tool or {}).get("input_fidelity") or "low"
+    image_in = sum(gpt_image.input_image_tokens(image_model, facts, fidelity) for facts in _last_user_images(items))
+    table = image_model.image_output_tokens or {}
     by_size = table.get(item.get("quality") if item.get("quality") in table else "medium") or {}
-    return prompt_tokens, int(by_size.get(item.get("size") or "1024x1024", by_size.get("1024x1024", 0)))
+    return prompt_tokens, image_in, int(by_size.get(item.get("size") or "1024x1024", by_size.get("1024x1024", 0)))
+
+
+def _last_user_images(items: list[dict[str, Any]]) -> list[ImageFacts]:
+    """The sizes of the input_image parts of the last user message (an http(s) URL is never fetched: the default
+    size, as chat counts it)."""
+    last = next((i for i in reversed(items) if i.get("type", "message") == "message" and i.get("role") == "user"), None)
+    content = last.get("content") if last else None
+    facts = []
+    for part in content if isinstance(content, list) else []:
+        if isinstance(part, dict) and part.get("type") == "input_image":
+            url = part.get("image_url")
+            width, height = (image_dimensions(url) if isinstance(url, str) else None) or DEFAULT_IMAGE_SIZE
+            facts.append(ImageFacts("png", width, height, "RGB"))
+    return facts
 
 
 def _delayed(timing: Timing, seconds: float) -> Timing:
     return Timing(timing.ttft + seconds, tuple(t + seconds for t in timing.token_times), timing.total + seconds)
 
 
-def _add_fee(call: Call, kind: str) -> None:
+def _add_fee(call: Call, req: ResponsesRequest, model, kind: str, image_usage: dict[str, Any]) -> None:
+    """The built-in tool's fee on top of the tokens (tool_fees.py; config/responses.yaml builtin_tools)."""
+    tool = next((t for t in req.builtins if builtin_tools.family(t["type"]) == kind), None)
     record = call.record
-    record.cost_picodollars += costing.image_cost_picodollars(1, builtin_tools.fee_micros(kind))  # one call, in pico
+    record.cost_picodollars += tool_fees.fee_picodollars(kind, tool, model, image_usage, call.services.catalog,
+                                                         as_of_day(call.settings))
     record.cost_usd = costing.format_usd(record.cost_picodollars)
 
 
