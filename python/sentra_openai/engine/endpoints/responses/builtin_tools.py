@@ -186,13 +186,6 @@ def cite(text: str, use: BuiltinUse) -> list[dict[str, Any]]:
     return annotations
 
 
-def fee_micros(kind: str) -> int:
-    """The per-call fee in micro-dollars (config/responses.yaml builtin_tools)."""
-    from decimal import Decimal
-
-    return int(Decimal(counting.settings()["builtin_tools"][kind]["usd_per_call"]) * 1_000_000)
-
-
 def seconds_per_call(kind: str) -> float:
     """How long the tool works before the answer starts, unscaled (config/responses.yaml builtin_tools)."""
     return float(counting.settings()["builtin_tools"][kind]["seconds_per_call"])
