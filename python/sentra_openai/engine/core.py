@@ -330,14 +330,15 @@ class Engine:
     def _finish(self, call: Call, outcome: Outcome) -> Outcome:
         record = call.record
         record.status = outcome.status
-        simulated_ms = int(outcome.delay * 1000) + call.elapsed_ms()
+        elapsed_ms = call.elapsed_ms()  # read once: the header and the record tell the same time
+        simulated_ms = int(outcome.delay * 1000) + elapsed_ms
         headers = self.common_headers(call, simulated_ms)
         headers.update(call.response_headers)
         headers.update(outcome.headers)
         headers["x-sentra-cost-usd"] = record.cost_usd
         headers["x-response-time-ms"] = str(simulated_ms)
         outcome.headers = headers
-        record.latency_s = outcome.delay + call.elapsed_ms() / 1000
+        record.latency_s = outcome.delay + elapsed_ms / 1000
         record.stream = outcome.stream is not None
         if outcome.stream is not None and outcome.stream.pieces:
             record.latency_s += outcome.stream.pieces[-1].due  # a stream takes until its last event is due

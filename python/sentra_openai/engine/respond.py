@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -124,7 +125,12 @@ def charge_tokens(call: Call, model, prompt_tokens: int, cached_tokens: int, com
 def text_prices(model) -> costing.Prices:
     """The catalog's prices in the costing form."""
     p = model.prices
-    return costing.Prices.of(p.input_micros, p.cached_input_micros, p.output_micros)
+    return _prices_of(p.input_micros, p.cached_input_micros, p.output_micros)
+
+
+@functools.lru_cache(maxsize=1024)  # Prices is frozen: one per catalog price triple, not one per request
+def _prices_of(input_micros: int, cached_input_micros: int | None, output_micros: int) -> costing.Prices:
+    return costing.Prices.of(input_micros, cached_input_micros, output_micros)
 
 
 def charge_images(call: Call, n: int, price_micro: int) -> None:

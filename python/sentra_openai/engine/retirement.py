@@ -9,14 +9,23 @@ that pins a run.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 
 from ..catalog import Catalog, ModelInfo
 from ..config import Settings
 
+_SECONDS_PER_DAY = 86_400
+_EPOCH = datetime.date(1970, 1, 1)
+_cached_day: tuple[int, str] = (-1, "")  # (days since the epoch, its ISO date): a datetime per day, not per request
+
 
 def utc_today() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    global _cached_day
+    day_number = int(time.time() // _SECONDS_PER_DAY)  # epoch days are UTC days (POSIX time has no leap seconds)
+    if day_number != _cached_day[0]:
+        _cached_day = (day_number, (_EPOCH + datetime.timedelta(days=day_number)).isoformat())
+    return _cached_day[1]
 
 
 # What "today" means: the real UTC date. A test suite may replace it to pin engines built with the defaults.

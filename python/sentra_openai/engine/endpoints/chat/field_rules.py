@@ -34,6 +34,7 @@ def rules() -> dict[str, list[dict[str, Any]]]:
         return yaml.safe_load(handle)
 
 
+@lru_cache(maxsize=4096)  # a pure function of the rules file read once: the glob matching was a request's cost
 def _rule(field: str, model_id: str) -> dict[str, Any] | None:
     for rule in rules().get(field, []):
         if any(fnmatch.fnmatchcase(model_id, pattern) for pattern in rule["models"]):
