@@ -67,10 +67,6 @@ KNOWN_GAPS = {
                                                "for its schema title: no rule found"),
     "test_responses_usage_limit_not_exceeded-0": (1, _MINI),
     "test_responses_usage_limit_not_exceeded-1": (1, _MINI + "; a hand-made cassette repeating -0's count"),
-    "test_openai_responses_reasoning_generate_summary-0": (1, "computer-use-preview, one capture: 15 = 3 + 1 + 9 + 2 "
-                                                              "is harmony's reply priming (it takes reasoning "
-                                                              "summaries), but the catalog gives it gpt-4o's format "
-                                                              "(priming 3) and harmony only to reasoning models"),
 }
 # Captures the simulator cannot replay: the model is not one it can stand in for.
 SKIPPED: dict[str, str] = {}

@@ -136,6 +136,9 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
     # The schema is rendered into the prompt as on chat (tokens/response_format_render.py, one rule for both APIs).
     total += counter.response_format_tokens(model, req.text_format,
                                             in_developer_message=bool(req.instructions or req.functions))
+    # A model whose Responses prompt ends with another reply priming than its chat format's (config/responses.yaml
+    # counting.reply_priming).
+    total += (rule("reply_priming") or {}).get(model.id, fmt.reply_priming) - fmt.reply_priming
     return InputCount(max(total, 1), messages)
 
 
