@@ -67,6 +67,9 @@ def test_a_moderated_response_carries_both_results_as_the_capture(fast_server, o
     assert sdk.moderation.output.flagged is False
     stored = openai_client.responses.retrieve(sdk.id)
     assert stored.moderation.model_dump() == sdk.moderation.model_dump()
+    # The same classifier as POST /v1/moderations: the question gets the same scores there.
+    alone = openai_client.moderations.create(model="omni-moderation-latest", input="What is the capital of France?")
+    assert alone.results[0].model_dump(by_alias=True)["category_scores"] == body["moderation"]["input"]["category_scores"]
 
 
 def test_a_moderated_stream_has_the_results_in_its_final_response(fast_server, openai_client):

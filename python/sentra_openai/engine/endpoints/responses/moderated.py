@@ -39,7 +39,8 @@ def _rules(paths: tuple[str, ...]) -> ModerationRules:
 
 def _result(call: Call, rules: ModerationRules, model, name: str, texts: list[str], images: list[str]) -> dict[str, Any]:
     family = rules.family_of(model)
-    key = call.content_key("responses-moderation", model.id, texts, images)
+    # POST /v1/moderations' key: one text gets the same scores there and here.
+    key = call.content_key("moderation", model.id, texts, images)
     result = call.generated(key, lambda rng: rules.classify(model.id, family, texts, images, rng))
     return {"type": "moderation_result", "categories": result.categories,
             "category_applied_input_types": result.applied, "category_scores": result.scores,
