@@ -13,7 +13,7 @@ response in flight carry null (the spec's Moderation requires both sides, and th
 stream event of its own (the spec defines none). The input classified is the instructions and every message's text
 and image URLs; the output, the answer's text, refusals and function-call arguments. A `block` policy whose side is
 flagged withholds the answer: status incomplete with reason content_filter (the spec's incomplete_details reason;
-how a blocked response looks on the wire is unconfirmed).
+how a blocked response looks on the wire is unconfirmed), reasoning items kept, the generated tokens still billed.
 """
 
 from __future__ import annotations

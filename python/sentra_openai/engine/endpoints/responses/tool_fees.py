@@ -45,7 +45,7 @@ def _web_search(tool: dict[str, Any], model) -> int:
     if str(tool.get("type", "")).startswith("web_search_preview") and not model.reasoning:
         return _per_call(config["preview_non_reasoning_usd_per_call"])  # its search content tokens are free
     fee = _per_call(config["usd_per_call"])
-    if any(model.id == m or model.id.startswith(m + "-") for m in config["fixed_content_models"]):
+    if model.id in config["fixed_content_models"]:  # catalog ids: a dated snapshot resolves to its model
         fee += costing.cost_picodollars(int(config["fixed_content_tokens"]), 0, 0, respond.text_prices(model))
     return fee
 
