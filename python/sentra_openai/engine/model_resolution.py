@@ -38,15 +38,16 @@ def resolve_model_of_kind(call: Call, name: str, kind: str, surface: str = "chat
     kind, else with the catalog's first live model of `kind`, so that an embeddings call never lands on a chat model.
     """
     catalog = call.services.catalog
-    day = as_of_day(call.settings)
-    if live_model(catalog, name, day) is None and not call.settings.models.strict:
-        fallback = live_model(catalog, call.settings.models.fallback, day)
-        if fallback is None or fallback.kind != kind or (kind == "chat" and not fallback.serves(surface)):
-            fallback = next((m for m in live_models(catalog, day)
-                             if m.kind == kind and (kind != "chat" or m.serves(surface))), None)
-        if fallback is not None:
-            call.record.model = fallback.id
-            return fallback
+    if not call.settings.models.strict:  # (a strict server goes straight to resolve_model's 404)
+        day = as_of_day(call.settings)
+        if live_model(catalog, name, day) is None:
+            fallback = live_model(catalog, call.settings.models.fallback, day)
+            if fallback is None or fallback.kind != kind or (kind == "chat" and not fallback.serves(surface)):
+                fallback = next((m for m in live_models(catalog, day)
+                                 if m.kind == kind and (kind != "chat" or m.serves(surface))), None)
+            if fallback is not None:
+                call.record.model = fallback.id
+                return fallback
     model = call.resolve_model(name)
     if model.kind != kind:
         if kind == "completion" and model.kind == "chat":

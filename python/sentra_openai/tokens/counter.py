@@ -150,8 +150,10 @@ class TokenCounter:
             if any(m.get("role") in _SYSTEM_ROLES for m in messages):
                 tool_total += fmt.tools.system_message_adjust
             tool_total += self.tool_choice_tokens(model, tool_choice if tools else None, function_call)
-        developer = has_tools or any(m.get("role") in _SYSTEM_ROLES for m in messages)
-        format_total = self.response_format_tokens(model, response_format, in_developer_message=developer)
+        format_total = 0
+        if response_format is not None:  # most requests send none: skip the walk over the messages
+            developer = has_tools or any(m.get("role") in _SYSTEM_ROLES for m in messages)
+            format_total = self.response_format_tokens(model, response_format, in_developer_message=developer)
         return PromptCount(total=total + tool_total + format_total, image_tokens=image_total, tool_tokens=tool_total,
                            format_tokens=format_total)
 

@@ -122,9 +122,11 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     stream_options = f.obj("stream_options")
     if stream_options is not None and not stream:
         raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options")
-    options = Fields(stream_options or {}, "stream_options")
-    include_usage = bool(options.boolean("include_usage", False))
-    include_obfuscation = bool(options.boolean("include_obfuscation", True))
+    include_usage, include_obfuscation = False, True  # the defaults, when stream_options is absent
+    if stream_options is not None:
+        options = Fields(stream_options, "stream_options")
+        include_usage = bool(options.boolean("include_usage", False))
+        include_obfuscation = bool(options.boolean("include_obfuscation", True))
     service_tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast"])
 
     max_output, max_param = (max_completion, "max_completion_tokens") if max_completion is not None else (max_tokens, "max_tokens")
