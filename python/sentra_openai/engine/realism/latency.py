@@ -15,6 +15,7 @@ Every deadline is absolute (from the request's arrival) and multiplied by the ti
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Timing:
     total: float  # seconds until the last token
 
     @staticmethod
+    @functools.lru_cache(maxsize=512)  # frozen: fast mode's timings are shared, not rebuilt per request
     def instant(n_tokens: int) -> Timing:
         return Timing(0.0, (0.0,) * max(n_tokens - 1, 0), 0.0)
 
