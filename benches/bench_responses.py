@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
     engine = build_engine(load_settings(mode="fast", environ={}), clock=ManualClock(), state=MemoryStore())
+    engine.warm_up()  # tokenizers and data files, as the server loads them before its first request
     unique = itertools.count()
 
     def post(path: str, body: dict) -> None:
