@@ -102,7 +102,7 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
     dialect = fmt.tools.dialect
     harmony = dialect == "harmony"
     items = after_last_compaction(items)
-    messages = chat_messages(req.instructions, items, developer=harmony)
+    messages = input_messages(model, req, items)
     plain = [m for m in messages if not m.get("tool_calls") and m.get("role") != "tool"]
     total = counter.chat_prompt_tokens(model, plain).total
     encoding = model.encoding
@@ -134,12 +134,19 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
     if early is not None:
         total += _early_prompt_tokens(counter, model, req, early, "developer" if harmony else "system")
     # The schema is rendered into the prompt as on chat (tokens/response_format_render.py, one rule for both APIs).
-    total += counter.response_format_tokens(model, req.text_format,
-                                            in_developer_message=bool(req.instructions or req.functions))
+    if req.text_format.get("type") == "json_schema":  # the only format that adds to the prompt
+        total += counter.response_format_tokens(model, req.text_format,
+                                                in_developer_message=bool(req.instructions or req.functions))
     # A model whose Responses prompt ends with another reply priming than its chat format's (config/responses.yaml
     # counting.reply_priming).
     total += (rule("reply_priming") or {}).get(model.id, fmt.reply_priming) - fmt.reply_priming
     return InputCount(max(total, 1), messages)
+
+
+def input_messages(model, req: ResponsesRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat messages the model reads for `items` (from the last compaction on) under `req`'s instructions."""
+    harmony = model.prompt_format.tools.dialect == "harmony"
+    return chat_messages(req.instructions, after_last_compaction(items), developer=harmony)
 
 
 def tool_choice_as_read(req: ResponsesRequest) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import weakref
 from typing import Any
 
 from .... import costing
@@ -34,6 +35,16 @@ _DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "meta
                               "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "background",
                               "previous_response_id", "conversation", "input", "include", "truncation"})
 _REASONING_COLLECTION = "response_reasoning_tokens"  # rs_ id -> {"reasoning_tokens": n}, for chains without blobs
+
+# Content keys by (seed, model, body bytes), as chat keeps its own (chat/pipeline.py): a pure function of them when
+# the input is the body's own items (no chain, conversation, item reference or truncation, which read the store).
+_CONTENT_KEYS: dict[tuple[int, str, bytes], str] = {}
+_CONTENT_KEYS_SIZE = 2048
+_CONTENT_KEY_MAX_BODY = 4096  # larger bodies are not kept (memory), and their parsing dwarfs the key anyway
+# Input token totals by (model, body bytes, day), per token counter (an engine's counting rules), on the same terms:
+# counting walks every item and renders the prompt, about a tenth of a repeated request's engine time.
+_INPUT_COUNTS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bytes, str | None], tuple[Any, int]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def observed_charge(body: dict[str, Any]) -> int:
@@ -83,11 +94,31 @@ class Prepared:
         elif req.conversation:
             history = storage.conversation_items(call, req.conversation)
         self.items = history + [_resolve(call, item) for item in req.items]
+        # The input is the body's own items (no chain, conversation or item reference read from the store, nothing
+        # truncated yet): what is derived from it is a pure function of the body bytes, worth keeping (see below).
+        self.input_from_body = (req.previous_response_id is None and req.conversation is None
+                                and all(resolved is sent for resolved, sent in zip(self.items, req.items))
+                                and len(self.items) == len(req.items))
         self.count = self._count(call)
 
     def _count(self, call: Call) -> counting.InputCount:
-        return counting.count_input(call.services.tokens, self.model, self.req, self.items,
-                                    lambda item: _known_reasoning_tokens(call, item), day=as_of_day(call.settings))
+        counter, day = call.services.tokens, as_of_day(call.settings)
+        body = call.request.body
+        # Reasoning items may be counted from the store (_known_reasoning_tokens): never kept.
+        memo = ((self.model.id, body, day) if self.input_from_body and type(body) is bytes
+                and len(body) <= _CONTENT_KEY_MAX_BODY and all(i.get("type") != "reasoning" for i in self.items)
+                else None)
+        counts = _INPUT_COUNTS.setdefault(counter, {}) if memo is not None else None
+        kept = counts.get(memo) if counts is not None else None
+        if kept is not None and kept[0] is self.model:  # the same catalog entry, not only the same name
+            return counting.InputCount(kept[1], counting.input_messages(self.model, self.req, self.items))
+        count = counting.count_input(counter, self.model, self.req, self.items,
+                                     lambda item: _known_reasoning_tokens(call, item), day=day)
+        if counts is not None:
+            counts[memo] = (self.model, count.total)
+            if len(counts) > _CONTENT_KEYS_SIZE:
+                counts.pop(next(iter(counts)), None)
+        return count
 
     def truncate_to(self, call: Call, budget: int) -> None:
         """truncation "auto": drops items from the beginning of the conversation until the input fits (the spec's
@@ -96,6 +127,7 @@ class Prepared:
             self.items = self.items[1:]
             while len(self.items) > 1 and self.items[0].get("type") == "function_call_output":
                 self.items = self.items[1:]  # an output without its call would be refused
+            self.input_from_body = False
             self.count = self._count(call)
 
 
@@ -139,9 +171,7 @@ def handle_create(call: Call) -> Outcome:
     encoding = services.tokens.encoding(model.encoding)
     # text.verbosity changes the answer's length, not what it draws: the RNG is seeded without it, so that one prompt
     # answers shorter at low and longer at high (the content cache still tells the three apart).
-    content = sorted((k, v) for k, v in ((k, _without_verbosity(v) if k == "text" else v)
-                                         for k, v in req.raw.items() if k not in _DELIVERY_FIELDS) if v != {})
-    seed_key = call.content_key("responses", model.id, content, prepared.items, req.include)
+    seed_key = _content_key(call, model.id, prepared)
     try:
         planned = call.generated(f"{seed_key}:{req.verbosity}",
                                  lambda _: generate.plan_output(req, count.messages, model, encoding,
@@ -151,13 +181,7 @@ def handle_create(call: Call) -> Outcome:
         param = "text.format.schema" if req.text_format["type"] == "json_schema" else "tools"
         raise ApiError(400, f"Invalid schema: {exc}", param=param, code="invalid_json_schema") from None
 
-    functions, _ = generate.function_choice(req)
-    cache_req = generate.chat_request_for(req, count.messages, functions, "auto")
-    # Chat's cache rules read these fields (key, retention, options) and the parts' prompt_cache_breakpoint marks.
-    cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options")
-                     if k in req.raw}
-    cache_req.raw["messages"] = [i for i in prepared.items if i.get("type") == "message"]
-    cached = chat_pipeline.cached_prefix_tokens(call, model, cache_req, encoding, input_tokens)
+    cached = _cached_tokens(call, prepared, encoding, input_tokens)
     respond.charge_tokens(call, model, input_tokens, cached, planned.output_tokens,
                           service_tiers.tier_prices(model, req.service_tier))
 
@@ -189,9 +213,11 @@ def handle_create(call: Call) -> Outcome:
             planned, output = _withheld(planned, output)
             status, reason = "incomplete", "content_filter"
     usage = wire.usage(input_tokens, cached, planned.output_tokens, planned.reasoning_tokens)
+    # tool_usage is shown by reasoning models only (body.response_object); a built-in tool's fee reads it too.
+    tool_usage = (wire.tool_usage(output, lambda item: _image_gen_tokens(call, req, prepared.items, item))
+                  if model.reasoning or planned.builtin is not None else None)
     done = dict(status=status, output=output, usage_body=usage, completed_at=created_at + max(int(queued + timing.total), 0),
-                incomplete_reason=reason, moderation=moderation,
-                tool_usage_body=wire.tool_usage(output, lambda item: _image_gen_tokens(call, req, prepared.items, item)))
+                incomplete_reason=reason, moderation=moderation, tool_usage_body=tool_usage)
     if planned.builtin is not None:
         _add_fee(call, req, model, planned.builtin, done["tool_usage_body"]["image_gen"])
     final = wire.response_object(meta, req, **done)
@@ -218,6 +244,40 @@ def handle_create(call: Call) -> Outcome:
     if req.background:
         return respond.json_outcome(storage.queued_view(final))
     return respond.json_outcome(final, delay=timing.total)
+
+
+def _cached_tokens(call: Call, prepared: Prepared, encoding, input_tokens: int) -> int:
+    """The prompt cache's hit under chat's rules (chat_pipeline.cached_prefix_tokens), which cache no prompt below
+    their minimum length: a shorter one needs no chat request built for them."""
+    caching = call.settings.prompt_caching
+    if not caching.enable or input_tokens < caching.min_tokens:
+        return 0
+    req = prepared.req
+    functions, _ = generate.function_choice(req)
+    cache_req = generate.chat_request_for(req, prepared.count.messages, functions, "auto")
+    # Chat's cache rules read these fields (key, retention, options) and the parts' prompt_cache_breakpoint marks.
+    cache_req.raw = {k: req.raw[k] for k in ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options")
+                     if k in req.raw}
+    cache_req.raw["messages"] = [i for i in prepared.items if i.get("type") == "message"]
+    return chat_pipeline.cached_prefix_tokens(call, prepared.model, cache_req, encoding, input_tokens)
+
+
+def _content_key(call: Call, model_id: str, prepared: Prepared) -> str:
+    """Everything in the body but the fields that only change delivery or bookkeeping, and the whole input (chain or
+    conversation history first), decides the content."""
+    req, body = prepared.req, call.request.body
+    memo = ((call.settings.seed, model_id, body)
+            if prepared.input_from_body and type(body) is bytes and len(body) <= _CONTENT_KEY_MAX_BODY else None)
+    key = _CONTENT_KEYS.get(memo) if memo is not None else None
+    if key is None:
+        content = sorted((k, v) for k, v in ((k, _without_verbosity(v) if k == "text" else v)
+                                             for k, v in req.raw.items() if k not in _DELIVERY_FIELDS) if v != {})
+        key = call.content_key("responses", model_id, content, prepared.items, req.include)
+        if memo is not None:
+            _CONTENT_KEYS[memo] = key
+            if len(_CONTENT_KEYS) > _CONTENT_KEYS_SIZE:
+                _CONTENT_KEYS.pop(next(iter(_CONTENT_KEYS)), None)
+    return key
 
 
 def _withheld(planned, output: list[dict[str, Any]]):

@@ -115,23 +115,8 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     tools, functions, builtins = _parse_tools(f)
     tool_choice = _parse_tool_choice(body.get("tool_choice"), functions, builtins)
     max_tool_calls = f.integer("max_tool_calls", minimum=0)  # the spec sets no minimum: 0 allows no built-in call
-    text = f.obj("text") or {}
-    t = Fields(text, "text")
-    t.reject_unknown_parameters({"format", "verbosity"})
-    text_format = _parse_format(t.obj("format"), items, instructions)
-    verbosity = t.string("verbosity", choices=["low", "medium", "high"]) or "medium"
-    reasoning = f.obj("reasoning") or {}
-    r = Fields(reasoning, "reasoning")
-    r.reject_unknown_parameters({"effort", "summary", "generate_summary", "context", "mode"})
-    effort = r.string("effort", choices=EFFORTS)
-    summary = r.string("summary", choices=["auto", "concise", "detailed"])
-    summary = summary or r.string("generate_summary", choices=["auto", "concise", "detailed"])
-    context = r.string("context", choices=["auto", "current_turn", "all_turns"])  # the spec's Reasoning
-    mode = r.string("mode", choices=["standard", "pro"])  # the spec's ReasoningModeEnum
-    # Only an effort is refused on other models; a summary request passes (capture reasoning_generate_summary-0,
-    # computer-use-preview with generate_summary "concise": 200).
-    if reasoning and not reasoning_model and effort not in (None, "none"):
-        raise errors.unsupported_parameter("reasoning.effort")
+    text_format, verbosity = _parse_text(f.obj("text"), items, instructions)
+    effort, summary, context, mode = _parse_reasoning(f.obj("reasoning"), reasoning_model)
     include = f.array("include") or []
     for index, entry in enumerate(include):
         if entry not in INCLUDABLE:
@@ -148,7 +133,8 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     if stream_options is not None and not stream:
         raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                        param="stream_options")
-    include_obfuscation = bool(Fields(stream_options or {}, "stream_options").boolean("include_obfuscation", True))
+    include_obfuscation = (stream_options is None
+                           or bool(Fields(stream_options, "stream_options").boolean("include_obfuscation", True)))
     store = bool(f.boolean("store", True))
     background = bool(f.boolean("background", False))
     if background and not store:
@@ -202,6 +188,36 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
         reasoning_context=context,
         reasoning_mode=mode,
     )
+
+
+def _parse_text(text: dict[str, Any] | None, items: list[dict[str, Any]],
+                instructions: str | None) -> tuple[dict[str, Any], str]:
+    """text.format (chat's response_format, flat) and text.verbosity."""
+    if not text:  # most requests send none: the defaults without reading an empty object
+        return {"type": "text"}, "medium"
+    t = Fields(text, "text")
+    t.reject_unknown_parameters({"format", "verbosity"})
+    text_format = _parse_format(t.obj("format"), items, instructions)
+    return text_format, t.string("verbosity", choices=["low", "medium", "high"]) or "medium"
+
+
+def _parse_reasoning(reasoning: dict[str, Any] | None,
+                     reasoning_model: bool) -> tuple[str | None, str | None, str | None, str | None]:
+    """reasoning's effort, summary, context and mode, as asked (None when not)."""
+    if not reasoning:
+        return None, None, None, None
+    r = Fields(reasoning, "reasoning")
+    r.reject_unknown_parameters({"effort", "summary", "generate_summary", "context", "mode"})
+    effort = r.string("effort", choices=EFFORTS)
+    summary = r.string("summary", choices=["auto", "concise", "detailed"])
+    summary = summary or r.string("generate_summary", choices=["auto", "concise", "detailed"])
+    context = r.string("context", choices=["auto", "current_turn", "all_turns"])  # the spec's Reasoning
+    mode = r.string("mode", choices=["standard", "pro"])  # the spec's ReasoningModeEnum
+    # Only an effort is refused on other models; a summary request passes (capture reasoning_generate_summary-0,
+    # computer-use-preview with generate_summary "concise": 200).
+    if not reasoning_model and effort not in (None, "none"):
+        raise errors.unsupported_parameter("reasoning.effort")
+    return effort, summary, context, mode
 
 
 def _check_item(item: Any, index: int) -> dict[str, Any]:
