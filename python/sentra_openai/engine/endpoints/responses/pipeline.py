@@ -295,14 +295,12 @@ def _keep(call: Call, req: ResponsesRequest, final: dict[str, Any], planned, eve
     wanted = req.store or req.conversation
     input_items = storage.normalize_input(call, req.raw.get("input"), final["id"]) if wanted else []
     if req.store:
-        for item in final["output"]:
-            if item["type"] == "reasoning":
-                call.services.state.put(_REASONING_COLLECTION, item["id"],
-                                        {"reasoning_tokens": planned.reasoning_tokens},
-                                        created_at=call.services.wall_clock())  # the store's TTL (state.ttl_seconds)
+        # Written with the response (one transaction), under the store's TTL (state.ttl_seconds).
+        reasoning = [(_REASONING_COLLECTION, item["id"], {"reasoning_tokens": planned.reasoning_tokens}, None)
+                     for item in final["output"] if item["type"] == "reasoning"]
         line = (storage.timeline(queued, queued + timing.total, [due for due, _ in events] or None)
                 if req.background else None)
-        storage.save(call, final, input_items, [e for _, e in events] or None, line)
+        storage.save(call, final, input_items, [e for _, e in events] or None, line, also=reasoning)
     if req.conversation:
         storage.append_to_conversation(call, req.conversation, input_items, final["output"])
 

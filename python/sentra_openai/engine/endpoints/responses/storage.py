@@ -81,14 +81,17 @@ def normalize_input(call: Call, request_input: Any, response_id: str) -> list[di
 
 
 def save(call: Call, response: dict[str, Any], input_items: list[dict[str, Any]], events: list[dict[str, Any]] | None,
-         timeline: Any = None) -> None:
+         timeline: Any = None, also: list[tuple[str, str, dict[str, Any], str | None]] = ()) -> None:
+    """`also`: more documents, (collection, id, doc, parent) each, written in the same transaction."""
     if not response.get("store"):
         return
     if _stored is not None:
-        _stored.save_response(call, response, input_items, events=events, timeline=timeline)
+        _stored.save_response(call, response, input_items, events=events, timeline=timeline, also=also)
         return
     state = call.services.state
     now = call.services.wall_clock()
+    for collection, id, doc, parent in also:
+        state.put(collection, id, doc, parent=parent, created_at=now)
     state.put("responses", response["id"], {"response": response, "input_items": input_items, "events": events or []},
               created_at=now)
     for item in [*input_items, *response.get("output", [])]:

@@ -9,6 +9,7 @@ vLLM's and SGLang's OpenAI-compatible servers, which copy OpenAI's wording.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ... import errors, respond
@@ -93,9 +94,11 @@ def _message_item(call: Call, entry: dict[str, Any], response_id: str | None) ->
 
 
 def save_response(call: Call, response: dict[str, Any], items: list[dict[str, Any]], *,
-                  events: list[dict[str, Any]] | None = None, timeline: Timeline | None = None) -> None:
-    """Stores a finished response (a no-op for store: false) with its input items, its stream events (for replay)
-    and, for background mode, its timeline. Readers in any worker see it as soon as this returns."""
+                  events: list[dict[str, Any]] | None = None, timeline: Timeline | None = None,
+                  also: Iterable[tuple[str, str, dict[str, Any], str | None]] = ()) -> None:
+    """Stores a finished response (a no-op for store: false) with its input items, its stream events (for replay),
+    for background mode its timeline, and the documents `also` gives (collection, id, doc, parent), all in one
+    write. Readers in any worker see it as soon as this returns."""
     if response.get("store") is False:
         return
     store = call.services.state
@@ -112,7 +115,7 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
            "_background": bool(response.get("background")), "_cancelled_at": None}
     entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
                if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]]
-    store.put_many([*entries, (RESPONSES, rid, doc, None)], created_at=now)  # one write: all visible at once
+    store.put_many([*also, *entries, (RESPONSES, rid, doc, None)], created_at=now)  # one write: all visible at once
 
 
 def load_response(call: Call, response_id: str) -> dict[str, Any] | None:
