@@ -7,15 +7,15 @@ in config/service_tiers.yaml.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import costing
+from ..config import config_dir
 from .errors import ApiError
 
-_PATH = Path(__file__).resolve().parents[3] / "config" / "service_tiers.yaml"
+_PATH = config_dir() / "service_tiers.yaml"
 _REFUSED_WHEN_MISSING = ("flex", "ultrafast")  # the others fall back to the standard tier
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import random
 import re
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-_LEXICON_PATH = Path(__file__).resolve().parents[2] / "config" / "lexicon.yaml"
+from ...config import config_dir
+
+_LEXICON_PATH = config_dir() / "lexicon.yaml"
 _SLOT = re.compile(r"\{(\w+)\}")
 _ARTICLE = re.compile(r"\b([Aa])n? ([A-Za-z][\w-]*)")
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
+from ...config import config_dir
 from .fixtures import FixtureError, expand_yaml_paths
 
-_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "moderation.yaml"
+_CONFIG_PATH = config_dir() / "moderation.yaml"
 _ENTRY_KEYS = frozenset({"name", "match", "scores"})
 _MATCH_KEYS = frozenset({"regex", "model"})
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

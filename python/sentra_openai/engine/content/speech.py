@@ -12,12 +12,13 @@ import math
 import random
 import sys
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-_SETTINGS_PATH = Path(__file__).resolve().parents[2] / "config" / "audio.yaml"
+from ...config import config_dir
+
+_SETTINGS_PATH = config_dir() / "audio.yaml"
 _HARMONICS = ((1, 1.0), (2, 0.5), (3, 0.25), (4, 0.12))  # a voiced sound's overtones, falling off
 
 

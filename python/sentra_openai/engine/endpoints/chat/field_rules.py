@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import fnmatch
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ....config import config_dir
 from ... import errors
 from ...content import speech
 from ...errors import ApiError
 from ...validation import Fields
 from . import audio as chat_audio
 
-_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "request_fields.yaml"
+_RULES_PATH = config_dir() / "request_fields.yaml"
 MODERATION_POLICY_MODES = ["score", "block"]
 CACHE_MODES = ["implicit", "explicit"]
 CACHE_TTLS = ["30m"]

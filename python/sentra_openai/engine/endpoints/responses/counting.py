@@ -15,16 +15,16 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ....config import config_dir
 from ....tokens import render_functions
 from ...realism import prompt_cache
 from .request import ResponsesRequest
 
-_CONFIG = Path(__file__).resolve().parents[3] / "config" / "responses.yaml"
+_CONFIG = config_dir() / "responses.yaml"
 _FILE_BYTES_PER_TOKEN = 4  # an input file the simulator cannot read counts a token per 4 bytes (an estimate)
 
 
