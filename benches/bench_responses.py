@@ -1,5 +1,5 @@
-"""Benchmark: POST /v1/responses through the in-process engine (no HTTP), requests per second of CPU time, beside the
-same prompt on chat completions. Cases: a repeated prompt (content cache hit) and unique prompts, store false and
+"""Benchmark: POST /v1/responses through the in-process engine (no HTTP), requests per second of thread CPU time
+(best of 3), beside the same prompt on chat completions. Cases: a repeated prompt (content cache hit) and unique prompts, store false and
 true (memory store), and a stream planned to its last event.
 
 Usage: python benches/bench_responses.py [--seconds 1.0]
@@ -21,11 +21,15 @@ HEADERS = {"authorization": "Bearer sk-bench", "content-type": "application/json
 
 
 def _rate(fn, seconds: float) -> float:
-    count, started = 0, time.process_time()
-    while time.process_time() - started < seconds:
-        fn()
-        count += 1
-    return count / (time.process_time() - started)
+    """Calls per second of this thread's CPU time (other work on the machine does not count), best of 3."""
+    best = 0.0
+    for _ in range(3):
+        count, started = 0, time.thread_time()
+        while time.thread_time() - started < seconds / 3:
+            fn()
+            count += 1
+        best = max(best, count / (time.thread_time() - started))
+    return best
 
 
 def main() -> None:
@@ -63,7 +67,8 @@ def main() -> None:
     }
     for name, fn in cases.items():
         fn()  # warm: tokenizers, caches
-        print(f"{name:36s} {_rate(fn, args.seconds):8.0f} req/s (CPU)")
+        rate = _rate(fn, args.seconds)
+        print(f"{name:36s} {rate:8.0f} req/s (CPU) {1e6 / rate:7.1f} us per request")
 
 
 if __name__ == "__main__":
