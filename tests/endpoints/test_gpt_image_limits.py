@@ -12,7 +12,6 @@ import httpx
 import openai
 import pytest
 import yaml
-
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, Request, build_engine
 from sentra_openai.reference import reference_cost_usd
@@ -70,7 +69,7 @@ def test_tokens_per_minute_refuse_a_picture_the_images_limit_would_still_admit(t
 
 def test_a_refused_request_is_not_charged_to_the_images_limit(tmp_path):
     """The two limits are charged all or nothing: a TPM refusal leaves the IPM bucket as it was."""
-    client, clock, _ = _sdk_over_engine(tmp_path, {"rate_limiting": {
+    client, _, _ = _sdk_over_engine(tmp_path, {"rate_limiting": {
         "default_tier": "tier1", "overrides": {"gpt-image-1": {"tpm": 5000, "ipm": 3}}}})
     for _ in range(3):  # three low-quality squares: 3 images, well under 5,000 tokens
         client.images.generate(model="gpt-image-1", prompt="a dot", quality="low", size="1024x1024")

@@ -9,7 +9,6 @@ from pathlib import Path
 import openai
 import pytest
 import yaml
-
 from sentra_openai.reference import reference_cost_usd
 
 TIERS = yaml.safe_load((Path(__file__).parents[2] / "config" / "service_tiers.yaml").read_text())
@@ -121,5 +120,5 @@ def test_responses_ultrafast_only_where_offered(openai_client):
 def test_a_stream_of_a_response_reports_the_tier(openai_client):
     with openai_client.responses.stream(model="o4-mini", input="Hi", service_tier="flex") as stream:
         events = list(stream)
-    completed = [e for e in events if e.type == "response.completed"][0]
+    completed = next(e for e in events if e.type == "response.completed")
     assert completed.response.service_tier == "flex"

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from sentra_openai.engine.content.png import picture_png
 
 pytestmark = pytest.mark.server
@@ -67,7 +66,7 @@ def test_a_file_search_costs_its_published_fee(fast_server):
     ({"type": "auto"}, Decimal("0.0075")),  # 1g: $0.03 per 20 minutes, billed per minute, 5 minutes at least
     ({"type": "auto", "memory_limit": "4g"}, Decimal("0.03")),  # $0.12 per 20 minutes
     ({"type": "auto", "memory_limit": "64g"}, Decimal("0.48")),  # $1.92 per 20 minutes
-    ("cntr_existing", Decimal("0")),  # an existing container: its session was billed when it was made
+    ("cntr_existing", Decimal(0)),  # an existing container: its session was billed when it was made
 ])
 def test_a_code_interpreter_session_costs_by_its_memory(fast_server, container, fee):
     response = create(fast_server, model="gpt-4.1", input="Calculate 12 times 13 with python",
@@ -89,7 +88,7 @@ def test_an_image_generation_costs_its_image_models_tokens(fast_server):
     assert image_gen["output_tokens"] == 272 and image_gen["input_tokens_details"]["image_tokens"] == 0
     # gpt-image-1: text $5 / 1M, image output $40 / 1M (config/models.yaml, as /v1/images bills them).
     text = image_gen["input_tokens_details"]["text_tokens"]
-    assert tool_fee(response) == (text * Decimal("5") + 272 * Decimal("40")) / M
+    assert tool_fee(response) == (text * Decimal(5) + 272 * Decimal(40)) / M
 
 
 def _data_url(width: int, height: int) -> str:
@@ -113,7 +112,7 @@ def test_an_image_given_to_image_generation_counts_as_the_image_model_counts_it(
     assert image_gen["input_tokens_details"]["image_tokens"] == image_tokens
     assert image_gen["input_tokens"] == text + image_tokens
     assert image_gen["total_tokens"] == text + image_tokens + 272
-    assert tool_fee(response) == (text * Decimal("5") + image_tokens * Decimal("10") + 272 * Decimal("40")) / M
+    assert tool_fee(response) == (text * Decimal(5) + image_tokens * Decimal(10) + 272 * Decimal(40)) / M
     # The SDK reads the same count.
     sdk = openai_client.responses.create(model="gpt-5-mini", input=[message], tools=[tool])
     assert sdk.model_dump()["tool_usage"]["image_gen"]["input_tokens_details"]["image_tokens"] == image_tokens

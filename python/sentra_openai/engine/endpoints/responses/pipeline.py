@@ -11,22 +11,22 @@ import weakref
 from typing import Any
 
 from .... import costing
-from ... import errors, respond, service_tiers
+from ....tokens.image_size import DEFAULT_IMAGE_SIZE, image_dimensions
+from ... import respond, service_tiers
+from ...content.image_codec import ImageFacts
 from ...core import Call
 from ...errors import ApiError
 from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import token_charge
 from ...realism.latency import Timing, plan_timing
 from ...retirement import as_of_day
-from ...content.image_codec import ImageFacts
 from ...schema import generate as schema_gen
 from ...types import Outcome
 from ...validation import parse_json_object
-from ....tokens.image_size import DEFAULT_IMAGE_SIZE, image_dimensions
+from .. import gpt_image
 from ..chat import field_rules
 from ..chat import pipeline as chat_pipeline
 from . import body as wire
-from .. import gpt_image
 from . import builtin_tools, counting, generate, ids, moderated, storage, stream, tool_fees
 from .request import ResponsesRequest, check_reasoning_model_rules, parse_responses_request
 
