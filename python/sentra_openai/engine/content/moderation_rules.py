@@ -7,6 +7,7 @@ an RNG seeded by the caller's key (seed, model, input), so one input always gets
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -180,3 +181,9 @@ def _parse_rule(raw: Any, label: str, known: set[str]) -> Rule:
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
             raise FixtureError(f"{label}: the score of {category!r} must be a number between 0 and 1, got {score!r}")
     return Rule(name, regex, model, {category: float(score) for category, score in scores.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def rules_of(paths: tuple[str, ...]) -> ModerationRules:
+    """The rules of these fixture files, loaded once: moderated chat completions and responses share them."""
+    return ModerationRules.load(paths)

@@ -71,7 +71,7 @@ def check(model, body: dict[str, Any], catalog) -> None:
     _prediction(model, body, f)
     _web_search(model, f)
     _audio(model, body, f)
-    _moderation(f, catalog)
+    check_moderation(f, catalog)
 
 
 def check_reasoning_effort(model, effort: str, param: str) -> None:
@@ -200,7 +200,8 @@ def _input_audio(model, body: dict[str, Any]) -> bool:
     return True
 
 
-def _moderation(f: Fields, catalog) -> None:
+def check_moderation(f: Fields, catalog) -> None:
+    """`moderation: {model, policy}` on chat and Responses: a moderation model and score|block policies."""
     config = f.obj("moderation")
     if config is None:
         return

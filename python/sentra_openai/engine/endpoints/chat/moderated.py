@@ -11,18 +11,12 @@ how a blocked moderated completion looks on the wire is assumed -- unconfirmed).
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 from typing import Any
 
-from ...content.moderation_rules import ModerationRules
+from ...content.moderation_rules import ModerationRules, rules_of
 from ...core import Call
 from .generate import Choice
 from .request import ChatRequest
-
-
-@lru_cache(maxsize=4)
-def _rules(paths: tuple[str, ...]) -> ModerationRules:
-    return ModerationRules.load(paths)
 
 
 def _classify(call: Call, rules: ModerationRules, model, texts: list[str], images: list[str]) -> dict[str, Any]:
@@ -56,7 +50,7 @@ def moderate(call: Call, req: ChatRequest, choices: list[Choice]) -> tuple[dict[
     config = req.raw["moderation"]
     model = call.services.catalog.get(config["model"])
     assert model is not None  # field_rules.check refused anything but a moderation model
-    rules = _rules(tuple(str(p) for p in call.settings.moderation_fixture_paths()))
+    rules = rules_of(tuple(str(p) for p in call.settings.moderation_fixture_paths()))
     policy = config.get("policy") or {}
     texts, images = _input_parts(req)
     input_result = _classify(call, rules, model, texts, images)

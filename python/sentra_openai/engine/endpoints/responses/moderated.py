@@ -18,10 +18,9 @@ how a blocked response looks on the wire is unconfirmed), reasoning items kept, 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from ...content.moderation_rules import ModerationRules
+from ...content.moderation_rules import ModerationRules, rules_of
 from ...core import Call
 from ...validation import Fields
 from ..chat import field_rules
@@ -29,12 +28,7 @@ from ..chat import field_rules
 
 def check(body: dict[str, Any], catalog) -> None:
     """The chat rules for the field (a moderation model, policy modes score|block): OpenAI's 400 otherwise."""
-    field_rules._moderation(Fields(body), catalog)  # noqa: SLF001 -- one rule for both surfaces
-
-
-@lru_cache(maxsize=4)
-def _rules(paths: tuple[str, ...]) -> ModerationRules:
-    return ModerationRules.load(paths)
+    field_rules.check_moderation(Fields(body), catalog)  # one rule for both surfaces
 
 
 def _result(call: Call, rules: ModerationRules, model, name: str, texts: list[str], images: list[str]) -> dict[str, Any]:
@@ -87,7 +81,7 @@ def moderate(call: Call, config: dict[str, Any], instructions: str | None, items
     name = config["model"]
     model = call.services.catalog.get(name)
     assert model is not None  # check() refused anything but a moderation model
-    rules = _rules(tuple(str(p) for p in call.settings.moderation_fixture_paths()))
+    rules = rules_of(tuple(str(p) for p in call.settings.moderation_fixture_paths()))
     texts, images = input_parts(instructions, items)
     moderation = {"input": _result(call, rules, model, name, texts, images),
                   "output": _result(call, rules, model, name, output_texts(output), [])}
