@@ -138,12 +138,13 @@ class Call:
 
     def generated(self, key: str, generate: Callable[[random.Random], Any]) -> Any:
         """Content for `key`, generated once from an RNG seeded by it: load tests repeat requests, and generating
-        text costs more than everything else a request does."""
+        text costs more than everything else a request does. The RNG is seeded on its first draw: generators that
+        seed their own (chat and Responses, without the verbosity in the key) would pay for seeding it twice."""
         cache = self.services.content_cache
         value = cache.get(key)
         if value is None:
             begin_generation()
-            value = generate(random.Random(key))
+            value = generate(LazyRandom(key))
             if sequence_used():  # a fixture's reply sequence: the next identical call gets the next reply
                 return value
             cache[key] = value

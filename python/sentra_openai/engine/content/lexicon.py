@@ -25,32 +25,36 @@ def lexicon() -> dict[str, Any]:
 
 
 def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
-    """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml)."""
-    lex = lexicon()
+    """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml).
 
-    def slot_named(name: str) -> str:
-        if name == "topic":
-            pool = topics or lex["topics"]
-            return pool[rng.randrange(len(pool))]
-        if name == "number":
-            return str(rng.choice(lex["composition"]["numbers"]))
-        if name in ("noun", "nouns"):
-            pair = lex["nouns"][rng.randrange(len(lex["nouns"]))]
-            return pair[0] if name == "noun" else pair[1]
-        if name in ("verb", "verb_s", "verb_ing"):
-            forms = lex["verbs"][rng.randrange(len(lex["verbs"]))]
-            return forms[("verb", "verb_s", "verb_ing").index(name)]
-        pool = {"adj": lex["adjectives"], "adv": lex["adverbs"], "degree": lex["degree_adverbs"],
-                "connector": lex["connectors"]}[name]
-        return pool[rng.randrange(len(pool))]
-
+    Each slot draws one index into its list (`rng.choice`); a {topic} draws from `topics` when there are any."""
+    slots = _slot_words()
     out = []
     for literal, name in _template_parts(template):
         out.append(literal)
-        if name is not None:
-            out.append(slot_named(name))
+        if name is None:
+            continue
+        if name == "topic":
+            out.append(rng.choice(topics or slots["topic"]))
+        else:
+            out.append(rng.choice(slots[name]))
     sentence = _fix_articles("".join(out))
     return sentence[:1].upper() + sentence[1:]
+
+
+@lru_cache(maxsize=1)
+def _slot_words() -> dict[str, list[str]]:
+    """The words each slot name draws from: a noun slot draws the singular or plural of one entry of `nouns`, a verb
+    slot one form of one entry of `verbs`, so both lists keep their entries' order and length."""
+    lex = lexicon()
+    words = {"topic": lex["topics"], "number": [str(number) for number in lex["composition"]["numbers"]],
+             "adj": lex["adjectives"], "adv": lex["adverbs"], "degree": lex["degree_adverbs"],
+             "connector": lex["connectors"]}
+    for index, name in enumerate(("noun", "nouns")):
+        words[name] = [pair[index] for pair in lex["nouns"]]
+    for index, name in enumerate(("verb", "verb_s", "verb_ing")):
+        words[name] = [forms[index] for forms in lex["verbs"]]
+    return words
 
 
 def _fix_articles(sentence: str) -> str:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from .lexicon import fill_template, lexicon
-from .tokensplit import token_pieces
+from .tokensplit import token_ids, token_pieces
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def generate_answer(rng: random.Random, max_tokens: int, encoding: Any, prompt: 
     if count <= max_tokens:
         return GeneratedText(text, count, "stop")
     cut = truncate_to_tokens(encoding, text, max_tokens)
-    return GeneratedText(cut, len(encoding.encode_ordinary(cut)), "length")
+    return GeneratedText(cut, len(token_ids(encoding, cut)), "length")
 
 
 def generate_text(rng: random.Random, max_tokens: int, encoding: Any, prompt: str = "") -> str:
@@ -68,14 +68,14 @@ def truncate_to_tokens(encoding: Any, text: str, n: int) -> str:
     """
     if n <= 0:
         return ""
-    ids = encoding.encode_ordinary(text)
+    ids = token_ids(encoding, text)
     if len(ids) <= n:
         return text
     try:  # fast path: the n-th token ends on a character boundary (always, for ASCII prose)
         candidate = encoding.decode_bytes(ids[:n]).decode("utf-8")
     except UnicodeDecodeError:
         candidate = None
-    if candidate is not None and text.startswith(candidate) and len(encoding.encode_ordinary(candidate)) <= n:
+    if candidate is not None and text.startswith(candidate) and len(token_ids(encoding, candidate)) <= n:
         return candidate
     pieces = token_pieces(encoding, text)
     # Character offsets where a piece ends, for every prefix that spans at most n of text's tokens.
@@ -134,7 +134,7 @@ def _compose(
     count = 0
     sentence_index = 0
     while count < target:
-        if count > max_tokens and len(encoding.encode_ordinary(_join(paragraphs))) > max_tokens:
+        if count > max_tokens and len(token_ids(encoding, _join(paragraphs))) > max_tokens:
             break
         if sentence_index == 0 and rng.random() < knobs["opener_chance"]:
             template_list = lex["openers"]
@@ -154,7 +154,7 @@ def _compose(
         if template_list is lex["closers"]:
             break
     text = _join(paragraphs)
-    return text, len(encoding.encode_ordinary(text))
+    return text, len(token_ids(encoding, text))
 
 
 def _join(paragraphs: list[list[str]]) -> str:
@@ -166,7 +166,10 @@ def _stopwords() -> frozenset:
     return frozenset(lexicon()["stopwords"])
 
 
-_WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[^\sA-Za-z]")
+# Group 1: a word (two ASCII letters or more, with inner ' and -). Group 2: other non-space characters (punctuation,
+# digits, letters outside A-Z such as "é" or "北"), consecutive ones together: each ends the current run, and the last
+# one says whether a sentence starts after them. A lone ASCII letter ("a", "I") is neither, and skipped.
+_WORDS = re.compile(r"([A-Za-z][A-Za-z'-]*[A-Za-z])|([^\sA-Za-z](?:\s*[^\sA-Za-z])*)")
 
 
 def salient_phrases(prompt: str) -> list[str]:
@@ -182,28 +185,32 @@ def salient_phrases(prompt: str) -> list[str]:
     run: list[str] = []
     sentence_start = True
     # Non-word characters other than spaces end a run, so phrases never straddle punctuation.
-    for token in _WORDS.findall(prompt[-2000:]):
-        if not token[0].isalpha():
-            _close_run(run, phrases)
-            run = []
-            sentence_start = token in ".!?"
+    for token, others in _WORDS.findall(prompt[-2000:]):
+        if others:
+            if run:
+                _close_run(run, phrases)
+                run = []
+            sentence_start = others[-1] in ".!?"
             continue
         # A capital only because the sentence starts here is dropped; a name keeps its capital ("Paris").
         word = token.lower() if sentence_start and token[1:].islower() else token
         sentence_start = False
         if len(token) >= 3 and word.lower() not in stop and not token.isupper():
             run.append(word)
-            continue
+        elif run:
+            _close_run(run, phrases)
+            run = []
+    if run:
         _close_run(run, phrases)
-        run = []
-    _close_run(run, phrases)
     ranked = sorted(phrases, key=lambda p: (-phrases[p], -len(p), p))
     return ranked[:2]
 
 
 def _close_run(run: list[str], phrases: dict[str, int]) -> None:
-    if run and max(len(word) for word in run[-2:]) >= 5:
-        phrase = " ".join(run[-2:])
+    """Counts the run's last two words as a phrase, when one of them has five letters or more."""
+    last_two = run[-2:]
+    if max(len(word) for word in last_two) >= 5:
+        phrase = " ".join(last_two)
         phrases[phrase] = phrases.get(phrase, 0) + 1
 
 

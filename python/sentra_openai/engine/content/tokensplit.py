@@ -7,13 +7,34 @@ The pieces always concatenate back to exactly the input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
+
+# An answer is encoded by several steps (its length, its cut at max_tokens, its usage, its pieces): the last few
+# texts' token ids are kept, so each is encoded once. Texts are at most a few thousand tokens, so this stays small.
+_RECENT_TEXTS = 64
+# Token bytes by token id, per encoding: answers reuse a few thousand tokens (the lexicon's words), so most lookups
+# hit; at most this many entries (~1.5 MB) per encoding.
+_TOKEN_BYTES_CACHE = 16384
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
+def token_ids(encoding: Any, text: str) -> tuple[int, ...]:
+    """``encoding.encode_ordinary(text)``: text that merely looks like a special token (<|endoftext|>) is ordinary
+    output text. Remembered for the last few texts (see _RECENT_TEXTS)."""
+    return tuple(encoding.encode_ordinary(text))
+
+
+@lru_cache(maxsize=8)  # one per encoding
+def _token_bytes(encoding: Any) -> Callable[[int], bytes]:
+    """``encoding.decode_single_token_bytes``, memoised (see _TOKEN_BYTES_CACHE)."""
+    return lru_cache(maxsize=_TOKEN_BYTES_CACHE)(encoding.decode_single_token_bytes)
 
 
 def _groups(encoding: Any, text: str) -> list[tuple[bytes, int]]:
     """(bytes, number of tokens) per piece: each token's bytes, merged forward until they decode."""
-    # encode_ordinary: text that merely looks like a special token (<|endoftext|>) is ordinary output text.
-    token_bytes = encoding.decode_tokens_bytes(encoding.encode_ordinary(text))
+    token_bytes = map(_token_bytes(encoding), token_ids(encoding, text))
     groups: list[tuple[bytes, int]] = []
     pending = b""
     pending_count = 0
@@ -65,6 +86,8 @@ def split_on_tokens(encoding: Any, text: str) -> list[str]:
 
     ``text`` must be valid Unicode (no lone surrogates), as any decoded JSON string is.
     """
+    if text.isascii():  # no token of ASCII text can split a character: one piece per token
+        return [chunk.decode("ascii") for chunk in map(_token_bytes(encoding), token_ids(encoding, text))]
     return [chunk.decode("utf-8") for chunk, _ in _groups(encoding, text)]
 
 

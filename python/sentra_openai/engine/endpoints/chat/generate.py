@@ -81,11 +81,11 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
     text, cut = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP), budget)
     text, stopped = textgen.apply_stop(text, req.stop)
     finish = "length" if cut and not stopped else "stop"
-    tokens = len(encoding.encode(text, disallowed_special=()))
+    tokens = len(tokensplit.token_ids(encoding, text))
     if tokens > budget:
         text = textgen.truncate_to_tokens(encoding, text, budget)
         finish = "length"
-        tokens = len(encoding.encode(text, disallowed_special=()))
+        tokens = len(tokensplit.token_ids(encoding, text))
     pieces = tokensplit.split_on_tokens(encoding, text)
     choice = Choice(index, text, pieces, finish, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
     if req.logprobs:

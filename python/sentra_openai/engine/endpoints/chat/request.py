@@ -105,21 +105,22 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     model_name = body["model"]  # checked by model_resolution.model_name before
     messages = f.array("messages", required=True, min_length=1)
     assert messages is not None
-    n = f.integer("n", 1, minimum=1, maximum=128)
-    max_tokens = f.integer("max_tokens", minimum=1)
-    max_completion = f.integer("max_completion_tokens", minimum=1)
+    # Most requests set few fields: an absent one takes its default without a typed read (`x if name in body`).
+    n = f.integer("n", 1, minimum=1, maximum=128) if "n" in body else 1
+    max_tokens = f.integer("max_tokens", minimum=1) if "max_tokens" in body else None
+    max_completion = f.integer("max_completion_tokens", minimum=1) if "max_completion_tokens" in body else None
     for name, kind, bounds in _CHECKED_ONLY:
-        if name in body:  # most requests set few of these: skip the absent ones cheaply
+        if name in body:
             getattr(f, kind)(name, **bounds)
-    stop = f.string_or_array("stop", max_items=4) or []
-    seed = f.integer("seed")
-    logprobs = bool(f.boolean("logprobs", False))
-    top_logprobs = f.integer("top_logprobs", 0, minimum=0, maximum=20)
+    stop = (f.string_or_array("stop", max_items=4) if "stop" in body else None) or []
+    seed = f.integer("seed") if "seed" in body else None
+    logprobs = bool(f.boolean("logprobs", False)) if "logprobs" in body else False
+    top_logprobs = f.integer("top_logprobs", 0, minimum=0, maximum=20) if "top_logprobs" in body else 0
     if body.get("top_logprobs") is not None and not logprobs:
         raise ApiError(400, "Invalid value for 'top_logprobs': logprobs must be set to true if top_logprobs is specified.",
                        param="top_logprobs", code="invalid_value")
-    stream = bool(f.boolean("stream", False))
-    stream_options = f.obj("stream_options")
+    stream = bool(f.boolean("stream", False)) if "stream" in body else False
+    stream_options = f.obj("stream_options") if "stream_options" in body else None
     if stream_options is not None and not stream:
         raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options")
     include_usage, include_obfuscation = False, True  # the defaults, when stream_options is absent
@@ -127,7 +128,8 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
         options = Fields(stream_options, "stream_options")
         include_usage = bool(options.boolean("include_usage", False))
         include_obfuscation = bool(options.boolean("include_obfuscation", True))
-    service_tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast"])
+    service_tier = (f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast"])
+                    if "service_tier" in body else None)
 
     max_output, max_param = (max_completion, "max_completion_tokens") if max_completion is not None else (max_tokens, "max_tokens")
     if max_output is not None and max_output > max_output_limit:
@@ -179,7 +181,8 @@ def _check_message(message: Any, index: int) -> None:
         raise errors.missing_parameter(f"{path}.role")
     if role not in ROLES:
         raise errors.invalid_value(f"{path}.role", role, ROLES)
-    m.string("name")
+    if "name" in message:
+        m.string("name")
     content = message.get("content")
     # An earlier spoken answer comes back as {"role": "assistant", "audio": {"id": ...}}, without content (audio guide)
     has_tool_calls = (bool(message.get("tool_calls")) or bool(message.get("function_call"))
@@ -248,8 +251,8 @@ def _check_tool_sequence(messages: list[dict[str, Any]]) -> None:
 
 
 def _parse_tools(f: Fields, body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    tools = f.array("tools", max_length=128)
-    functions = f.array("functions", max_length=128)
+    tools = f.array("tools", max_length=128) if "tools" in body else None
+    functions = f.array("functions", max_length=128) if "functions" in body else None
     definitions: list[dict[str, Any]] = []
     if tools:
         for index, tool in enumerate(tools):
@@ -315,7 +318,7 @@ def _parse_tool_choice(body: dict[str, Any], tools: list[dict[str, Any]], legacy
 
 
 def _parse_response_format(f: Fields, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    fmt = f.obj("response_format")
+    fmt = f.obj("response_format") if "response_format" in f.data else None
     if fmt is None:
         return None
     r = Fields(fmt, "response_format")
