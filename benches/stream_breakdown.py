@@ -26,32 +26,69 @@ import harness
 import stream_client
 
 ALONE_REPEATS = 7
-# The minimal streamer: an async handler, one chunk per event through Robyn's async-generator wrapper, deadlines
-# from arrival; the bench-paced timeline (first event at 0.1 s, then 49 more every 20 ms).
+# The minimal streamers: an async handler and the bench-paced timeline (first event at 0.1 s after the handler ran,
+# then 49 more every 20 ms, `data: [DONE]` with the last), deadlines from arrival. Three ways of delivering it:
+#   per-event     one chunk per event through Robyn's async-generator wrapper (each chunk a blocking-pool thread,
+#                 the GIL and an event-loop hop);
+#   batched-async the same generator, but events already due when one is sent go out in the same write (what our
+#                 server does: engine/realism/pacing.py);
+#   batched-sync  the same batching in a plain generator that sleeps in Robyn's blocking-pool thread (no event-loop
+#                 hop per chunk; what our server does since issue 12).
+# What these cannot do faster with the same pacing is Robyn's own bound.
 MINIMAL_STREAMER = '''
-import asyncio, sys
-port = int(sys.argv[1]); sys.argv = sys.argv[:1]
+import asyncio, sys, time
+port = int(sys.argv[1]); mode = sys.argv[2]; sys.argv = sys.argv[:1]
 from robyn import Headers, Robyn, StreamingResponse
 from robyn.argument_parser import Config
 config = Config(); config.processes = 1; config.workers = 1; config.log_level = "WARN"; config.disable_openapi = True
 app = Robyn(__file__, config=config)
 CHUNK = b'data: {"id":"chatcmpl-x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" w"}}]}\\n\\n'
-async def events(arrived):
+DUE = [0.1 + i * 0.02 for i in range(50)] + [0.1 + 49 * 0.02]
+EVENTS = [CHUNK] * 50 + [b"data: [DONE]\\n\\n"]
+def due_until(i, elapsed):
+    j = i + 1
+    while j < len(DUE) and DUE[j] <= elapsed:
+        j += 1
+    return j
+async def per_event(arrived):
     loop = asyncio.get_running_loop()
-    for i in range(50):
-        delay = arrived + 0.1 + i * 0.02 - loop.time()
+    for due, event in zip(DUE, EVENTS):
+        delay = arrived + due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        yield CHUNK
-    yield b"data: [DONE]\\n\\n"
+        yield event
+async def batched_async(arrived):
+    loop = asyncio.get_running_loop()
+    i = 0
+    while i < len(DUE):
+        delay = arrived + DUE[i] - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        j = due_until(i, loop.time() - arrived)
+        yield b"".join(EVENTS[i:j])
+        i = j
+def batched_sync(arrived):
+    i = 0
+    while i < len(DUE):
+        delay = arrived + DUE[i] - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        j = due_until(i, time.monotonic() - arrived)
+        yield b"".join(EVENTS[i:j])
+        i = j
 async def chat(request):
-    arrived = asyncio.get_running_loop().time()
-    return StreamingResponse(events(arrived), status_code=200, headers=Headers({"content-type": "text/event-stream"}),
+    if mode == "batched-sync":
+        events = batched_sync(time.monotonic())
+    else:
+        arrived = asyncio.get_running_loop().time()
+        events = per_event(arrived) if mode == "per-event" else batched_async(arrived)
+    return StreamingResponse(events, status_code=200, headers=Headers({"content-type": "text/event-stream"}),
                              media_type="text/event-stream")
 app.add_route("POST", "/v1/chat/completions", chat)
 app.add_route("GET", "/health", lambda request: "ok")
 app.start(host="127.0.0.1", port=port, _check_port=False)
 '''
+MINIMAL_MODES = ("per-event", "batched-async", "batched-sync")
 
 
 class _Timed(stream_client._StreamProtocol):
@@ -170,20 +207,23 @@ def main() -> int:
         server.stop()
     script = workdir / "minimal_streamer.py"
     script.write_text(MINIMAL_STREAMER)
-    port = harness.free_port()
-    minimal = harness.start("minimal-robyn-streamer", [sys.executable, str(script), str(port)], port, workdir)
-    try:
-        results: list[dict] = []
-        for _ in range(ALONE_REPEATS):
-            results += _batch(port, 1, body)[0]
-        _report("minimal Robyn streamer alone", results)
-        before = minimal.cpu_by_pid()
-        results, _ = _batch(port, args.streams, body)
-        after = minimal.cpu_by_pid()
-        _report(f"minimal Robyn streamer x{args.streams}", results,
-                cpu={str(pid): round(after[pid] - before.get(pid, 0.0), 2) for pid in after})
-    finally:
-        minimal.stop()
+    for mode in MINIMAL_MODES:
+        port = harness.free_port()
+        minimal = harness.start(f"minimal-robyn-streamer-{mode}", [sys.executable, str(script), str(port), mode], port,
+                                workdir)
+        try:
+            results = []
+            for _ in range(ALONE_REPEATS):
+                results += _batch(port, 1, body)[0]
+            _report(f"minimal Robyn streamer ({mode}) alone", results)
+            before = minimal.cpu_by_pid()
+            results, _ = _batch(port, args.streams, body)
+            after = minimal.cpu_by_pid()
+            _report(f"minimal Robyn streamer ({mode}) x{args.streams}", results,
+                    cpu={str(pid): round(after[pid] - before.get(pid, 0.0), 2) for pid in after})
+        finally:
+            minimal.stop()
+        time.sleep(1)
     return 0
 
 

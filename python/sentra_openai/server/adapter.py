@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import unquote_plus
 
@@ -10,8 +11,8 @@ from robyn import Headers, Response, StreamingResponse
 from robyn import Request as RobynRequest
 
 from ..engine import Engine, Outcome, Request
-from ..engine.clock import Clock
-from ..engine.realism.pacing import immediate_events, paced_events
+from ..engine.clock import Clock, MonotonicClock
+from ..engine.realism.pacing import immediate_events, paced_events, paced_events_blocking
 from .inflight import InFlight
 from .threadstate import keep_thread_state
 
@@ -85,8 +86,12 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             if outcome.stream is None:
                 return _response(outcome)
         marker = _cut_marker(outcome)
-        events = (_paced(outcome, clock, inflight, arrived, marker) if outcome.stream.paced
-                  else _immediate(outcome, inflight, marker))
+        if not outcome.stream.paced:
+            events = _immediate(outcome, inflight, marker)
+        elif type(clock) is MonotonicClock:
+            events = _paced_blocking(outcome, clock, inflight, arrived, marker)
+        else:  # a clock a test drives: only its own (async) sleep may wait
+            events = _paced(outcome, clock, inflight, arrived, marker)
         return _streaming(outcome, events, marker)
 
     def handle_sync(request: RobynRequest):
@@ -125,6 +130,21 @@ async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: fl
     with inflight.track():
         async for event in paced_events(outcome.stream, clock, arrived, batch=True):
             yield event
+        if marker is not None:
+            yield marker  # its own write: the front relays everything before it, then drops the connection
+
+
+def _paced_blocking(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float,
+                    marker: bytes | None) -> Iterator[bytes]:
+    """_paced as a plain generator: Robyn pulls every chunk of a stream on a blocking-pool thread, which waits for it
+    either way (Robyn's async-generator wrapper blocks that thread on a future until the event loop has run the next
+    step). Sleeping in that thread instead skips, per write, the hop to the event loop and back (a Task, a future,
+    two thread wake-ups) and keeps the loop free for handlers. Same bytes at the same deadlines (pacing._schedule);
+    measured at 1000 concurrent streams, 1 process: first event p50 0.67-0.76 s against 0.85-1.18 s, end p50 about
+    the same or lower, and fewer late tokens merged (benches/stream_breakdown.py, issue 12)."""
+    assert outcome.stream is not None
+    with inflight.track():
+        yield from paced_events_blocking(outcome.stream, clock.now, time.sleep, arrived, batch=True)
         if marker is not None:
             yield marker  # its own write: the front relays everything before it, then drops the connection
 

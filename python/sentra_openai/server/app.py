@@ -9,6 +9,7 @@ anyway is restarted by the supervisor.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -84,7 +85,11 @@ def serve(settings: Settings) -> int:
     def warm_up_in_background() -> None:
         # Each serving process answers /health at once and loads the tokenizers meanwhile (a request that needs
         # one waits for it). After the fork, so no worker inherits a half-taken load lock.
-        threading.Thread(target=engine.warm_up, name="sentra-warm-up", daemon=True).start()
+        def warm_up() -> None:
+            engine.warm_up()
+            _freeze_warm_heap()
+
+        threading.Thread(target=warm_up, name="sentra-warm-up", daemon=True).start()
 
     app.startup_handler(warm_up_in_background)
     start_metrics_server(settings)
@@ -96,6 +101,18 @@ def serve(settings: Settings) -> int:
     log.info("workers listen on %s", ", ".join(f"{WORKER_HOST}:{port}" for port in worker_ports))
     on_exit = [engine.close, metrics.cleanup]
     return _supervise(app, settings, inflight, front_socket, worker_ports, on_exit)
+
+
+def _freeze_warm_heap() -> None:
+    """Moves everything alive after warm-up (tokenizers, lexicon, rules, catalog: ~46k tracked objects in a worker)
+    into the collector's permanent generation, so no later collection walks it again. Measured (issue 12): a full
+    collection of that heap takes ~24 ms, holding the GIL; under wrk no collection runs at all (the request path frees
+    what it allocates), but 1000 concurrent streams trigger about a hundred young ones and now and then a full one
+    (67 ms, with the old per-chunk event-loop hops; 32 ms frozen), and freezing cut the GC time of such a batch from
+    60 to 35 ms. Frozen objects are still freed by reference counting (only a cycle among them would stay), and the
+    warm-up's live as long as the worker. Collected first, so the garbage of loading is not frozen with it."""
+    gc.collect()
+    gc.freeze()
 
 
 def _install_signal_handlers(settings: Settings, inflight: InFlight, pool: list, front: list, on_exit: list) -> threading.Event:

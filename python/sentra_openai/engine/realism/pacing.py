@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from ..clock import Clock
 from ..types import Piece, StreamPlan
@@ -39,24 +39,19 @@ def _merge_due(pieces: list[Piece], start: int, elapsed: float, paced: bool) -> 
     return first.frame(text or ""), end
 
 
-async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = None, *, batch: bool = False
-                       ) -> AsyncIterator[bytes]:
-    """Yields the plan's events, each no earlier than its deadline measured from `started`.
-
-    With `batch`, events that are already due when one is sent go out in the same write (still separate SSE
-    events): a late stream catches up in one write instead of one per event, which is what keeps many concurrent
-    streams on time when every write costs the web server a thread hop.
-    """
-    origin = clock.now() if started is None else started
+def _schedule(plan: StreamPlan, now: Callable[[], float], origin: float, batch: bool) -> Iterator[float | bytes]:
+    """The plan as a sequence of steps: a float is a wait (seconds) the driver must take before resuming, bytes an
+    event (or, with `batch`, several already-due events) to write. One schedule for both drivers below, so the
+    blocking one sends exactly the bytes, at exactly the deadlines, of the async one."""
     pieces = plan.pieces
     limit = len(pieces) if plan.cut_after is None else plan.cut_after
     index = sent = 0
     while index < len(pieces) and sent < limit:
-        elapsed = clock.now() - origin
+        elapsed = now() - origin
         wait = pieces[index].due - elapsed
         if wait > 0:
-            await clock.sleep(wait)
-            elapsed = clock.now() - origin
+            yield float(wait)
+            elapsed = now() - origin
         if plan.interrupt is not None and plan.interrupt():
             return
         event, index = _merge_due(pieces, index, elapsed, plan.paced)
@@ -69,6 +64,33 @@ async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = N
                 sent += 1
             event = b"".join(events)
         yield event
+
+
+async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = None, *, batch: bool = False
+                       ) -> AsyncIterator[bytes]:
+    """Yields the plan's events, each no earlier than its deadline measured from `started`.
+
+    With `batch`, events that are already due when one is sent go out in the same write (still separate SSE
+    events): a late stream catches up in one write instead of one per event, which is what keeps many concurrent
+    streams on time when every write costs the web server a thread hop.
+    """
+    origin = clock.now() if started is None else started
+    for step in _schedule(plan, clock.now, origin, batch):
+        if step.__class__ is float:
+            await clock.sleep(step)  # type: ignore[arg-type]
+        else:
+            yield step  # type: ignore[misc]
+
+
+def paced_events_blocking(plan: StreamPlan, now: Callable[[], float], sleep: Callable[[float], object],
+                          started: float, *, batch: bool = False) -> Iterator[bytes]:
+    """paced_events for a caller that may block between events (a web server's worker thread): the same events at
+    the same deadlines, waiting with `sleep` instead of an event loop."""
+    for step in _schedule(plan, now, started, batch):
+        if step.__class__ is float:
+            sleep(step)  # type: ignore[arg-type]
+        else:
+            yield step  # type: ignore[misc]
 
 
 def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
