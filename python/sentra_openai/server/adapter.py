@@ -14,7 +14,7 @@ from ..engine import Engine, Outcome, Request
 from ..engine.clock import Clock, MonotonicClock
 from ..engine.realism.pacing import immediate_events, paced_events, paced_events_blocking
 from .inflight import InFlight
-from .threadstate import keep_thread_state
+from .threadstate import keep_pool_thread_state, keep_thread_state
 
 IMMEDIATE_BATCH = 32  # events per write for streams without delays
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")  # what Robyn routes; the front tunnels others
@@ -139,12 +139,14 @@ def _paced_blocking(outcome: Outcome, clock: Clock, inflight: InFlight, arrived:
     """_paced as a plain generator: Robyn pulls every chunk of a stream on a blocking-pool thread, which waits for it
     either way (Robyn's async-generator wrapper blocks that thread on a future until the event loop has run the next
     step). Sleeping in that thread instead skips, per write, the hop to the event loop and back (a Task, a future,
-    two thread wake-ups) and keeps the loop free for handlers. Same bytes at the same deadlines (pacing._schedule);
-    measured at 1000 concurrent streams, 1 process: first event p50 0.67-0.76 s against 0.85-1.18 s, end p50 about
-    the same or lower, and fewer late tokens merged (benches/stream_breakdown.py, issue 12)."""
+    two thread wake-ups) and keeps the loop free for handlers. Same bytes at the same deadlines (pacing._schedule).
+    Each pull may run on another pool thread: each keeps its Python thread state (threadstate.py)."""
     assert outcome.stream is not None
     with inflight.track():
-        yield from paced_events_blocking(outcome.stream, clock.now, time.sleep, arrived, batch=True)
+        keep_pool_thread_state()
+        for event in paced_events_blocking(outcome.stream, clock.now, time.sleep, arrived, batch=True):
+            yield event
+            keep_pool_thread_state()  # the next pull's thread
         if marker is not None:
             yield marker  # its own write: the front relays everything before it, then drops the connection
 
