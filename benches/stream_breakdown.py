@@ -1,5 +1,7 @@
 """Where the delay of many concurrent paced streams goes: the same stream alone, then 1000 at once, through the front
-layer and straight to the worker (bypassing the front), and a minimal Robyn streamer with the same timeline.
+layer and straight to the worker (bypassing the front), and minimal Robyn streamers with the same timeline: one write
+per event, and due events batched as ours are, from an async and from a plain generator (MINIMAL_MODES). What those
+cannot beat is Robyn's own bound.
 
     python benches/stream_breakdown.py [--streams 1000]
 
@@ -34,7 +36,6 @@ ALONE_REPEATS = 7
 #                 server does: engine/realism/pacing.py);
 #   batched-sync  the same batching in a plain generator that sleeps in Robyn's blocking-pool thread (no event-loop
 #                 hop per chunk; what our server does since issue 12).
-# What these cannot do faster with the same pacing is Robyn's own bound.
 MINIMAL_STREAMER = '''
 import asyncio, sys, time
 port = int(sys.argv[1]); mode = sys.argv[2]; sys.argv = sys.argv[:1]
