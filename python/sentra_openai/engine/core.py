@@ -13,6 +13,7 @@ import hashlib
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,9 @@ class Services:
     organization: Organization  # named by the openai-organization header and by every 429 (also rate_limits')
     clock: Clock = field(default_factory=MonotonicClock)
     observer: Observer = field(default_factory=Observer)
-    content_cache: dict[str, Any] = field(default_factory=dict)
+    # Oldest first: an OrderedDict drops its oldest entry in O(1), where a dict's first key is found by scanning
+    # past the slots of the entries dropped before it (~2 us a request at 2048 entries).
+    content_cache: dict[str, Any] = field(default_factory=OrderedDict)
     # Stored responses, conversations ... (sentra_openai.state); timestamps there come from `wall_clock` (epoch
     # seconds, the same in every process), never from `clock` (monotonic, per process).
     state: StateStore = field(default_factory=MemoryStore)

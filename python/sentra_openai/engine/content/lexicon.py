@@ -14,7 +14,9 @@ from ...config import config_dir
 
 _LEXICON_PATH = config_dir() / "lexicon.yaml"
 _SLOT = re.compile(r"\{(\w+)\}")
-_ARTICLE = re.compile(r"\b([Aa])n? ([A-Za-z][\w-]*)")
+# "a" or "an" as a whole word, and the word after it. The pattern starts with [Aa] (not \b) so that the regex engine
+# skips straight to the next candidate letter; the lookbehind then asks what \b would: no word character before it.
+_ARTICLE = re.compile(r"([Aa])(?<!\w[Aa])n? ([A-Za-z][\w-]*)")
 
 
 @lru_cache(maxsize=1)
@@ -58,15 +60,21 @@ def _slot_words() -> dict[str, list[str]]:
 
 
 def _fix_articles(sentence: str) -> str:
+    return _ARTICLE.sub(_article_before, sentence)
+
+
+def _article_before(match: re.Match[str]) -> str:
+    article, word = match.groups()
+    return f"{article}{'n' if _vowel_sound(word) else ''} {word}"
+
+
+@lru_cache(maxsize=4096)  # the lexicon's words and the prompts' topics: a few thousand at most in practice
+def _vowel_sound(word: str) -> bool:
+    """Whether `word` takes "an": it starts with a vowel letter (unless listed as taking "a", like "user") or is
+    listed as taking "an" ("hour")."""
     takes_a, takes_an = _article_sets()
-
-    def article(match: re.Match[str]) -> str:
-        word = match.group(2)
-        lowered = word.lower()
-        vowel_sound = (lowered[0] in "aeiou" and lowered not in takes_a) or lowered in takes_an
-        return f"{match.group(1)}{'n' if vowel_sound else ''} {word}"
-
-    return _ARTICLE.sub(article, sentence)
+    lowered = word.lower()
+    return (lowered[0] in "aeiou" and lowered not in takes_a) or lowered in takes_an
 
 
 @cache

@@ -128,6 +128,8 @@ def _compose(
     # be cut anyway, and it keeps long targets cheap under small limits. `count` sums per-sentence counts,
     # which is exact except where BPE merges ".\n\n" at a paragraph break; the limit check is exact.
     knobs = lex["composition"]
+    openers, sentences, closers = lex["openers"], lex["sentences"], lex["closers"]
+    in_paragraphs = target > lex["answer_length"]["paragraph_min_tokens"]
     sentences_min, sentences_max = knobs["paragraph_sentences"]
     paragraphs: list[list[str]] = [[]]
     paragraph_size = rng.randint(sentences_min, sentences_max)
@@ -137,21 +139,21 @@ def _compose(
         if count > max_tokens and len(token_ids(encoding, _join(paragraphs))) > max_tokens:
             break
         if sentence_index == 0 and rng.random() < knobs["opener_chance"]:
-            template_list = lex["openers"]
+            template_list = openers
         elif (count > knobs["closer_after_tokens"] and target - count < knobs["closer_within_tokens"]
               and rng.random() < knobs["closer_chance"]):
-            template_list = lex["closers"]
+            template_list = closers
         else:
-            template_list = lex["sentences"]
+            template_list = sentences
         sentence = fill_template(rng, template_list[rng.randrange(len(template_list))], topics)
-        if target > lex["answer_length"]["paragraph_min_tokens"] and len(paragraphs[-1]) >= paragraph_size:
+        if in_paragraphs and len(paragraphs[-1]) >= paragraph_size:
             paragraphs.append([])
             paragraph_size = rng.randint(sentences_min, sentences_max)
         joiner = " " if paragraphs[-1] else ("\n\n" if sentence_index else "")
         count += len(encoding.encode_ordinary(joiner + sentence))
         paragraphs[-1].append(sentence)
         sentence_index += 1
-        if template_list is lex["closers"]:
+        if template_list is closers:
             break
     text = _join(paragraphs)
     return text, len(token_ids(encoding, text))
@@ -193,9 +195,10 @@ def salient_phrases(prompt: str) -> list[str]:
             sentence_start = others[-1] in ".!?"
             continue
         # A capital only because the sentence starts here is dropped; a name keeps its capital ("Paris").
-        word = token.lower() if sentence_start and token[1:].islower() else token
+        lowered = token.lower()
+        word = lowered if sentence_start and token[1:].islower() else token
         sentence_start = False
-        if len(token) >= 3 and word.lower() not in stop and not token.isupper():
+        if len(token) >= 3 and lowered not in stop and not token.isupper():
             run.append(word)
         elif run:
             _close_run(run, phrases)
@@ -209,7 +212,7 @@ def salient_phrases(prompt: str) -> list[str]:
 def _close_run(run: list[str], phrases: dict[str, int]) -> None:
     """Counts the run's last two words as a phrase, when one of them has five letters or more."""
     last_two = run[-2:]
-    if max(len(word) for word in last_two) >= 5:
+    if len(last_two[0]) >= 5 or len(last_two[-1]) >= 5:
         phrase = " ".join(last_two)
         phrases[phrase] = phrases.get(phrase, 0) + 1
 

@@ -64,7 +64,7 @@ def check(model, body: dict[str, Any], catalog) -> None:
     effort = body.get("reasoning_effort")
     if effort is not None:
         check_reasoning_effort(model, effort, "reasoning_effort")
-    verbosity = f.string("verbosity", choices=["low", "medium", "high"])
+    verbosity = f.string("verbosity", choices=["low", "medium", "high"]) if "verbosity" in body else None
     if verbosity is not None:
         check_verbosity(model, verbosity, "verbosity")
     _prompt_cache_options(model, f)
@@ -88,7 +88,7 @@ def check_reasoning_effort(model, effort: str, param: str) -> None:
 def _supported_object(model, f: Fields, field: str) -> tuple[dict[str, Any], Fields] | None:
     """The object `field` of the body and its checker, None when absent; OpenAI's "Unsupported parameter" when
     this model does not take it (config/request_fields.yaml)."""
-    value = f.obj(field)
+    value = f.obj(field) if field in f.data else None  # most requests set none of these
     if value is None:
         return None
     if _rule(field, model.id) is None:
@@ -146,14 +146,14 @@ def _web_search(model, f: Fields) -> None:
 
 
 def _audio(model, body: dict[str, Any], f: Fields) -> None:
-    modalities = f.array("modalities")
+    modalities = f.array("modalities") if "modalities" in body else None
     wants_audio = False
     if modalities is not None:
         for index, value in enumerate(modalities):
             if value not in MODALITIES:
                 raise errors.invalid_value(f"modalities[{index}]", value, MODALITIES)
         wants_audio = "audio" in modalities
-    audio = f.obj("audio")
+    audio = f.obj("audio") if "audio" in body else None
     hears_audio = _input_audio(model, body)
     if not wants_audio and audio is None:
         if not hears_audio and _rule("audio_required", model.id) is not None:
@@ -202,7 +202,7 @@ def _input_audio(model, body: dict[str, Any]) -> bool:
 
 def check_moderation(f: Fields, catalog) -> None:
     """`moderation: {model, policy}` on chat and Responses: a moderation model and score|block policies."""
-    config = f.obj("moderation")
+    config = f.obj("moderation") if "moderation" in f.data else None
     if config is None:
         return
     inner = Fields(config, "moderation")

@@ -102,8 +102,7 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
     if fmt is not None and fmt["type"] == "json_schema":
         prompt = PromptValues(req.last_user_text())
         return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng, prompt)).decode(), False
-    texts = [chat_request.message_text(m.get("content")) for m in req.messages]
-    if fmt is None and "```json" in req.last_user_text() and (shape := requested_shape(texts)) is not None:
+    if fmt is None and "```json" in req.last_user_text() and (shape := requested_shape(_texts(req))) is not None:
         # Asked for a schema's instance "within a ```json codeblock" (instructor's Mode.MD_JSON): a model complies.
         try:
             value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()), fill_optional=True)
@@ -111,7 +110,7 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
         except schema_gen.SchemaGenerationError:
             pass
     if fmt is not None and fmt["type"] == "json_object":
-        shape = requested_shape(texts)
+        shape = requested_shape(_texts(req))
         if shape is not None:
             try:
                 # A model asked to follow a schema fills its optional properties too (instructor's iterable
@@ -131,6 +130,10 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
     answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text(),
                                      verbosity_of(req))
     return answer.text, answer.finish_reason == "length"
+
+
+def _texts(req: ChatRequest) -> list[str]:
+    return [chat_request.message_text(m.get("content")) for m in req.messages]
 
 
 def verbosity_of(req: ChatRequest) -> str:

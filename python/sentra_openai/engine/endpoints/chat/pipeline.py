@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from collections import OrderedDict
 from typing import Any
 
-from ....tokens import render_functions
+from ....tokens import PromptCount, render_functions
 from ... import respond, service_tiers
 from ...core import Call, Engine
 from ...errors import ApiError
@@ -37,9 +38,12 @@ _DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "meta
 
 # Content keys by (seed, model, body bytes), of which they are a pure function: a load test repeats its bodies, and
 # sorting and hashing the fields cost about a tenth of a cached request's engine time (README "Benchmarks").
-_CONTENT_KEYS: dict[tuple[int, str, bytes], str] = {}
+# Oldest first, dropped in O(1) (core.Services.content_cache says why not a dict).
+_CONTENT_KEYS: dict[tuple[int, str, bytes], str] = OrderedDict()
 _CONTENT_KEYS_SIZE = 2048
 _CONTENT_KEY_MAX_BODY = 4096  # larger bodies are not kept (memory), and their parsing dwarfs the key anyway
+# Prompt counts by (model, body bytes), kept the same way: the count is a pure function of both (and immutable).
+_PROMPT_COUNTS: dict[tuple[str, bytes], tuple[Any, Any, PromptCount]] = OrderedDict()
 
 
 def register(engine: Engine) -> None:
@@ -64,15 +68,7 @@ def handle(call: Call) -> Outcome:
         respond.admit(call, model, 0, lambda: token_charge.chat(body))
         raise
 
-    prompt = services.tokens.chat_prompt_tokens(
-        model,
-        req.messages,
-        tools=req.raw.get("tools") or None,
-        tool_choice=req.raw.get("tool_choice"),
-        functions=req.raw.get("functions") or None,
-        function_call=req.raw.get("function_call"),
-        response_format=req.raw.get("response_format"),
-    )
+    prompt = _prompt_count(call, model, req)
     prompt_audio = chat_audio.prompt_audio_tokens(body)  # input_audio parts, checked by field_rules
     prompt_tokens = prompt.total + prompt_audio
     requested_output = req.max_output if req.max_output is not None else 0
@@ -146,6 +142,31 @@ def handle(call: Call) -> Outcome:
         return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault, moderation=moderation,
                                           spoken=spoken)
     return respond.json_outcome(payload, delay=timing.total)
+
+
+def _prompt_count(call: Call, model, req: ChatRequest) -> PromptCount:
+    """usage.prompt_tokens of the request's messages, tools and response format (tokens/counter.py's rules)."""
+    body = call.request.body
+    tokens = call.services.tokens
+    memo = (model.id, body) if type(body) is bytes and len(body) <= _CONTENT_KEY_MAX_BODY else None
+    if memo is not None:
+        kept = _PROMPT_COUNTS.get(memo)
+        if kept is not None and kept[0] is model and kept[1] is tokens:  # the same catalog entry and counter
+            return kept[2]
+    prompt = tokens.chat_prompt_tokens(
+        model,
+        req.messages,
+        tools=req.raw.get("tools") or None,
+        tool_choice=req.raw.get("tool_choice"),
+        functions=req.raw.get("functions") or None,
+        function_call=req.raw.get("function_call"),
+        response_format=req.raw.get("response_format"),
+    )
+    if memo is not None:
+        _PROMPT_COUNTS[memo] = (model, tokens, prompt)
+        if len(_PROMPT_COUNTS) > _CONTENT_KEYS_SIZE:
+            _PROMPT_COUNTS.pop(next(iter(_PROMPT_COUNTS)), None)
+    return prompt
 
 
 def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:

@@ -42,6 +42,7 @@ _CHECKED_ONLY = (
     ("reasoning_effort", "string", {"choices": ["none", "minimal", "low", "medium", "high", "xhigh", "max"]}),
     ("parallel_tool_calls", "boolean", {}),
 )
+_CHECKED_ONLY_NAMES = frozenset(name for name, _, _ in _CHECKED_ONLY)
 _SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
 
 
@@ -109,9 +110,10 @@ def parse_chat_request(body: dict[str, Any], max_output_limit: int) -> ChatReque
     n = f.integer("n", 1, minimum=1, maximum=128) if "n" in body else 1
     max_tokens = f.integer("max_tokens", minimum=1) if "max_tokens" in body else None
     max_completion = f.integer("max_completion_tokens", minimum=1) if "max_completion_tokens" in body else None
-    for name, kind, bounds in _CHECKED_ONLY:
-        if name in body:
-            getattr(f, kind)(name, **bounds)
+    if not _CHECKED_ONLY_NAMES.isdisjoint(body):
+        for name, kind, bounds in _CHECKED_ONLY:
+            if name in body:
+                getattr(f, kind)(name, **bounds)
     stop = (f.string_or_array("stop", max_items=4) if "stop" in body else None) or []
     seed = f.integer("seed") if "seed" in body else None
     logprobs = bool(f.boolean("logprobs", False)) if "logprobs" in body else False
@@ -184,12 +186,13 @@ def _check_message(message: Any, index: int) -> None:
     if "name" in message:
         m.string("name")
     content = message.get("content")
-    # An earlier spoken answer comes back as {"role": "assistant", "audio": {"id": ...}}, without content (audio guide)
-    has_tool_calls = (bool(message.get("tool_calls")) or bool(message.get("function_call"))
-                      or isinstance(message.get("audio"), dict))
-    if "content" not in message and not (role == "assistant" and has_tool_calls):
-        raise errors.missing_parameter(f"{path}.content")
-    if content is None:
+    if content is None:  # absent or null
+        # An earlier spoken answer comes back as {"role": "assistant", "audio": {"id": ...}}, without content (audio
+        # guide)
+        has_tool_calls = (bool(message.get("tool_calls")) or bool(message.get("function_call"))
+                          or isinstance(message.get("audio"), dict))
+        if "content" not in message and not (role == "assistant" and has_tool_calls):
+            raise errors.missing_parameter(f"{path}.content")
         if not (role == "assistant" and has_tool_calls) and role != "assistant":
             raise errors.invalid_type(f"{path}.content", "one of a string or array of objects", content)
     elif isinstance(content, list):
