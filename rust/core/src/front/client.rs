@@ -6,13 +6,22 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::arrival;
 use super::exchange::Exchange;
 use super::http::{self, eq_ignore_case, BodyKind, ChunkedDecoder, Head, Malformed};
 use super::{Front, Rejection};
 
 /// Headers the front sets itself (framing, hop-by-hop) or reserves for its own notes to the application.
-const DROPPED: [&[u8]; 7] =
-    [b"content-length", b"transfer-encoding", b"connection", b"expect", b"keep-alive", b"x-sentra-method", b"x-sentra-content-type"];
+const DROPPED: [&[u8]; 8] = [
+    b"content-length",
+    b"transfer-encoding",
+    b"connection",
+    b"expect",
+    b"keep-alive",
+    b"x-sentra-method",
+    b"x-sentra-content-type",
+    arrival::HEADER,
+];
 
 /// Buffer capacity a connection keeps between requests.
 const KEPT_CAPACITY: usize = 64 * 1024;
@@ -22,7 +31,8 @@ pub(crate) type Which = fn(&Front) -> &Rejection;
 pub(crate) enum Phase {
     /// Waiting for (the rest of) a request head. With nothing received it is idle: sheddable, and closed on stop.
     Head { idle_since: Instant, started: Option<Instant> },
-    Body { head: Head, sent_continue: bool, chunked: Option<(ChunkedDecoder, usize)>, last_read: Instant },
+    /// `arrived`: when the head was complete (CLOCK_MONOTONIC nanoseconds, see [`arrival`]).
+    Body { head: Head, sent_continue: bool, chunked: Option<(ChunkedDecoder, usize)>, last_read: Instant, arrived: u64 },
     Upstream(Exchange),
     /// Sends what is owed, then closes.
     Closing,
@@ -257,7 +267,11 @@ impl Client {
         }
     }
 
-    /// Starts reading the body of `head`.
+    /// Starts reading the body of `head`, whose reading completed in the event loop's turn at `now`: the request's
+    /// arrival (its stamp). The complete head rather than the first byte: a client that trickles its head (or opens
+    /// a connection and waits) must not use up the simulated latency, and on a kept-alive connection the head is
+    /// unambiguously this request's own. A body still being uploaded then overlaps the simulated latency; for the
+    /// JSON bodies of this API it comes in the same read as the head.
     pub fn begin_body(&mut self, front: &Front, head: Head, now: Instant) -> Step {
         if let BodyKind::Length(n) = head.body {
             if n > front.config.max_body_bytes {
@@ -266,15 +280,15 @@ impl Client {
         }
         let chunked = (head.body == BodyKind::Chunked).then(|| (ChunkedDecoder::new(front.config.max_body_bytes), head.len));
         self.body.clear();
-        self.phase = Phase::Body { head, sent_continue: false, chunked, last_read: now };
+        self.phase = Phase::Body { head, sent_continue: false, chunked, last_read: now, arrived: arrival::monotonic_nanos(now) };
         Step::Again
     }
 
-    /// Reads the body. `Ok(Some((head, consumed)))` once the request is complete: `consumed` bytes of `buf` are
-    /// its own (a chunked body is decoded into `body`, a Content-Length body stays in `buf`).
-    pub fn step_body(&mut self, front: &Front, scratch: &mut [u8], now: Instant) -> Result<Option<(Head, usize)>, Step> {
+    /// Reads the body. `Ok(Some((head, consumed, arrived)))` once the request is complete: `consumed` bytes of `buf`
+    /// are its own (a chunked body is decoded into `body`, a Content-Length body stays in `buf`).
+    pub fn step_body(&mut self, front: &Front, scratch: &mut [u8], now: Instant) -> Result<Option<(Head, usize, u64)>, Step> {
         loop {
-            let Phase::Body { head, sent_continue, chunked, last_read } = &mut self.phase else { return Err(Step::Wait) };
+            let Phase::Body { head, sent_continue, chunked, last_read, .. } = &mut self.phase else { return Err(Step::Wait) };
             let complete = match (head.body, chunked.as_mut()) {
                 (BodyKind::Empty, _) => Some(head.len),
                 (BodyKind::Length(n), _) => (self.buf.len() >= head.len + n as usize).then_some(head.len + n as usize),
@@ -288,8 +302,8 @@ impl Client {
                 (BodyKind::Chunked, None) => Some(head.len),
             };
             if let Some(consumed) = complete {
-                let Phase::Body { head, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else { unreachable!() };
-                return Ok(Some((head, consumed)));
+                let Phase::Body { head, arrived, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else { unreachable!() };
+                return Ok(Some((head, consumed, arrived)));
             }
             if now >= *last_read + front.config.body_timeout {
                 return Err(self.refuse(front, |f| &f.config.rejections.timeout, now));
@@ -312,12 +326,13 @@ impl Client {
 
     /// Builds the request for the worker into `request` and drops the request's bytes from `buf`. Returns whether
     /// the connection closes after it, and whether it is a HEAD request.
-    pub fn forward(&mut self, front: &Front, head: &Head, consumed: usize) -> (bool, bool) {
+    pub fn forward(&mut self, front: &Front, head: &Head, consumed: usize, arrived: u64) -> (bool, bool) {
         self.served += 1;
         let cap = front.config.keepalive_requests;
         let close = head.close || (cap > 0 && self.served >= cap) || front.stopping.load(std::sync::atomic::Ordering::SeqCst);
         let mut out = std::mem::take(&mut self.request);
-        build_upstream_request(&front.config.routed_methods, &self.buf, head, consumed, &self.body, close, &mut out);
+        let request = Forwarded { buf: &self.buf, head, consumed, decoded: &self.body, close, arrived };
+        build_upstream_request(&front.config.routed_methods, &request, &mut out);
         self.request = out;
         self.buf.drain(..consumed);
         let head_request = eq_ignore_case(&self.request[..4.min(self.request.len())], b"HEAD");
@@ -325,9 +340,22 @@ impl Client {
     }
 }
 
+/// A complete request as read from the client: `buf[..consumed]` (its head parsed into `head`), a chunked body
+/// decoded into `decoded`, whether the client connection closes after it, and when it arrived.
+pub(crate) struct Forwarded<'a> {
+    pub buf: &'a [u8],
+    pub head: &'a Head,
+    pub consumed: usize,
+    pub decoded: &'a [u8],
+    pub close: bool,
+    pub arrived: u64,
+}
+
 /// The request as the worker gets it: a routed method (others as POST, named in `x-sentra-method`), the client's
-/// headers without the framing and hop-by-hop ones, the body with a Content-Length.
-fn build_upstream_request(routed_methods: &[Vec<u8>], buf: &[u8], head: &Head, consumed: usize, decoded: &[u8], close: bool, out: &mut Vec<u8>) {
+/// headers without the framing and hop-by-hop ones and without the front's own notes (a client's copy of one must
+/// not reach the application), the front's notes, the body with a Content-Length.
+pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwarded, out: &mut Vec<u8>) {
+    let Forwarded { buf, head, consumed, decoded, close, arrived } = *request;
     let method = &buf[head.method.clone()];
     let routed = routed_methods.iter().any(|m| m.as_slice() == method);
     out.clear();
@@ -359,6 +387,7 @@ fn build_upstream_request(routed_methods: &[Vec<u8>], buf: &[u8], head: &Head, c
         out.extend_from_slice(method);
         out.extend_from_slice(b"\r\n");
     }
+    arrival::write_header(arrived, out);
     let body: &[u8] = match head.body {
         BodyKind::Empty => &[],
         BodyKind::Length(_) => &buf[head.len..consumed],

@@ -262,8 +262,8 @@ impl EventLoop {
                     Err(step) => step,
                 },
                 Phase::Body { .. } => match c.step_body(&front, &mut self.scratch, now) {
-                    Ok(Some((head, consumed))) => {
-                        let (close, head_request) = c.forward(&front, &head, consumed);
+                    Ok(Some((head, consumed, arrived))) => {
+                        let (close, head_request) = c.forward(&front, &head, consumed, arrived);
                         if !c.in_flight {
                             c.in_flight = true;
                             front.in_flight.fetch_add(1, Ordering::SeqCst);

@@ -252,3 +252,127 @@ fn a_client_that_stops_reading_is_cut_off_not_buffered_for() {
     }
     assert!(received < TOTAL, "the whole body arrived: the front buffered it for a client that read nothing");
 }
+
+/// A worker that passes the head of every request it reads to the returned channel and answers each with a short
+/// response (requests without a body or with a Content-Length one, as the front forwards them).
+fn head_capturing_worker() -> (SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sender, heads) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let sender = sender.clone();
+            thread::spawn(move || {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    while let Some(end) = super::http::head_end(&pending) {
+                        let Ok(head) = super::http::parse_head(&pending, end) else { return };
+                        let length = match head.body {
+                            super::http::BodyKind::Length(n) => n as usize,
+                            _ => 0,
+                        };
+                        if pending.len() < end + length {
+                            break;
+                        }
+                        let _ = sender.send(pending[..end].to_vec());
+                        pending.drain(..end + length);
+                        if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                            return;
+                        }
+                    }
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, heads)
+}
+
+/// The values of the `x-sentra-arrived` lines of a forwarded head, as CLOCK_MONOTONIC nanoseconds (parsed exactly,
+/// not through a float).
+fn arrival_stamps(head: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(head)
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("x-sentra-arrived"))
+        .map(|(_, value)| {
+            let (secs, frac) = value.trim().split_once('.').expect("seconds with a fraction");
+            assert_eq!(frac.len(), 9, "nine decimals: {value}");
+            secs.parse::<u64>().unwrap() * 1_000_000_000 + frac.parse::<u64>().unwrap()
+        })
+        .collect()
+}
+
+fn ask(client: &mut TcpStream, request: &[u8]) {
+    client.write_all(request).unwrap();
+    let mut got = vec![0u8; 40];
+    client.read_exact(&mut got).unwrap();
+    assert!(got.ends_with(b"\r\n\r\nok"), "{}", String::from_utf8_lossy(&got));
+}
+
+#[test]
+fn a_forwarded_request_carries_one_arrival_stamp_of_its_own_and_never_the_clients() {
+    use super::arrival::clock_monotonic_nanos;
+    let (addr, heads) = head_capturing_worker();
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // A client that tries to move the server's clock, in both spellings, one of them far in the past.
+    let forged = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nX-Sentra-Arrived: 1.000000000\r\n\
+                   x-sentra-arrived: 99999999999.5\r\nContent-Length: 2\r\n\r\n{}";
+    let before = clock_monotonic_nanos();
+    ask(&mut client, forged);
+    let after = clock_monotonic_nanos();
+    let head = heads.recv_timeout(Duration::from_secs(2)).unwrap();
+    let stamps = arrival_stamps(&head);
+    assert_eq!(stamps.len(), 1, "{}", String::from_utf8_lossy(&head));
+    // The front's own reading of the clock: by the client's answer, and not before its send (a second of slack: a
+    // stamp may come out early by a pause of the front's thread, never late).
+    assert!(before - 1_000_000_000 <= stamps[0] && stamps[0] <= after, "{before} <= {} <= {after}", stamps[0]);
+    assert!(!String::from_utf8_lossy(&head).contains("99999999999"));
+}
+
+#[test]
+fn each_request_of_a_kept_alive_connection_is_stamped_when_it_arrives() {
+    use super::arrival::clock_monotonic_nanos;
+    let (addr, heads) = head_capturing_worker();
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    ask(&mut client, b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+    let first = arrival_stamps(&heads.recv_timeout(Duration::from_secs(2)).unwrap());
+    thread::sleep(Duration::from_millis(300)); // the connection waits between its requests
+    let before_second = clock_monotonic_nanos();
+    ask(&mut client, b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+    let second = arrival_stamps(&heads.recv_timeout(Duration::from_secs(2)).unwrap());
+    assert_eq!((first.len(), second.len()), (1, 1));
+    // Not the connection's first byte or the first request's time: the second request's own arrival, after the wait
+    // (a stamp may only come out early, by a pause of the front's thread: 100 ms of slack for that).
+    assert!(first[0] + 300_000_000 <= before_second, "{first:?} {before_second}");
+    assert!(before_second <= second[0] + 100_000_000 && second[0] <= clock_monotonic_nanos(), "{before_second} {second:?}");
+}
+
+#[test]
+fn an_arrival_stamp_is_seconds_with_nine_decimals() {
+    let mut out = Vec::new();
+    super::arrival::write_header(12_345_678_901_234, &mut out);
+    super::arrival::write_header(5, &mut out);
+    assert_eq!(String::from_utf8(out).unwrap(), "x-sentra-arrived: 12345.678901234\r\nx-sentra-arrived: 0.000000005\r\n");
+}
+
+#[test]
+fn an_instant_converts_to_the_monotonic_clock_it_was_read_from() {
+    use super::arrival::{clock_monotonic_nanos, monotonic_nanos};
+    let at = std::time::Instant::now();
+    let after = clock_monotonic_nanos();
+    let converted = monotonic_nanos(at);
+    let earlier = monotonic_nanos(at - Duration::from_secs(2));
+    // Never later than the moment itself (so never in the future), and earlier moments map earlier.
+    assert!(converted <= after, "{converted} <= {after}");
+    assert!(earlier + 2_000_000_000 <= converted + 1_000_000 && earlier < converted, "{earlier} {converted}");
+}
