@@ -92,6 +92,29 @@ class Services:
     control: Any = None  # the control API's shared state (engine/tooling/control_state.py); None in bare test engines
 
 
+# The front's note of when a request arrived at the port (rust/core/src/front/arrival.rs): CLOCK_MONOTONIC seconds,
+# the clock MonotonicClock reads (time.monotonic() is CLOCK_MONOTONIC on Linux, one clock for the whole system).
+ARRIVAL_HEADER = "x-sentra-arrived"
+# An older stamp is not believed (no worker is that far behind): it would use up any simulated latency.
+MAX_ARRIVAL_AGE_S = 60.0
+
+
+def arrival(request: Request, clock: Clock) -> float:
+    """When `request` arrived, on `clock`: the simulated latency (time to first token, token deadlines,
+    openai-processing-ms) counts from here, so a request that waited for a busy worker is not slowed further by the
+    wait, as a real API's latency is not by our queueing. The stamp counts only on the real monotonic clock, and only
+    if sane (not in the future, at most MAX_ARRIVAL_AGE_S old); otherwise, and on a clock tests drive, it is now."""
+    now = clock.now()
+    stamp = request.headers.get(ARRIVAL_HEADER)
+    if stamp is None or type(clock) is not MonotonicClock:
+        return now
+    try:
+        arrived = float(stamp)
+    except ValueError:
+        return now
+    return arrived if now - MAX_ARRIVAL_AGE_S <= arrived <= now else now  # NaN fails both
+
+
 class Call:
     """One request on its way through the pipeline: its RNGs, ids, timing and the response headers so far."""
 
@@ -100,7 +123,7 @@ class Call:
         self.settings = services.settings
         self.request = request
         self.headers_in = request.headers
-        self.started = services.clock.now()
+        self.started = self._arrival()
         self.wall_started = time.time()
         control_seed = request.headers.get("x-sentra-seed")
         # Draws that need not repeat across identical requests (jitter, faults) come from `rng`: seeded by the
@@ -120,6 +143,16 @@ class Call:
         self.time_scale = self._time_scale()
         forced = request.headers.get("x-sentra-error")
         self.forced_fault: Fault | None = parse_fault_header(forced) if forced else None
+
+    def _arrival(self) -> float:
+        """The request's arrival (`arrival`); the stamp is the server's note, not the client's, so the request the
+        call keeps (logged, echoed) goes without it."""
+        started = arrival(self.request, self.services.clock)
+        if ARRIVAL_HEADER in self.headers_in:
+            self.headers_in = {k: v for k, v in self.headers_in.items() if k != ARRIVAL_HEADER}
+            r = self.request
+            self.request = Request(r.method, r.path, self.headers_in, r.body, r.query)
+        return started
 
     def _time_scale(self) -> float:
         scale = self.settings.effective_time_scale
@@ -342,17 +375,20 @@ class Engine:
         record = call.record
         record.status = outcome.status
         elapsed_ms = call.elapsed_ms()  # read once: the header and the record tell the same time
-        simulated_ms = int(outcome.delay * 1000) + elapsed_ms
+        # The planned delay counts from arrival, as the time so far does (with any wait for a busy worker): the answer
+        # goes out when the later of the two ends (server/adapter.py waits only what is left of the delay).
+        simulated_ms = max(int(outcome.delay * 1000), elapsed_ms)
         headers = self.common_headers(call, simulated_ms)
         headers.update(call.response_headers)
         headers.update(outcome.headers)
         headers["x-sentra-cost-usd"] = record.cost_usd
         headers["x-response-time-ms"] = str(simulated_ms)
         outcome.headers = headers
-        record.latency_s = outcome.delay + elapsed_ms / 1000
+        record.latency_s = max(outcome.delay, elapsed_ms / 1000)
         record.stream = outcome.stream is not None
         if outcome.stream is not None and outcome.stream.pieces:
-            record.latency_s += outcome.stream.pieces[-1].due  # a stream takes until its last event is due
+            # A stream takes until its last event is due (from arrival too), or longer if it started late.
+            record.latency_s = max(record.latency_s, outcome.stream.pieces[-1].due)
         if self.settings.logging.log_bodies:
             # A stream is logged as planned, one event per token (its random `obfuscation` padding may differ).
             record.response_body = outcome.body if outcome.stream is None else b"".join(immediate_events(outcome.stream))

@@ -12,6 +12,7 @@ from robyn import Request as RobynRequest
 
 from ..engine import Engine, Outcome, Request
 from ..engine.clock import Clock, MonotonicClock
+from ..engine.core import arrival
 from ..engine.realism.pacing import immediate_events, paced_events, paced_events_blocking
 from .inflight import InFlight
 from .threadstate import keep_pool_thread_state, keep_thread_state
@@ -78,9 +79,10 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     async def handle_async(request: RobynRequest):
         if (answer := preflight(request)) is not None:
             return answer
-        arrived = clock.now()
         with inflight.track():
-            outcome = engine.handle(to_engine_request(request))
+            engine_request = to_engine_request(request)
+            arrived = arrival(engine_request, clock)  # the front's stamp: a wait for this worker adds no latency
+            outcome = engine.handle(engine_request)
             if outcome.delay > 0:  # the simulated latency counts from arrival, like a stream's deadlines
                 await clock.sleep(outcome.delay - (clock.now() - arrived))
             if outcome.stream is None:
