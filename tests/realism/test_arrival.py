@@ -68,6 +68,16 @@ def test_the_stamp_is_kept_out_of_the_request_log_and_the_answer():
     assert ARRIVAL_HEADER not in chat[0]["headers"]
 
 
+def test_a_recorded_exchange_leaves_the_stamp_out(tmp_path):
+    from sentra_openai.engine.tooling.recording import Recorder
+
+    settings = load_settings(environ={}, cli={"recording.dir": str(tmp_path), "recording.upstream": "http://127.0.0.1:9"})
+    headers = {**AUTH, "x-trace": "kept", ARRIVAL_HEADER: f"{time.monotonic():.9f}"}
+    Recorder(settings)._write_exchange(Request("GET", "/v1/models", headers), 200, {}, b"{}")
+    recorded = orjson.loads(next((tmp_path / "exchanges").glob("*.json")).read_bytes())["request"]["headers"]
+    assert recorded["x-trace"] == "kept" and ARRIVAL_HEADER not in recorded
+
+
 # -- through a real server: the front stamps, the worker counts from the stamp --------------------------------------
 
 

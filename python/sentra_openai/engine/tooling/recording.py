@@ -24,6 +24,7 @@ import orjson
 import yaml
 
 from ...config import Settings
+from ..core import ARRIVAL_HEADER  # the front's note of when the request arrived: the server's, not the client's
 from ..types import Outcome, Request
 
 RECORDED_PRIORITY = 1000  # a recorded conversation beats the packaged fixtures
@@ -109,7 +110,8 @@ class Recorder:
             "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "upstream": self.upstream,
             "request": {"method": request.method, "path": request.path, "query": list(request.query),
-                        "headers": redact_headers(dict(request.headers)), "body": as_json(request.body)},
+                        "headers": redact_headers({k: v for k, v in request.headers.items() if k != ARRIVAL_HEADER}),
+                        "body": as_json(request.body)},
             "response": {"status": status, "headers": redact_headers(headers), "body": as_json(body)},
         }
         stamp = f"{time.time_ns()}-{request.path.strip('/').replace('/', '_')}"
