@@ -268,10 +268,10 @@ impl Client {
     }
 
     /// Starts reading the body of `head`, whose reading completed in the event loop's turn at `now`: the request's
-    /// arrival (its stamp). The complete head rather than the first byte: a client that trickles its head (or opens
-    /// a connection and waits) must not use up the simulated latency, and on a kept-alive connection the head is
-    /// unambiguously this request's own. A body still being uploaded then overlaps the simulated latency; for the
-    /// JSON bodies of this API it comes in the same read as the head.
+    /// arrival (its stamp). The complete head rather than the first byte: a client that trickles its head must not
+    /// use up the simulated latency with it, and on a kept-alive connection the head is unambiguously this request's
+    /// own. A body still being uploaded then overlaps the simulated latency; a small JSON body comes in the same read
+    /// as the head.
     pub fn begin_body(&mut self, front: &Front, head: Head, now: Instant) -> Step {
         if let BodyKind::Length(n) = head.body {
             if n > front.config.max_body_bytes {
