@@ -1,4 +1,4 @@
-//! The arrival stamp: when the front had a request's head, as CLOCK_MONOTONIC seconds, sent to the worker in
+//! The arrival stamp: when the front had all of a request (its head and body), as CLOCK_MONOTONIC seconds, sent to the worker in
 //! `x-sentra-arrived` so that the application's simulated latency counts from the request's arrival at the port, not
 //! from when a busy worker got to it (issue 12: 1000 streams queued 0.3-0.4 s in the worker before their handlers
 //! ran). CLOCK_MONOTONIC is one clock for the whole system on Linux, so the worker reads the same clock with Python's

@@ -31,8 +31,7 @@ pub(crate) type Which = fn(&Front) -> &Rejection;
 pub(crate) enum Phase {
     /// Waiting for (the rest of) a request head. With nothing received it is idle: sheddable, and closed on stop.
     Head { idle_since: Instant, started: Option<Instant> },
-    /// `arrived`: when the head was complete (CLOCK_MONOTONIC nanoseconds, see [`arrival`]).
-    Body { head: Head, sent_continue: bool, chunked: Option<(ChunkedDecoder, usize)>, last_read: Instant, arrived: u64 },
+    Body { head: Head, sent_continue: bool, chunked: Option<(ChunkedDecoder, usize)>, last_read: Instant },
     Upstream(Exchange),
     /// Sends what is owed, then closes.
     Closing,
@@ -267,11 +266,7 @@ impl Client {
         }
     }
 
-    /// Starts reading the body of `head`, whose reading completed in the event loop's turn at `now`: the request's
-    /// arrival (its stamp). The complete head rather than the first byte: a client that trickles its head must not
-    /// use up the simulated latency with it, and on a kept-alive connection the head is unambiguously this request's
-    /// own. A body still being uploaded then overlaps the simulated latency; a small JSON body comes in the same read
-    /// as the head.
+    /// Starts reading the body of `head`.
     pub fn begin_body(&mut self, front: &Front, head: Head, now: Instant) -> Step {
         if let BodyKind::Length(n) = head.body {
             if n > front.config.max_body_bytes {
@@ -280,15 +275,18 @@ impl Client {
         }
         let chunked = (head.body == BodyKind::Chunked).then(|| (ChunkedDecoder::new(front.config.max_body_bytes), head.len));
         self.body.clear();
-        self.phase = Phase::Body { head, sent_continue: false, chunked, last_read: now, arrived: arrival::monotonic_nanos(now) };
+        self.phase = Phase::Body { head, sent_continue: false, chunked, last_read: now };
         Step::Again
     }
 
     /// Reads the body. `Ok(Some((head, consumed, arrived)))` once the request is complete: `consumed` bytes of `buf`
-    /// are its own (a chunked body is decoded into `body`, a Content-Length body stays in `buf`).
+    /// are its own (a chunked body is decoded into `body`, a Content-Length body stays in `buf`), and `arrived` is the
+    /// event loop's turn that completed it (CLOCK_MONOTONIC nanoseconds, see [`arrival`]): the request's arrival, as
+    /// the real API can start on a request only once it has all of it. Neither a trickled head nor a slow upload
+    /// uses up the simulated latency, and on a kept-alive connection the stamp is unambiguously this request's.
     pub fn step_body(&mut self, front: &Front, scratch: &mut [u8], now: Instant) -> Result<Option<(Head, usize, u64)>, Step> {
         loop {
-            let Phase::Body { head, sent_continue, chunked, last_read, .. } = &mut self.phase else { return Err(Step::Wait) };
+            let Phase::Body { head, sent_continue, chunked, last_read } = &mut self.phase else { return Err(Step::Wait) };
             let complete = match (head.body, chunked.as_mut()) {
                 (BodyKind::Empty, _) => Some(head.len),
                 (BodyKind::Length(n), _) => (self.buf.len() >= head.len + n as usize).then_some(head.len + n as usize),
@@ -302,8 +300,8 @@ impl Client {
                 (BodyKind::Chunked, None) => Some(head.len),
             };
             if let Some(consumed) = complete {
-                let Phase::Body { head, arrived, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else { unreachable!() };
-                return Ok(Some((head, consumed, arrived)));
+                let Phase::Body { head, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else { unreachable!() };
+                return Ok(Some((head, consumed, arrival::monotonic_nanos(now))));
             }
             if now >= *last_read + front.config.body_timeout {
                 return Err(self.refuse(front, |f| &f.config.rejections.timeout, now));

@@ -14,7 +14,7 @@
 //! * [`http`]: strict request framing (pure functions).
 //! * [`response`]: where an upstream response ends, and the cut marker.
 //! * `event_loop`: accepting, readiness, deadlines, shedding and stopping.
-//! * `arrival`: the `x-sentra-arrived` stamp (when a request's head was read, CLOCK_MONOTONIC).
+//! * `arrival`: the `x-sentra-arrived` stamp (when the front had all of a request, CLOCK_MONOTONIC).
 //! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
 //!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
 mod arrival;

@@ -358,6 +358,23 @@ fn each_request_of_a_kept_alive_connection_is_stamped_when_it_arrives() {
 }
 
 #[test]
+fn a_request_is_stamped_when_its_body_is_complete_not_when_its_head_came() {
+    use super::arrival::clock_monotonic_nanos;
+    let (addr, heads) = head_capturing_worker();
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n{}").unwrap();
+    thread::sleep(Duration::from_millis(300)); // a slow upload: the real API starts only once it has the whole body
+    let before_rest = clock_monotonic_nanos();
+    ask(&mut client, b"  ");
+    let stamps = arrival_stamps(&heads.recv_timeout(Duration::from_secs(2)).unwrap());
+    assert_eq!(stamps.len(), 1);
+    // As above, a stamp may only come out early, by a pause of the front's thread: 100 ms of slack for that.
+    assert!(before_rest <= stamps[0] + 100_000_000 && stamps[0] <= clock_monotonic_nanos(), "{before_rest} {stamps:?}");
+}
+
+#[test]
 fn an_arrival_stamp_is_seconds_with_nine_decimals() {
     let mut out = Vec::new();
     super::arrival::write_header(12_345_678_901_234, &mut out);
