@@ -13,7 +13,6 @@ import hashlib
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from .content.fixtures import FixtureSet, begin_generation, sequence_used
 from .errors import ApiError
 from .ids import base62, unique_stream
 from .lazy_random import LazyRandom
+from .memo import BoundedMemo
 from .organization import Organization
 from .realism.faults import Fault, FaultInjector, fault_error, parse_fault_header
 from .realism.pacing import immediate_events
@@ -82,9 +82,7 @@ class Services:
     organization: Organization  # named by the openai-organization header and by every 429 (also rate_limits')
     clock: Clock = field(default_factory=MonotonicClock)
     observer: Observer = field(default_factory=Observer)
-    # Oldest first: an OrderedDict drops its oldest entry in O(1), where a dict's first key is found by scanning
-    # past the slots of the entries dropped before it (~2 us a request at 2048 entries).
-    content_cache: dict[str, Any] = field(default_factory=OrderedDict)
+    content_cache: BoundedMemo[str, Any] = field(default_factory=lambda: BoundedMemo(CONTENT_CACHE_SIZE))
     # Stored responses, conversations ... (sentra_openai.state); timestamps there come from `wall_clock` (epoch
     # seconds, the same in every process), never from `clock` (monotonic, per process).
     state: StateStore = field(default_factory=MemoryStore)
@@ -183,9 +181,7 @@ class Call:
             value = generate(LazyRandom(key))
             if sequence_used():  # a fixture's reply sequence: the next identical call gets the next reply
                 return value
-            cache[key] = value
-            if len(cache) > CONTENT_CACHE_SIZE:
-                del cache[next(iter(cache))]
+            cache.put(key, value)
         return value
 
     def new_id(self, prefix: str, length: int) -> str:

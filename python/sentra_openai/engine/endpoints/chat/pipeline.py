@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
-from collections import OrderedDict
 from typing import Any
 
 from ....tokens import PromptCount, render_functions
 from ... import respond, service_tiers
 from ...core import Call, Engine
 from ...errors import ApiError
+from ...memo import BoundedMemo
 from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import prompt_cache, token_charge
 from ...realism.latency import plan_timing
@@ -38,12 +38,11 @@ _DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "meta
 
 # Content keys by (seed, model, body bytes), of which they are a pure function: a load test repeats its bodies, and
 # sorting and hashing the fields cost about a tenth of a cached request's engine time (README "Benchmarks").
-# Oldest first, dropped in O(1) (core.Services.content_cache says why not a dict).
-_CONTENT_KEYS: dict[tuple[int, str, bytes], str] = OrderedDict()
 _CONTENT_KEYS_SIZE = 2048
+_CONTENT_KEYS: BoundedMemo[tuple[int, str, bytes], str] = BoundedMemo(_CONTENT_KEYS_SIZE)
 _CONTENT_KEY_MAX_BODY = 4096  # larger bodies are not kept (memory), and their parsing dwarfs the key anyway
 # Prompt counts by (model, body bytes), kept the same way: the count is a pure function of both (and immutable).
-_PROMPT_COUNTS: dict[tuple[str, bytes], tuple[Any, Any, PromptCount]] = OrderedDict()
+_PROMPT_COUNTS: BoundedMemo[tuple[str, bytes], tuple[Any, Any, PromptCount]] = BoundedMemo(_CONTENT_KEYS_SIZE)
 
 
 def register(engine: Engine) -> None:
@@ -163,9 +162,7 @@ def _prompt_count(call: Call, model, req: ChatRequest) -> PromptCount:
         response_format=req.raw.get("response_format"),
     )
     if memo is not None:
-        _PROMPT_COUNTS[memo] = (model, tokens, prompt)
-        if len(_PROMPT_COUNTS) > _CONTENT_KEYS_SIZE:
-            _PROMPT_COUNTS.pop(next(iter(_PROMPT_COUNTS)), None)
+        _PROMPT_COUNTS.put(memo, (model, tokens, prompt))
     return prompt
 
 
@@ -178,9 +175,7 @@ def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:
         key = call.content_key("chat", model_id, sorted((k, v) for k, v in req.raw.items()
                                                         if k not in _DELIVERY_FIELDS and k != "verbosity"))
         if memo is not None:
-            _CONTENT_KEYS[memo] = key
-            if len(_CONTENT_KEYS) > _CONTENT_KEYS_SIZE:
-                _CONTENT_KEYS.pop(next(iter(_CONTENT_KEYS)), None)
+            _CONTENT_KEYS.put(memo, key)
     return key
 
 

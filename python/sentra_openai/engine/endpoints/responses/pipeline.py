@@ -16,6 +16,7 @@ from ... import respond, service_tiers
 from ...content.image_codec import ImageFacts
 from ...core import Call
 from ...errors import ApiError
+from ...memo import BoundedMemo
 from ...model_resolution import model_name, resolve_model_of_kind
 from ...realism import token_charge
 from ...realism.latency import Timing, plan_timing
@@ -38,12 +39,12 @@ _REASONING_COLLECTION = "response_reasoning_tokens"  # rs_ id -> {"reasoning_tok
 
 # Content keys by (seed, model, body bytes), as chat keeps its own (chat/pipeline.py): a pure function of them when
 # the input is the body's own items (no chain, conversation, item reference or truncation, which read the store).
-_CONTENT_KEYS: dict[tuple[int, str, bytes], str] = {}
 _CONTENT_KEYS_SIZE = 2048
+_CONTENT_KEYS: BoundedMemo[tuple[int, str, bytes], str] = BoundedMemo(_CONTENT_KEYS_SIZE)
 _CONTENT_KEY_MAX_BODY = 4096  # larger bodies are not kept (memory), and their parsing dwarfs the key anyway
 # Input token totals by (model, body bytes, day), per token counter (an engine's counting rules), on the same terms:
 # counting walks every item and renders the prompt, about a tenth of a repeated request's engine time.
-_INPUT_COUNTS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bytes, str | None], tuple[Any, int]]] = (
+_INPUT_COUNTS: weakref.WeakKeyDictionary[Any, BoundedMemo[tuple[str, bytes, str | None], tuple[Any, int]]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -108,16 +109,16 @@ class Prepared:
         memo = ((self.model.id, body, day) if self.input_from_body and type(body) is bytes
                 and len(body) <= _CONTENT_KEY_MAX_BODY and all(i.get("type") != "reasoning" for i in self.items)
                 else None)
-        counts = _INPUT_COUNTS.setdefault(counter, {}) if memo is not None else None
+        counts = _INPUT_COUNTS.get(counter) if memo is not None else None
+        if memo is not None and counts is None:
+            counts = _INPUT_COUNTS[counter] = BoundedMemo(_CONTENT_KEYS_SIZE)
         kept = counts.get(memo) if counts is not None else None
         if kept is not None and kept[0] is self.model:  # the same catalog entry, not only the same name
             return counting.InputCount(kept[1], counting.input_messages(self.model, self.req, self.items))
         count = counting.count_input(counter, self.model, self.req, self.items,
                                      lambda item: _known_reasoning_tokens(call, item), day=day)
         if counts is not None:
-            counts[memo] = (self.model, count.total)
-            if len(counts) > _CONTENT_KEYS_SIZE:
-                counts.pop(next(iter(counts)), None)
+            counts.put(memo, (self.model, count.total))
         return count
 
     def truncate_to(self, call: Call, budget: int) -> None:
@@ -274,9 +275,7 @@ def _content_key(call: Call, model_id: str, prepared: Prepared) -> str:
                                              for k, v in req.raw.items() if k not in _DELIVERY_FIELDS) if v != {})
         key = call.content_key("responses", model_id, content, prepared.items, req.include)
         if memo is not None:
-            _CONTENT_KEYS[memo] = key
-            if len(_CONTENT_KEYS) > _CONTENT_KEYS_SIZE:
-                _CONTENT_KEYS.pop(next(iter(_CONTENT_KEYS)), None)
+            _CONTENT_KEYS.put(memo, key)
     return key
 
 
