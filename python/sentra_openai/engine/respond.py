@@ -63,6 +63,8 @@ def admit(call: Call, model, requested_tokens: int, observed_tokens: Callable[[]
     When the limiter's store is unreachable, `rate_limiting.redis_failure_policy` decides: "open" serves the
     request unlimited (no x-ratelimit-* headers, a throttled warning in the log), "closed" answers 503.
     """
+    if not call.services.rate_limits.settings.enable:  # fast mode: no buckets, so no up-front estimate to work out
+        return
     observed = call.settings.rate_limiting.token_charge == "observed"
     tokens = observed_tokens() if observed else requested_tokens
     admission = _through_limiter(call, lambda key: call.services.rate_limits.admit(key, model, tokens))
