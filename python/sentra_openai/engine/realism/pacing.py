@@ -11,6 +11,15 @@ from ..types import Piece, StreamPlan
 def interleave(per_choice: list[list[Piece]], deadlines: Sequence[float]) -> list[Piece]:
     """Orders several choices' pieces round by round (choice 0's k-th piece, choice 1's k-th, ...), the k-th round due
     at the k-th deadline, as a server sampling n answers in parallel sends them."""
+    if len(per_choice) == 1 and deadlines:  # one answer: its pieces in order, no rounds to weave
+        pieces = per_choice[0]
+        for piece, due in zip(pieces, deadlines):
+            piece.due = due
+        if len(pieces) > len(deadlines):
+            last = deadlines[-1]
+            for piece in pieces[len(deadlines):]:
+                piece.due = last
+        return list(pieces)
     ordered: list[Piece] = []
     last = len(deadlines) - 1
     for step in range(max((len(p) for p in per_choice), default=0)):
@@ -22,48 +31,60 @@ def interleave(per_choice: list[list[Piece]], deadlines: Sequence[float]) -> lis
     return ordered
 
 
-def _merge_due(pieces: list[Piece], start: int, elapsed: float, paced: bool) -> tuple[bytes, int]:
-    """Frames piece `start` and, when paced, every following text piece of the same frame that is already due."""
-    first = pieces[start]
-    if first.raw is not None:
-        return first.raw, start + 1
-    end = start + 1
-    if paced:
-        while end < len(pieces):
-            nxt = pieces[end]
-            if nxt.raw is not None or nxt.frame is not first.frame or nxt.due > elapsed:
-                break
-            end += 1
-    text = first.text if end == start + 1 else "".join(p.text or "" for p in pieces[start:end])
-    assert first.frame is not None
-    return first.frame(text or ""), end
-
-
 def _schedule(plan: StreamPlan, now: Callable[[], float], origin: float, batch: bool) -> Iterator[float | bytes]:
     """The plan as a sequence of steps: a float is a wait (seconds) the driver must take before resuming, bytes an
     event (or, with `batch`, several already-due events) to write. One schedule for both drivers below, so the
-    blocking one sends exactly the bytes, at exactly the deadlines, of the async one."""
+    blocking one sends exactly the bytes, at exactly the deadlines, of the async one.
+
+    An event is piece `index` framed, merged (when paced) with every following text piece of the same frame that is
+    already due. This loop runs once per piece of every stream the worker serves, so it is written flat: no call
+    per piece but the frame itself (issue 12)."""
     pieces = plan.pieces
-    limit = len(pieces) if plan.cut_after is None else plan.cut_after
+    count = len(pieces)
+    limit = count if plan.cut_after is None else plan.cut_after
+    interrupt = plan.interrupt
+    paced = plan.paced
     index = sent = 0
-    while index < len(pieces) and sent < limit:
-        elapsed = now() - origin
-        wait = pieces[index].due - elapsed
-        if wait > 0:
-            yield float(wait)
+    events: list[bytes] = []  # the write being gathered (batch)
+    elapsed = 0.0
+    while index < count and sent < limit:
+        piece = pieces[index]
+        if not events:  # a new write: wait for its first event
             elapsed = now() - origin
-        if plan.interrupt is not None and plan.interrupt():
-            return
-        event, index = _merge_due(pieces, index, elapsed, plan.paced)
+            wait = piece.due - elapsed
+            if wait > 0:
+                yield float(wait)
+                elapsed = now() - origin
+            if interrupt is not None and interrupt():
+                return
+        elif piece.due > elapsed:  # the rest is not due yet: this write is complete
+            yield events[0] if len(events) == 1 else b"".join(events)
+            events = []
+            continue
+        raw = piece.raw
+        if raw is not None:
+            event = raw
+            index += 1
+        else:
+            frame = piece.frame
+            end = index + 1
+            if paced:
+                while end < count:
+                    nxt = pieces[end]
+                    if nxt.raw is not None or nxt.frame is not frame or nxt.due > elapsed:
+                        break
+                    end += 1
+            text = piece.text if end == index + 1 else "".join([p.text or "" for p in pieces[index:end]])
+            assert frame is not None
+            event = frame(text or "")
+            index = end
         sent += 1
         if batch:
-            events = [event]
-            while index < len(pieces) and sent < limit and pieces[index].due <= elapsed:
-                event, index = _merge_due(pieces, index, elapsed, plan.paced)
-                events.append(event)
-                sent += 1
-            event = b"".join(events)
-        yield event
+            events.append(event)
+        else:
+            yield event
+    if events:
+        yield events[0] if len(events) == 1 else b"".join(events)
 
 
 async def paced_events(plan: StreamPlan, clock: Clock, started: float | None = None, *, batch: bool = False

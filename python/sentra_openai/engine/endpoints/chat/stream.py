@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import orjson
 
 from .... import _native
 from ...core import Call
-from ...ids import base62
+from ...ids import _TABLE as _BASE62_TABLE
 from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
@@ -46,12 +47,11 @@ class _ChunkWriter:
         )
         self.usage_tail = ',"usage":null' if include_usage else ""
         self._templates: dict[tuple[int, int | None], Any] = {}
+        self._padding = None if obfuscation_rng is None else _padding_source(obfuscation_rng)
 
     def obfuscation(self) -> str | None:
         """Random padding OpenAI adds to every chunk since 2025-08 (0-15 base62 characters)."""
-        if self.obfuscation_rng is None:
-            return None
-        return base62(self.obfuscation_rng, self.obfuscation_rng.randint(0, 15))
+        return None if self._padding is None else self._padding()
 
     def event(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None, final_usage: bool = False,
               extra: dict[str, Any] | None = None) -> bytes:
@@ -82,11 +82,30 @@ class _ChunkWriter:
                 tail = '}}]},"finish_reason":null}]' + self.usage_tail
             template = _native.ChunkTemplate(head, tail)
             self._templates[key] = template
+        frame_text = template.frame_text
+        padding = self._padding
+        if padding is None:
+            return frame_text  # called with the text alone: no obfuscation field
 
         def frame(text: str) -> bytes:
-            return template.frame_text(text, self.obfuscation())
+            return frame_text(text, padding())
 
         return frame
+
+
+def _padding_source(rng: random.Random):
+    """A drawer of `base62(rng, rng.randint(0, 15))` making the very same draws, without the four Python-level calls
+    those take (it runs once per streamed chunk): in CPython's random.py randint(0, 15) is getrandbits(5) drawn
+    until below 16, and randbytes(n) is getrandbits(8 * n) as n little-endian bytes. A test holds them equal."""
+    getrandbits = rng.getrandbits
+
+    def draw() -> str:
+        length = getrandbits(5)
+        while length >= 16:
+            length = getrandbits(5)
+        return getrandbits(length * 8).to_bytes(length, "little").translate(_BASE62_TABLE).decode("ascii")
+
+    return draw
 
 
 def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choice], usage: dict[str, Any], timing: Timing,
@@ -111,7 +130,10 @@ def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choic
         delta["refusal"] = None
         pieces.append(Piece(times[0], raw=writer.event([{"index": choice.index, "delta": delta, "finish_reason": None}])))
 
-    deltas = interleave([_delta_pieces(writer, req, c) for c in texts], times)
+    if len(texts) == 1 and not texts[0].tool_calls and texts[0].logprobs is None:
+        deltas = _dated_text_pieces(writer, texts[0], times)
+    else:
+        deltas = interleave([_delta_pieces(writer, req, c) for c in texts], times)
     if len(texts) < len(choices):  # spoken choices time their own deltas: merge them in by deadline
         for choice, audio in zip(choices, spoken):
             if audio is not None:
@@ -132,6 +154,16 @@ def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choic
         midstream.strike(call, plan, fault)
     headers = {"content-type": "text/event-stream; charset=utf-8"}
     return Outcome(200, headers, stream=plan)
+
+
+def _dated_text_pieces(writer: _ChunkWriter, choice: Choice, times: tuple[float, ...]) -> list[Piece]:
+    """interleave(...) of one plain text choice: its k-th piece due at the k-th time (the last time for any beyond),
+    each Piece made once, dated as it is made, with positional arguments (one Piece per token of every stream)."""
+    texts = choice.pieces
+    if len(texts) > len(times):
+        times = times + (times[-1],) * (len(texts) - len(times))
+    frame = writer.delta_frame(choice.index, None)
+    return list(map(Piece, times, repeat(None), texts, repeat(frame)))
 
 
 def _delta_pieces(writer: _ChunkWriter, req: ChatRequest, choice: Choice) -> list[Piece]:
