@@ -209,11 +209,11 @@ def build_items(planned: Planned, ids, *, logprobs: bool, encrypted: Any = None)
     `encrypted(reasoning_item_id)` returns a reasoning item's encrypted_content when the client included it."""
     out = []
     for planned_item in planned.items:
-        body = dict(planned_item.body)  # the planned body is cached content: never changed, only copied at the top
+        body = planned_item.body  # cached content: never changed, only copied at the top
         kind = planned_item.type
         if kind == "message":
-            body["content"] = [_part_body(p, logprobs) for p in planned_item.parts]
-            item = {"id": ids.new("msg_"), **body}
+            # `content` keeps its place in the body's key order.
+            item = {"id": ids.new("msg_"), **body, "content": [_part_body(p, logprobs) for p in planned_item.parts]}
         elif kind == "function_call":
             item = {"id": ids.new("fc_"), "type": "function_call", "status": body["status"],
                     "arguments": body["arguments"], "call_id": ids.call_id(), "name": body["name"]}

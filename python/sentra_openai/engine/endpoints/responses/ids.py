@@ -26,10 +26,14 @@ class ResponseIds:
         self.rng = id_rng
         self.created_at = created_at
         self.prefix = prefix or f"{id_rng.getrandbits(64):016x}"
+        self._stamped = self._stamp(created_at)  # most ids are made at created_at: its part of the id made once
+
+    def _stamp(self, moment: int) -> str:
+        return f"{self.prefix}00{moment & 0xFFFFFFFF:08x}"
 
     def new(self, kind: str, at: int | None = None) -> str:
-        moment = self.created_at if at is None else at
-        return f"{kind}{self.prefix}00{moment & 0xFFFFFFFF:08x}{self.rng.getrandbits(96):024x}"
+        stamped = self._stamped if at is None or at == self.created_at else self._stamp(at)
+        return f"{kind}{stamped}{self.rng.getrandbits(96):024x}"
 
     def call_id(self) -> str:
         from ...ids import base62

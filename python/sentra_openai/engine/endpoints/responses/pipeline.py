@@ -6,6 +6,7 @@ conversations, store, background) of storage.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import weakref
 from typing import Any
@@ -114,7 +115,7 @@ class Prepared:
             counts = _INPUT_COUNTS[counter] = BoundedMemo(_CONTENT_KEYS_SIZE)
         kept = counts.get(memo) if counts is not None else None
         if kept is not None and kept[0] is self.model:  # the same catalog entry, not only the same name
-            return counting.InputCount(kept[1], counting.input_messages(self.model, self.req, self.items))
+            return _KeptCount(kept[1], self.model, self.req, self.items)
         count = counting.count_input(counter, self.model, self.req, self.items,
                                      lambda item: _known_reasoning_tokens(call, item), day=day)
         if counts is not None:
@@ -130,6 +131,19 @@ class Prepared:
                 self.items = self.items[1:]  # an output without its call would be refused
             self.input_from_body = False
             self.count = self._count(call)
+
+
+class _KeptCount:
+    """A memoised input count (counting.InputCount's fields): its chat messages are rebuilt only when asked, by a
+    generation (a content cache miss) or the prompt cache (long prompts), not on every repeated request."""
+
+    def __init__(self, total: int, model, req: ResponsesRequest, items: list[dict[str, Any]]) -> None:
+        self.total = total
+        self._messages_of = (model, req, items)
+
+    @functools.cached_property
+    def messages(self) -> list[dict[str, Any]]:
+        return counting.input_messages(*self._messages_of)
 
 
 def _resolve(call: Call, item: dict[str, Any]) -> dict[str, Any]:

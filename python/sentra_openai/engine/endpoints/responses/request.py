@@ -109,37 +109,40 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
         items = []
     else:
         raise errors.invalid_type("input", "one of a string or array of objects", raw_input)
-    instructions = f.string("instructions")
+    # Most requests set few fields: an absent one takes its default without a typed read (`x if name in body`).
+    instructions = f.string("instructions") if "instructions" in body else None
     _check_reasoning_sequence(items)
 
-    tools, functions, builtins = _parse_tools(f)
+    tools, functions, builtins = _parse_tools(f) if "tools" in body else ([], [], [])
     tool_choice = _parse_tool_choice(body.get("tool_choice"), functions, builtins)
-    max_tool_calls = f.integer("max_tool_calls", minimum=0)  # the spec sets no minimum: 0 allows no built-in call
-    text_format, verbosity = _parse_text(f.obj("text"), items, instructions)
-    effort, summary, context, mode = _parse_reasoning(f.obj("reasoning"), reasoning_model)
-    include = f.array("include") or []
+    # The spec sets no minimum: 0 allows no built-in call.
+    max_tool_calls = f.integer("max_tool_calls", minimum=0) if "max_tool_calls" in body else None
+    text_format, verbosity = _parse_text(f.obj("text") if "text" in body else None, items, instructions)
+    effort, summary, context, mode = _parse_reasoning(f.obj("reasoning") if "reasoning" in body else None,
+                                                      reasoning_model)
+    include = (f.array("include") if "include" in body else None) or []
     for index, entry in enumerate(include):
         if entry not in INCLUDABLE:
             raise errors.invalid_value(f"include[{index}]", entry, INCLUDABLE)
-    max_output = f.integer("max_output_tokens")
+    max_output = f.integer("max_output_tokens") if "max_output_tokens" in body else None
     if max_output is not None and max_output < 16:
         raise errors.below_minimum("max_output_tokens", 16, max_output)
     if max_output is not None and max_output > max_output_limit:
         raise ApiError(400, f"max_output_tokens is too large: {max_output}. This model supports at most "
                             f"{max_output_limit} output tokens, whereas you provided {max_output}.",
                        param="max_output_tokens", code="invalid_value")
-    stream = bool(f.boolean("stream", False))
-    stream_options = f.obj("stream_options")
+    stream = bool(f.boolean("stream", False)) if "stream" in body else False
+    stream_options = f.obj("stream_options") if "stream_options" in body else None
     if stream_options is not None and not stream:
         raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                        param="stream_options")
     include_obfuscation = (stream_options is None
                            or bool(Fields(stream_options, "stream_options").boolean("include_obfuscation", True)))
-    store = bool(f.boolean("store", True))
-    background = bool(f.boolean("background", False))
+    store = bool(f.boolean("store", True)) if "store" in body else True
+    background = bool(f.boolean("background", False)) if "background" in body else False
     if background and not store:
         raise ApiError(400, "Background mode requires 'store' to be true.", param="background")
-    previous = f.string("previous_response_id")
+    previous = f.string("previous_response_id") if "previous_response_id" in body else None
     conversation = body.get("conversation")
     if isinstance(conversation, dict):
         conversation = Fields(conversation, "conversation").string("id", required=True)
@@ -150,12 +153,13 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
                             "'previous_response_id' or 'conversation'.", param=None, code="mutually_exclusive_parameters")
     if previous is None and conversation is None and not items and not counting_only:
         raise errors.missing_parameter("input")
-    safety = f.string("safety_identifier")
+    safety = f.string("safety_identifier") if "safety_identifier" in body else None
     if safety is not None and len(safety) > 64:
         raise errors.string_too_long("safety_identifier", 64, len(safety))
-    tier = f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]) or "auto"
-    truncation = f.string("truncation", choices=["auto", "disabled"]) or "disabled"
-    metadata = check_metadata(body.get("metadata"))
+    tier = (f.string("service_tier", choices=["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"])
+            if "service_tier" in body else None) or "auto"
+    truncation = (f.string("truncation", choices=["auto", "disabled"]) if "truncation" in body else None) or "disabled"
+    metadata = check_metadata(body["metadata"]) if "metadata" in body else {}
     return ResponsesRequest(
         model_name=body.get("model") or "",
         items=items,
@@ -233,7 +237,8 @@ def _check_item(item: Any, index: int) -> dict[str, Any]:
     if kind not in ITEM_TYPES:
         raise errors.invalid_value(f"{path}.type", kind, ITEM_TYPES)
     i = Fields(item, path)
-    i.string("id")  # an item's id is a string (the spec's items), whatever the type
+    if "id" in item:
+        i.string("id")  # an item's id is a string (the spec's items), whatever the type
     if kind == "message":
         role = item.get("role")
         if role is None:
