@@ -31,10 +31,12 @@ def interleave(per_choice: list[list[Piece]], deadlines: Sequence[float]) -> lis
     return ordered
 
 
-def _schedule(plan: StreamPlan, now: Callable[[], float], origin: float, batch: bool) -> Iterator[float | bytes]:
+def _schedule(plan: StreamPlan, now: Callable[[], float], origin: float, batch: bool,
+              sleep: Callable[[float], object] | None = None) -> Iterator[float | bytes]:
     """The plan as a sequence of steps: a float is a wait (seconds) the driver must take before resuming, bytes an
     event (or, with `batch`, several already-due events) to write. One schedule for both drivers below, so the
-    blocking one sends exactly the bytes, at exactly the deadlines, of the async one.
+    blocking one sends exactly the bytes, at exactly the deadlines, of the async one. A blocking driver passes its
+    `sleep`, taken here instead of yielded: then only bytes come out.
 
     An event is piece `index` framed, merged (when paced) with every following text piece of the same frame that is
     already due. This loop runs once per piece of every stream the worker serves, so it is written flat: no call
@@ -53,7 +55,10 @@ def _schedule(plan: StreamPlan, now: Callable[[], float], origin: float, batch: 
             elapsed = now() - origin
             wait = piece.due - elapsed
             if wait > 0:
-                yield float(wait)
+                if sleep is None:
+                    yield float(wait)
+                else:
+                    sleep(float(wait))
                 elapsed = now() - origin
             if interrupt is not None and interrupt():
                 return
@@ -107,11 +112,7 @@ def paced_events_blocking(plan: StreamPlan, now: Callable[[], float], sleep: Cal
                           started: float, *, batch: bool = False) -> Iterator[bytes]:
     """paced_events for a caller that may block between events (a web server's worker thread): the same events at
     the same deadlines, waiting with `sleep` instead of an event loop."""
-    for step in _schedule(plan, now, started, batch):
-        if step.__class__ is float:
-            sleep(step)  # type: ignore[arg-type]
-        else:
-            yield step  # type: ignore[misc]
+    return _schedule(plan, now, started, batch, sleep)  # type: ignore[return-value]  # bytes only, given `sleep`
 
 
 def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
