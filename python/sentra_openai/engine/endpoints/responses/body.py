@@ -3,6 +3,7 @@ snapshot, with the keys of real 2026 bodies placed beside their neighbours), and
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,11 @@ def effective_context(req: ResponsesRequest, model: str) -> str:
     """An explicit current_turn / all_turns is kept; omitted or "auto" is the model family's default."""
     if req.reasoning_context in ("current_turn", "all_turns"):
         return req.reasoning_context
+    return _default_context(model)
+
+
+@functools.lru_cache(maxsize=256)  # per model snapshot: a catalog's worth
+def _default_context(model: str) -> str:
     shape = _shape()
     if any(model.startswith(p) for p in shape["context_all_turns_models"]):
         return "all_turns"

@@ -8,6 +8,7 @@ becomes a ChatRequest, chat's Choice becomes output items.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -148,10 +149,13 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
 
 def default_effort(model) -> str | None:
     """The effort a reasoning model uses when the request names none (config/responses.yaml reasoning_effort)."""
-    if not model.reasoning:
-        return None
+    return _default_effort_of(model.id) if model.reasoning else None
+
+
+@functools.lru_cache(maxsize=256)  # per model id: a catalog's worth
+def _default_effort_of(model_id: str) -> str:
     rules = counting.settings()["reasoning_effort"]
-    return "high" if any(model.id.startswith(p) for p in rules["default_high_models"]) else rules["default"]
+    return "high" if any(model_id.startswith(p) for p in rules["default_high_models"]) else rules["default"]
 
 
 def _scaled_reasoning(req: ResponsesRequest, drawn: int, completion_tokens: int) -> tuple[int, bool]:

@@ -8,6 +8,7 @@ X-Sentra-Seed), never from the content-cached RNG: ids are the state store's key
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import random
@@ -41,8 +42,13 @@ class ResponseIds:
         return "call_" + base62(self.rng, 24)
 
 
+@functools.lru_cache(maxsize=8)  # one config seed per engine
 def _key(seed: int) -> bytes:
     return hashlib.sha256(f"sentra-reasoning:{seed}".encode()).digest()
+
+
+def _mac(seed: int, body: bytes) -> bytes:
+    return hmac.digest(_key(seed), body, "sha256")[:16]
 
 
 def encrypted_reasoning(seed: int, reasoning_tokens: int, length: int, rng: random.Random) -> str:
@@ -50,7 +56,7 @@ def encrypted_reasoning(seed: int, reasoning_tokens: int, length: int, rng: rand
     derived from the config seed, so the server recognises it (and a tampered copy) when a client sends it back."""
     body_bytes = max((length - len(_FERNET_HEAD)) * 3 // 4 - len(_BLOB_MARKER) - 16 - 4, 0)
     body = struct.pack(">I", reasoning_tokens) + rng.randbytes(body_bytes)
-    mac = hmac.new(_key(seed), body, hashlib.sha256).digest()[:16]
+    mac = _mac(seed, body)
     return _FERNET_HEAD + base64.urlsafe_b64encode(_BLOB_MARKER + mac + body).decode().rstrip("=")
 
 
@@ -66,7 +72,7 @@ def reasoning_tokens_in(seed: int, blob: str, item_id: str | None) -> int | None
     if not raw.startswith(_BLOB_MARKER):
         return None
     mac, body = raw[len(_BLOB_MARKER):len(_BLOB_MARKER) + 16], raw[len(_BLOB_MARKER) + 16:]
-    expected = hmac.new(_key(seed), body, hashlib.sha256).digest()[:16]
+    expected = _mac(seed, body)
     if len(body) < 4 or not hmac.compare_digest(mac, expected):
         raise ApiError(400, f"The encrypted content for item {item_id} could not be verified.",
                        param="input", code="invalid_encrypted_content")
