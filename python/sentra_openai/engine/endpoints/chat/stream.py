@@ -13,7 +13,7 @@ import orjson
 
 from .... import _native
 from ...core import Call
-from ...ids import _TABLE as _BASE62_TABLE
+from ...ids import BASE62_OF_BYTE
 from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
@@ -103,7 +103,7 @@ def _padding_source(rng: random.Random):
         length = getrandbits(5)
         while length >= 16:
             length = getrandbits(5)
-        return getrandbits(length * 8).to_bytes(length, "little").translate(_BASE62_TABLE).decode("ascii")
+        return getrandbits(length * 8).to_bytes(length, "little").translate(BASE62_OF_BYTE).decode("ascii")
 
     return draw
 
