@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Each random byte picks a character; 256 is not a multiple of 62, so the first 8 characters are a little more
@@ -14,6 +15,25 @@ BASE62_OF_BYTE = bytes.maketrans(bytes(range(256)), b"".join(BASE62[b % 62].enco
 
 def base62(rng: random.Random, length: int) -> str:
     return rng.randbytes(length).translate(BASE62_OF_BYTE).decode("ascii")
+
+
+def padding_drawer(rng: random.Random, shortest: int, longest: int) -> Callable[[], str]:
+    """A drawer of `base62(rng, rng.randint(shortest, longest))` (the `obfuscation` padding of stream events) that
+    makes the very same draws without the four Python-level calls those take: it runs once per streamed delta. In
+    CPython's random.py, randint(a, b) is a + getrandbits(k) drawn until below b - a + 1 (k its bit length), and
+    randbytes(n) is getrandbits(8 * n) as n little-endian bytes. tests/engine/test_padding.py holds them equal."""
+    getrandbits = rng.getrandbits
+    span = longest - shortest + 1
+    bits = span.bit_length()
+
+    def draw() -> str:
+        offset = getrandbits(bits)
+        while offset >= span:
+            offset = getrandbits(bits)
+        length = shortest + offset
+        return getrandbits(length * 8).to_bytes(length, "little").translate(BASE62_OF_BYTE).decode("ascii")
+
+    return draw
 
 
 def _os_seeded() -> random.Random:

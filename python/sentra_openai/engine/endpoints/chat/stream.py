@@ -13,7 +13,7 @@ import orjson
 
 from .... import _native
 from ...core import Call
-from ...ids import BASE62_OF_BYTE
+from ...ids import padding_drawer
 from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
@@ -39,7 +39,6 @@ class _ChunkWriter:
     def __init__(self, meta: Meta, include_usage: bool, obfuscation_rng: random.Random | None) -> None:
         self.meta = meta
         self.include_usage = include_usage
-        self.obfuscation_rng = obfuscation_rng
         self.head = (
             '{"id":' + orjson.dumps(meta.id).decode() + ',"object":"chat.completion.chunk","created":' + str(meta.created)
             + ',"model":' + orjson.dumps(meta.model).decode() + ',"service_tier":' + orjson.dumps(meta.service_tier).decode()
@@ -47,7 +46,7 @@ class _ChunkWriter:
         )
         self.usage_tail = ',"usage":null' if include_usage else ""
         self._templates: dict[tuple[int, int | None], Any] = {}
-        self._padding = None if obfuscation_rng is None else _padding_source(obfuscation_rng)
+        self._padding = None if obfuscation_rng is None else padding_drawer(obfuscation_rng, 0, 15)
 
     def obfuscation(self) -> str | None:
         """Random padding OpenAI adds to every chunk since 2025-08 (0-15 base62 characters)."""
@@ -91,21 +90,6 @@ class _ChunkWriter:
             return frame_text(text, padding())
 
         return frame
-
-
-def _padding_source(rng: random.Random):
-    """A drawer of `base62(rng, rng.randint(0, 15))` making the very same draws, without the four Python-level calls
-    those take (it runs once per streamed chunk): in CPython's random.py randint(0, 15) is getrandbits(5) drawn
-    until below 16, and randbytes(n) is getrandbits(8 * n) as n little-endian bytes. A test holds them equal."""
-    getrandbits = rng.getrandbits
-
-    def draw() -> str:
-        length = getrandbits(5)
-        while length >= 16:
-            length = getrandbits(5)
-        return getrandbits(length * 8).to_bytes(length, "little").translate(BASE62_OF_BYTE).decode("ascii")
-
-    return draw
 
 
 def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choice], usage: dict[str, Any], timing: Timing,

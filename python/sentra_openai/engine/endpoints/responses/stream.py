@@ -16,7 +16,7 @@ import orjson
 
 from ... import errors
 from ...core import Call
-from ...ids import base62
+from ...ids import padding_drawer
 from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
@@ -38,12 +38,13 @@ class _Events:
 
     def __init__(self, obfuscation_rng: random.Random | None) -> None:
         self.events: list[tuple[float, dict[str, Any]]] = []
-        self.obfuscation_rng = obfuscation_rng
+        # 1-15 base62 characters on every delta (raw streams, 2025-08 on)
+        self.padding = None if obfuscation_rng is None else padding_drawer(obfuscation_rng, 1, 15)
 
     def add(self, due: float, kind: str, **fields: Any) -> None:
         fields["sequence_number"] = len(self.events)
-        if kind in DELTA_TYPES and self.obfuscation_rng is not None:
-            fields["obfuscation"] = base62(self.obfuscation_rng, self.obfuscation_rng.randint(1, 15))
+        if kind in DELTA_TYPES and self.padding is not None:
+            fields["obfuscation"] = self.padding()
         # `type` first, then the other keys in alphabetical order, as the raw streams send them
         # (capture phase_streamed_on_part_start, 2026-07: {"type", "content_index", "delta", "item_id", ...}).
         event: dict[str, Any] = {"type": kind, **{key: fields[key] for key in sorted(fields)}}
