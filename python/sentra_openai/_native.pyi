@@ -152,9 +152,14 @@ class NativeFront:
         max_body_bytes: int,
         routed_methods: Sequence[str],
         rejections: dict[str, tuple[int, str, bytes]],
-    ) -> Self: ...
+        replay: bool = False,
+    ) -> Self:
+        """`replay`: answers the application notes as replayable (`x-sentra-replay`) are kept and given to identical
+        requests by the front itself (rust/core/src/front/replay.rs)."""
     def start(self) -> None:
         """Starts accepting on a background thread."""
+    def take_replays(self) -> list[tuple[bytes, int, int]]:
+        """The replays answered since the last call: (tag, milliseconds since arrival, count)."""
     def stop_accepting(self) -> None:
         """Refuses new connections from now on and closes idle ones; requests in progress finish."""
     @property

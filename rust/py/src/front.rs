@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use sentra_core::front::{Front, FrontConfig, Rejection, Rejections};
 
@@ -37,7 +38,8 @@ impl NativeFront {
     /// refusal the front makes itself to `(status, content_type, body)`.
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
-                        keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections))]
+                        keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections,
+                        replay=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -53,6 +55,7 @@ impl NativeFront {
         max_body_bytes: u64,
         routed_methods: Vec<String>,
         rejections: HashMap<String, (u16, String, Vec<u8>)>,
+        replay: bool,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
             let (status, content_type, body) =
@@ -83,6 +86,7 @@ impl NativeFront {
                 bad_gateway: take("bad_gateway")?,
                 unavailable: take("unavailable")?,
             },
+            replay,
         };
         let upstreams: Vec<SocketAddr> = upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();
         let inner = Front::bind(address(host, port)?, &upstreams, config).map_err(|e| PyOSError::new_err(e.to_string()))?;
@@ -112,6 +116,11 @@ impl NativeFront {
     #[getter]
     fn open_connections(&self) -> usize {
         self.inner.open_connections()
+    }
+
+    /// The replays answered since the last call: (tag, milliseconds since arrival, count).
+    fn take_replays<'py>(&self, py: Python<'py>) -> Vec<(Bound<'py, PyBytes>, u64, u64)> {
+        self.inner.take_replays().into_iter().map(|(tag, ms, n)| (PyBytes::new(py, &tag), ms, n)).collect()
     }
 
     /// Idle connections closed so far to make room under server.max_connections.

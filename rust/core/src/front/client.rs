@@ -2,6 +2,7 @@
 //! is to be forwarded to a worker. Reading and writing never block: each step does what the socket allows now and
 //! says whether it can go on.
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -323,18 +324,18 @@ impl Client {
     }
 
     /// Builds the request for the worker into `request` and drops the request's bytes from `buf`. Returns whether
-    /// the connection closes after it, and whether it is a HEAD request.
-    pub fn forward(&mut self, front: &Front, head: &Head, consumed: usize, arrived: u64) -> (bool, bool) {
+    /// the connection closes after it, whether it is a HEAD request, and where its arrival stamp is in `request`.
+    pub fn forward(&mut self, front: &Front, head: &Head, consumed: usize, arrived: u64) -> (bool, bool, Range<usize>) {
         self.served += 1;
         let cap = front.config.keepalive_requests;
         let close = head.close || (cap > 0 && self.served >= cap) || front.stopping.load(std::sync::atomic::Ordering::SeqCst);
         let mut out = std::mem::take(&mut self.request);
         let request = Forwarded { buf: &self.buf, head, consumed, decoded: &self.body, close, arrived };
-        build_upstream_request(&front.config.routed_methods, &request, &mut out);
+        let stamp = build_upstream_request(&front.config.routed_methods, &request, &mut out);
         self.request = out;
         self.buf.drain(..consumed);
         let head_request = eq_ignore_case(&self.request[..4.min(self.request.len())], b"HEAD");
-        (close, head_request)
+        (close, head_request, stamp)
     }
 }
 
@@ -351,8 +352,8 @@ pub(crate) struct Forwarded<'a> {
 
 /// The request as the worker gets it: a routed method (others as POST, named in `x-sentra-method`), the client's
 /// headers without the framing and hop-by-hop ones and without the front's own notes (a client's copy of one must
-/// not reach the application), the front's notes, the body with a Content-Length.
-pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwarded, out: &mut Vec<u8>) {
+/// not reach the application), the front's notes, the body with a Content-Length. Returns the arrival stamp's line.
+pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwarded, out: &mut Vec<u8>) -> Range<usize> {
     let Forwarded { buf, head, consumed, decoded, close, arrived } = *request;
     let method = &buf[head.method.clone()];
     let routed = routed_methods.iter().any(|m| m.as_slice() == method);
@@ -385,7 +386,9 @@ pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwa
         out.extend_from_slice(method);
         out.extend_from_slice(b"\r\n");
     }
+    let stamp_at = out.len();
     arrival::write_header(arrived, out);
+    let stamp = stamp_at..out.len();
     let body: &[u8] = match head.body {
         BodyKind::Empty => &[],
         BodyKind::Length(_) => &buf[head.len..consumed],
@@ -403,6 +406,7 @@ pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwa
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+    stamp
 }
 
 fn hides_content_type(value: &[u8]) -> bool {

@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::client::{Client, Phase, Step};
 use super::exchange::{self, Context, Exchange};
+use super::replay::Replays;
 use super::slab::Slab;
 use super::upstream::Upstreams;
 use super::Front;
@@ -42,11 +43,13 @@ pub(crate) struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     scratch: Vec<u8>,
     next_id: u64,
+    replays: Replays,
 }
 
 impl EventLoop {
     pub fn new(front: Arc<Front>, poll: Poll, listener: TcpListener) -> Self {
         let ups = Upstreams::new(&front.upstreams);
+        let replays = Replays::new(front.config.replay);
         EventLoop {
             front,
             poll,
@@ -57,6 +60,7 @@ impl EventLoop {
             timers: BinaryHeap::new(),
             scratch: vec![0; SCRATCH],
             next_id: 0,
+            replays,
         }
     }
 
@@ -263,12 +267,21 @@ impl EventLoop {
                 },
                 Phase::Body { .. } => match c.step_body(&front, &mut self.scratch, now) {
                     Ok(Some((head, consumed, arrived))) => {
-                        let (close, head_request) = c.forward(&front, &head, consumed, arrived);
+                        let (close, head_request, stamp) = c.forward(&front, &head, consumed, arrived);
                         if !c.in_flight {
                             c.in_flight = true;
                             front.in_flight.fetch_add(1, Ordering::SeqCst);
                         }
-                        c.phase = Phase::Upstream(Exchange::new(close, head_request, now));
+                        // Only a kept-alive HTTP/1.1 POST is answered from a template: its answer has no
+                        // connection header of its own to agree with.
+                        let eligible = !close && head.minor_version == 1 && c.request.starts_with(b"POST ");
+                        let ticket = self.replays.begin(&c.request, stamp, eligible);
+                        if let Some(answer) = self.replays.answer(&ticket, arrived, now, &front.replays) {
+                            c.owe(answer, now);
+                            c.phase = Phase::Head { idle_since: now, started: None };
+                        } else {
+                            c.phase = Phase::Upstream(Exchange::new(close, head_request, now, ticket));
+                        }
                         Step::Again
                     }
                     Ok(None) => Step::Wait,
@@ -282,6 +295,7 @@ impl EventLoop {
                         registry: self.poll.registry(),
                         clients,
                         scratch: &mut self.scratch,
+                        replays: &mut self.replays,
                         now,
                     };
                     exchange::step(c, ci, &mut cx)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use mio::Registry;
 
 use super::client::{Client, Phase, Step, Which};
+use super::replay::{self, Replays, Ticket};
 use super::response::{parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
 use super::upstream::Upstreams;
 use super::Front;
@@ -26,6 +27,15 @@ pub(crate) struct Exchange {
     attempt: u8,
     wait_until: Instant,
     state: State,
+    replay: Ticket,
+}
+
+/// An answer being kept for replay as it is relayed: the head as relayed, the body so far, the note and its tag.
+struct Capture {
+    bytes: Vec<u8>,
+    head_len: usize,
+    note: Vec<u8>,
+    tag: Vec<u8>,
 }
 
 enum State {
@@ -34,7 +44,7 @@ enum State {
     Connecting { up: usize, order: Vec<usize>, next: usize, until: Instant },
     Sending { up: usize, sent: usize },
     Head { up: usize },
-    Body { up: usize, tracker: BodyTracker, cut: Option<CutWatch>, kind: ResponseBody, close: bool },
+    Body { up: usize, tracker: BodyTracker, cut: Option<CutWatch>, kind: ResponseBody, close: bool, capture: Option<Capture> },
 }
 
 enum Next {
@@ -48,8 +58,8 @@ enum Next {
 }
 
 impl Exchange {
-    pub fn new(close: bool, head_request: bool, now: Instant) -> Self {
-        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None } }
+    pub fn new(close: bool, head_request: bool, now: Instant, replay: Ticket) -> Self {
+        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay }
     }
 
     /// When this exchange must be looked at again without any event.
@@ -75,6 +85,7 @@ pub(crate) struct Context<'a> {
     pub registry: &'a Registry,
     pub clients: usize,
     pub scratch: &'a mut [u8],
+    pub replays: &'a mut Replays,
     pub now: Instant,
 }
 
@@ -191,7 +202,7 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
                 }
             }
         }
-        State::Body { up, tracker, cut, kind, .. } => {
+        State::Body { up, tracker, cut, kind, capture, .. } => {
             let up = *up;
             let mut pass = Vec::new();
             loop {
@@ -217,7 +228,12 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
                 conn.readable = n == cx.scratch.len() || conn.hup;
                 let data = &cx.scratch[..n];
                 match cut.as_mut() {
-                    None => c.owe(data, now),
+                    None => {
+                        c.owe(data, now);
+                        if let Some(capture) = capture.as_mut() {
+                            capture.bytes.extend_from_slice(data);
+                        }
+                    }
                     Some(watch) => {
                         pass.clear();
                         let reached = watch.relay(data, &mut pass);
@@ -274,25 +290,48 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
         conn.served += 1;
     }
     let response = std::mem::take(&mut c.response);
-    let (watch, reached) = match head.cut {
+    // The head without the application's notes to the front, then the body bytes read with it (up to any cut).
+    let mut first = Vec::with_capacity(response.len());
+    let mut at = 0;
+    for (start, end) in head.hidden_lines() {
+        first.extend_from_slice(&response[at..start]);
+        at = end;
+    }
+    first.extend_from_slice(&response[at..head.len]);
+    let head_len = first.len();
+    let (watch, reached) = match head.cut.and_then(|cut| cut.token) {
         None => {
-            c.owe(&response, cx.now);
+            first.extend_from_slice(&response[head.len..]);
             (None, false)
         }
-        Some(cut) => {
-            let (watch, mut first, reached) = announced_cut(&head, &response);
+        Some((start, end)) => {
+            let mut watch = CutWatch::new(&response[start..end]);
+            let reached = watch.relay(&response[head.len..], &mut first);
             if reached && head.body == ResponseBody::Chunked {
-                let head_len = head.len - (cut.line.1 - cut.line.0);
                 first.truncate(head_len + whole_chunks(&first[head_len..]));
             }
-            c.owe(&first, cx.now);
-            (watch, reached)
+            (Some(watch), reached)
         }
     };
+    let capture = match (head.note, head.tag, head.body) {
+        (Some(note), Some(tag), ResponseBody::Length(n))
+            if x.replay.replayable() && head.status == 200 && !head.close && watch.is_none()
+                && head_len + n as usize <= replay::MAX_BYTES =>
+        {
+            Some(Capture {
+                bytes: first.clone(),
+                head_len,
+                note: response[note.value.0..note.value.1].to_vec(),
+                tag: response[tag.value.0..tag.value.1].to_vec(),
+            })
+        }
+        _ => None,
+    };
+    c.owe(&first, cx.now);
     let mut tracker = BodyTracker::new(head.body);
     let done = tracker.feed(&response[head.len..]);
     c.response = response;
-    x.state = State::Body { up, tracker, cut: watch, kind: head.body, close: head.close };
+    x.state = State::Body { up, tracker, cut: watch, kind: head.body, close: head.close, capture };
     if reached {
         return Next::Close; // the cut reached already in the first bytes
     }
@@ -303,12 +342,17 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
 }
 
 fn finish(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next {
-    let State::Body { cut, close, .. } = &mut x.state else { return Next::Close };
+    let State::Body { cut, close, capture, .. } = &mut x.state else { return Next::Close };
     if let Some(held) = cut.as_mut().map(CutWatch::take_held).filter(|h| !h.is_empty()) {
         // The body ended inside what looked like the start of a marker: it was content after all.
         c.owe(&held, cx.now);
     }
     let close = *close;
+    if let Some(kept) = capture.take() {
+        let ticket = std::mem::replace(&mut x.replay, Ticket::none());
+        let (head, body) = kept.bytes.split_at(kept.head_len);
+        cx.replays.keep(ticket, head, body, &kept.note, &kept.tag, cx.now);
+    }
     cx.ups.release(up, !close, cx.clients);
     x.state = State::Choose { retry_at: None };
     Next::Done { close: close || x.close }
@@ -326,24 +370,4 @@ pub(crate) fn whole_chunks(relayed: &[u8]) -> usize {
     } else {
         relayed.len()
     }
-}
-
-/// For a response whose head announces a cut: the watch over its body (None if the token is malformed), the first
-/// bytes to relay (the head without the announcement, then the body bytes read with it, up to any marker), and
-/// whether the marker was among them.
-fn announced_cut(head: &ResponseHead, response: &[u8]) -> (Option<CutWatch>, Vec<u8>, bool) {
-    let mut out = Vec::with_capacity(response.len());
-    let Some(cut) = head.cut else {
-        out.extend_from_slice(response);
-        return (None, out, false);
-    };
-    out.extend_from_slice(&response[..cut.line.0]);
-    out.extend_from_slice(&response[cut.line.1..head.len]);
-    let Some((start, end)) = cut.token else {
-        out.extend_from_slice(&response[head.len..]);
-        return (None, out, false);
-    };
-    let mut watch = CutWatch::new(&response[start..end]);
-    let reached = watch.relay(&response[head.len..], &mut out);
-    (Some(watch), out, reached)
 }

@@ -15,6 +15,7 @@
 //! * [`response`]: where an upstream response ends, and the cut marker.
 //! * `event_loop`: accepting, readiness, deadlines, shedding and stopping.
 //! * `arrival`: the `x-sentra-arrived` stamp (when the front had all of a request, CLOCK_MONOTONIC).
+//! * `replay`: answers the front gives itself, from templates of the application's earlier answers.
 //! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
 //!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
 mod arrival;
@@ -22,6 +23,7 @@ mod client;
 mod event_loop;
 mod exchange;
 pub mod http;
+mod replay;
 pub mod response;
 mod slab;
 #[cfg(test)]
@@ -35,6 +37,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
+
+use replay::ReplayCounts;
 
 const LISTEN_BACKLOG: libc::c_int = 4096;
 
@@ -97,6 +101,8 @@ pub struct FrontConfig {
     /// Methods the application routes; any other is forwarded as POST with its name in `x-sentra-method`.
     pub routed_methods: Vec<Vec<u8>>,
     pub rejections: Rejections,
+    /// Answers the application notes as replayable are kept and given to identical requests (replay.rs).
+    pub replay: bool,
 }
 
 pub struct Front {
@@ -109,6 +115,7 @@ pub struct Front {
     pub(crate) in_flight: AtomicUsize,
     pub(crate) open: AtomicUsize,
     pub(crate) shed: AtomicU64,
+    pub(crate) replays: ReplayCounts,
     /// Wakes the event loop to close the listener and the idle connections when stopping.
     waker: OnceLock<mio::Waker>,
 }
@@ -134,6 +141,7 @@ impl Front {
             in_flight: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             shed: AtomicU64::new(0),
+            replays: ReplayCounts::default(),
             waker: OnceLock::new(),
         }))
     }
@@ -167,6 +175,15 @@ impl Front {
         let front = Arc::clone(self);
         thread::Builder::new().name("sentra-front".into()).spawn(move || event_loop::EventLoop::new(front, poll, listener).run())?;
         Ok(())
+    }
+
+    /// The replays answered since the last call, by (tag, milliseconds since arrival): the application counts them.
+    pub fn take_replays(&self) -> Vec<(Vec<u8>, u64, u64)> {
+        let taken = match self.replays.lock() {
+            Ok(mut counts) => std::mem::take(&mut *counts),
+            Err(_) => return Vec::new(),
+        };
+        taken.into_iter().map(|((tag, ms), n)| (tag.to_vec(), ms, n)).collect()
     }
 
     pub fn shed_count(&self) -> u64 {

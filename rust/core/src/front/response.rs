@@ -2,6 +2,7 @@
 //! the application asked for it to be cut off (a simulated dropped connection).
 //! The upstream is our own application server, so this trusts its framing and only tracks it.
 use super::http::{eq_ignore_case, head_end};
+use super::replay;
 
 /// The response header by which the application announces a cut: its value is a per-response random token. The
 /// front removes the header; when the body reaches a NUL byte followed by the token, the front relays what came
@@ -24,6 +25,24 @@ pub struct ResponseHead {
     pub body: ResponseBody,
     pub close: bool,
     pub cut: Option<CutHeader>,
+    /// The application's replay note and tag (replay.rs), whole lines and values: never relayed.
+    pub note: Option<NoteHeader>,
+    pub tag: Option<NoteHeader>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteHeader {
+    pub line: (usize, usize),
+    pub value: (usize, usize),
+}
+
+impl ResponseHead {
+    /// The header lines the client must not see, in order.
+    pub fn hidden_lines(&self) -> impl Iterator<Item = (usize, usize)> {
+        let mut lines = [self.cut.map(|c| c.line), self.note.map(|n| n.line), self.tag.map(|t| t.line)];
+        lines.sort_by_key(|l| l.map_or(usize::MAX, |(start, _)| start));
+        lines.into_iter().flatten()
+    }
 }
 
 /// Where the `x-sentra-cut` header sits in the head (byte offsets into the parsed buffer).
@@ -52,6 +71,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     let mut length = None;
     let mut chunked = false;
     let mut cut = None;
+    let (mut note, mut tag) = (None, None);
     let mut close = status_line.starts_with(b"HTTP/1.0");
     while let Some((start, line)) = lines.next() {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
@@ -66,14 +86,19 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
             } else if eq_ignore_case(value, b"keep-alive") {
                 close = false;
             }
-        } else if eq_ignore_case(name, CUT_HEADER) {
-            let valid = CUT_TOKEN_LEN.contains(&value.len()) && value.iter().all(u8::is_ascii_alphanumeric);
+        } else {
             // `value` is a subslice of `buf`: its offset is where it starts in the head.
-            let value_start = value.as_ptr() as usize - buf.as_ptr() as usize;
-            cut = Some(CutHeader {
-                line: (start, if lines.at > text.len() { end - 2 } else { lines.at }),
-                token: valid.then_some((value_start, value_start + value.len())),
-            });
+            let value_at = value.as_ptr() as usize - buf.as_ptr() as usize;
+            let value_range = (value_at, value_at + value.len());
+            let line = (start, if lines.at > text.len() { end - 2 } else { lines.at });
+            if eq_ignore_case(name, CUT_HEADER) {
+                let valid = CUT_TOKEN_LEN.contains(&value.len()) && value.iter().all(u8::is_ascii_alphanumeric);
+                cut = Some(CutHeader { line, token: valid.then_some(value_range) });
+            } else if eq_ignore_case(name, replay::NOTE_HEADER) {
+                note = Some(NoteHeader { line, value: value_range });
+            } else if eq_ignore_case(name, replay::TAG_HEADER) {
+                tag = Some(NoteHeader { line, value: value_range });
+            }
         }
     }
     let body = if head_request || status < 200 || status == 204 || status == 304 {
@@ -85,7 +110,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     } else {
         ResponseBody::UntilClose
     };
-    Some(Ok(ResponseHead { len: end, status, body, close, cut }))
+    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag }))
 }
 
 /// The head's lines with their start offsets; a line ends at LF (a CR before it is dropped). `at` is where the next

@@ -27,6 +27,7 @@ fn config() -> FrontConfig {
             bad_gateway: r.clone(),
             unavailable: r,
         },
+        replay: true,
     }
 }
 
@@ -392,4 +393,79 @@ fn an_instant_converts_to_the_monotonic_clock_it_was_read_from() {
     // Never later than the moment itself (so never in the future), and earlier moments map earlier.
     assert!(converted <= after, "{converted} <= {after}");
     assert!(earlier + 2_000_000_000 <= converted + 1_000_000 && earlier < converted, "{earlier} {converted}");
+}
+
+/// A worker that answers every request with a replay note and counts the requests it got.
+fn noting_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let counter = Arc::clone(&counter);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = b"{\"id\": \"x-AAAAAAAA\"}";
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-sentra-replay: ttl=5000;body=b62:10:8;headers=\r\n\
+                         x-request-id: req_00000000\r\nx-sentra-replay-tag: [\"m\",1]\r\n\r\n",
+                        body.len()
+                    );
+                    if stream.write_all(&[head.as_bytes(), body].concat()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, requests)
+}
+
+fn ask_and_read(client: &mut TcpStream, request: &[u8]) -> String {
+    client.write_all(request).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"}") {
+        let n = client.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_called() {
+    let (addr, requests) = noting_worker();
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let same = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}";
+    let answers: Vec<String> = (0..3).map(|_| ask_and_read(&mut client, same)).collect();
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "the worker saw only the first");
+    for answer in &answers {
+        assert!(!answer.contains("x-sentra-replay"), "{answer}");
+        assert!(answer.contains("x-request-id: req_00000000\r\n"), "{answer}");
+    }
+    let ids: std::collections::HashSet<&str> = answers.iter().map(|a| &a[a.find("\"x-").unwrap()..][..11]).collect();
+    assert_eq!(ids.len(), 3, "each answer has its own id: {ids:?}");
+    assert_eq!(front.take_replays(), vec![(b"[\"m\",1]".to_vec(), 0, 2)]);
+    assert!(front.take_replays().is_empty(), "taken once");
+
+    // Another body, another header: the worker answers.
+    ask_and_read(&mut client, b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n{ }");
+    ask_and_read(&mut client, b"POST /v1/chat/completions HTTP/1.1\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A control call: the next identical request goes to the worker again.
+    ask_and_read(&mut client, b"POST /sentra/v1/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    ask_and_read(&mut client, same);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
+    ask_and_read(&mut client, same);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
