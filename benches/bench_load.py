@@ -16,6 +16,18 @@ import harness
 import loadgen
 
 CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
+RESPONSES_BODY = '{"model":"gpt-4o-mini","input":"Summarize the benefits of unit tests.","max_output_tokens":16%s}'
+# Extra single runs on the same server as "ours": (name, path, body or None for post_chat.lua's, unique prompts).
+# A repeated request whose answer is a pure function of it is answered by the front from its first answer (README
+# "Benchmarks": front replay); a stored response (Responses' default) always goes through the engine.
+EXTRA_RUNS = (
+    ("ours_unique_prompts", CHAT_PATH, None, True),
+    ("ours_responses", RESPONSES_PATH, RESPONSES_BODY % ',"store":false', False),
+    ("ours_responses_stored", RESPONSES_PATH, RESPONSES_BODY % "", False),
+)
+# The same server with front replay off: every request through the engine, as before issue 12's replay.
+ENGINE_CONFIG = {"server": {"front_replay": False}}
 
 
 def _plan(quick: bool) -> dict:
@@ -24,9 +36,10 @@ def _plan(quick: bool) -> dict:
     return {"warmup_s": 2, "run_s": 6, "runs": 3, "single_s": 3}
 
 
-def _timed_run(server: harness.Server, tool: str, seconds: float, *, unique: bool = False) -> dict:
+def _timed_run(server: harness.Server, tool: str, seconds: float, *, unique: bool = False, path: str = CHAT_PATH,
+               body: str | None = None) -> dict:
     before = server.cpu_by_pid()
-    measured = loadgen.run(tool, server.url(CHAT_PATH), connections=50, seconds=seconds, unique=unique)
+    measured = loadgen.run(tool, server.url(path), connections=50, seconds=seconds, unique=unique, body=body)
     after = server.cpu_by_pid()
     used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
     # Server CPU per request does not depend on how much CPU the load generator or other work took: it is the
@@ -36,6 +49,10 @@ def _timed_run(server: harness.Server, tool: str, seconds: float, *, unique: boo
     # shared listen socket handed most connections to one worker.
     measured["cpu_seconds_by_process"] = [round(used[pid], 2) for pid in sorted(used)]
     return measured
+
+
+def _summary_of(run: dict) -> dict:
+    return {k: run[k] for k in ("rps", "latency_ms", "server_cpu_us_per_request", "failed", "requests")}
 
 
 def _measure(server: harness.Server, tool: str, plan: dict, *, single: bool) -> dict:
@@ -70,19 +87,27 @@ def run(ctx, *, processes: tuple[int, ...] = (1, 2), runs: int | None = None) ->
     by_n: dict[str, dict] = {}
     for n in processes:
         entry: dict = {}
-        for kind in ("ceiling", "ours"):
-            server = (harness.start_ceiling(ctx.workdir, processes=n) if kind == "ceiling"
-                      else harness.start_sentra(ctx.workdir, mode="fast", processes=n))
+        for kind in ("ceiling", "ours", "ours_engine"):
+            if kind == "ceiling":
+                server = harness.start_ceiling(ctx.workdir, processes=n)
+            else:
+                server = harness.start_sentra(ctx.workdir, mode="fast", processes=n, name=f"sentra-{kind}-p{n}",
+                                              config=ENGINE_CONFIG if kind == "ours_engine" else None)
             try:
                 started = time.monotonic()
+                if kind == "ours_engine":  # one run: the engine path's figure, next to the replayed one
+                    loadgen.run(tool, server.url(CHAT_PATH), connections=50, seconds=plan["warmup_s"])
+                    entry[kind] = _summary_of(_timed_run(server, tool, plan["run_s"]))
+                    continue
                 entry[kind] = _measure(server, tool, plan, single=(n == 1))
                 if kind == "ours" and tool == "wrk":
-                    # The same server with a new prompt on every request: no content-cache hits, text is generated.
-                    unique = _timed_run(server, tool, plan["run_s"], unique=True)
-                    entry["ours_unique_prompts"] = {k: unique[k] for k in
-                                                    ("rps", "latency_ms", "server_cpu_us_per_request", "failed", "requests")}
-                    if unique["failed"]:
-                        ctx.say(f"  WARNING: ours N={n} unique prompts: {unique['failed']} failed requests")
+                    for name, path, body, unique in EXTRA_RUNS:
+                        if not unique:
+                            loadgen.run(tool, server.url(path), connections=50, seconds=1, body=body)
+                        entry[name] = _summary_of(_timed_run(server, tool, plan["run_s"], unique=unique, path=path,
+                                                             body=body))
+                        if entry[name]["failed"]:
+                            ctx.say(f"  WARNING: ours N={n} {name}: {entry[name]['failed']} failed requests")
                 entry[kind]["wall_s"] = round(time.monotonic() - started, 1)
                 if entry[kind]["error_rate"] > 0:
                     ctx.say(f"  WARNING: {kind} N={n}: {entry[kind]['failed']} failed requests "
@@ -92,13 +117,20 @@ def run(ctx, *, processes: tuple[int, ...] = (1, 2), runs: int | None = None) ->
         entry["ratio_ours_to_ceiling"] = round(entry["ours"]["rps"] / entry["ceiling"]["rps"], 3)
         entry["cpu_ratio_ceiling_to_ours"] = round(entry["ceiling"]["server_cpu_us_per_request"]
                                                    / max(entry["ours"]["server_cpu_us_per_request"], 1e-9), 3)
+        for name in ("ours_engine", *(run[0] for run in EXTRA_RUNS)):
+            if name in entry:
+                entry[name]["ratio_to_ceiling"] = round(entry[name]["rps"] / entry["ceiling"]["rps"], 3)
         by_n[f"processes_{n}"] = entry
-        unique_rps = entry.get("ours_unique_prompts", {}).get("rps")
-        ctx.say(f"  load N={n}: ours {entry['ours']['rps']:.0f} rps (unique prompts {unique_rps} rps), ceiling "
+        others = ", ".join(f"{name} {entry[name]['rps']:.0f}" for name in ("ours_engine", *(r[0] for r in EXTRA_RUNS))
+                           if name in entry)
+        ctx.say(f"  load N={n}: ours {entry['ours']['rps']:.0f} rps ({others} rps), ceiling "
                 f"{entry['ceiling']['rps']:.0f} rps (ratio {entry['ratio_ours_to_ceiling']:.2f})")
     load = {
         "what": "non-streaming POST /v1/chat/completions, fast mode, wrk -t1 -c50 (median of runs); one repeated "
-                "prompt (content-cache hits), plus one run with a new prompt per request (ours_unique_prompts)",
+                "prompt (answered by the front's replay after the first), plus one run each with a new prompt per "
+                "request (ours_unique_prompts), POST /v1/responses repeated with store false (ours_responses) and "
+                "stored (ours_responses_stored), and the repeated chat prompt with server.front_replay off "
+                "(ours_engine: every request through the engine)",
         "tool": tool,
         "plan": plan,
         "request_body": loadgen._lua_body(),

@@ -6,6 +6,7 @@ Both report the same shape: {"tool", "rps", "requests", "errors", "latency_ms": 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ LUA_SCRIPT = BENCH_DIR / "post_chat.lua"
 
 def _lua_body() -> str:
     """The request body the Lua script sends, so that oha sends the very same one."""
-    match = re.search(r"^wrk\.body = '(.*)'$", LUA_SCRIPT.read_text(), re.MULTILINE)
+    match = re.search(r"^local default_body = '(.*)'$", LUA_SCRIPT.read_text(), re.MULTILINE)
     if match is None:
         raise RuntimeError(f"no wrk.body line in {LUA_SCRIPT}")
     return match.group(1)
@@ -50,21 +51,25 @@ def _cargo_bin(name: str) -> Path:
 UNIQUE_LUA_SCRIPT = BENCH_DIR / "post_chat_unique.lua"
 
 
-def run(tool: str, url: str, *, connections: int, seconds: float, threads: int = 1, unique: bool = False) -> dict:
-    """`unique`: a new prompt on every request (wrk only; oha can only repeat one body)."""
+def run(tool: str, url: str, *, connections: int, seconds: float, threads: int = 1, unique: bool = False,
+        body: str | None = None) -> dict:
+    """`unique`: a new prompt on every request (wrk only; oha can only repeat one body). `body`: another body to
+    repeat than post_chat.lua's (for another endpoint in `url`)."""
     if tool == "wrk":
-        return _run_wrk(url, connections=connections, seconds=seconds, threads=threads, unique=unique)
+        return _run_wrk(url, connections=connections, seconds=seconds, threads=threads, unique=unique, body=body)
     if unique:
         raise RuntimeError("unique prompts need wrk's Lua scripting; oha repeats one body")
-    return _run_oha(url, connections=connections, seconds=seconds)
+    return _run_oha(url, connections=connections, seconds=seconds, body=body)
 
 
-def _run_wrk(url: str, *, connections: int, seconds: float, threads: int, unique: bool = False) -> dict:
+def _run_wrk(url: str, *, connections: int, seconds: float, threads: int, unique: bool = False,
+             body: str | None = None) -> dict:
     duration = f"{max(1, round(seconds))}s"
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "--timeout", "5s",
                "-s", str(UNIQUE_LUA_SCRIPT if unique else LUA_SCRIPT), url]
+    env = {**os.environ, "SENTRA_BENCH_BODY": body} if body is not None else None
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30,
-                               check=False)
+                               check=False, env=env)
     line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no summary (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
@@ -84,11 +89,11 @@ def _run_wrk(url: str, *, connections: int, seconds: float, threads: int, unique
     }
 
 
-def _run_oha(url: str, *, connections: int, seconds: float) -> dict:
+def _run_oha(url: str, *, connections: int, seconds: float, body: str | None = None) -> dict:
     binary = shutil.which("oha") or str(_cargo_bin("oha"))
     command = [binary, "-z", f"{max(1, round(seconds))}s", "-c", str(connections), "-m", "POST",
                "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-bench-0001",
-               "-d", _lua_body(), "--no-tui", "-j", url]
+               "-d", body if body is not None else _lua_body(), "--no-tui", "-j", url]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30,
                                check=False)
     if completed.returncode != 0:

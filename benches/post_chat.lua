@@ -6,7 +6,9 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench-0001"
-wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarize the benefits of unit tests."}],"max_tokens":16}'
+-- SENTRA_BENCH_BODY replaces the body (benches/loadgen.py: the Responses runs); the URL gives the path.
+local default_body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarize the benefits of unit tests."}],"max_tokens":16}'
+wrk.body = os.getenv("SENTRA_BENCH_BODY") or default_body
 
 function done(summary, latency, requests)
   local e = summary.errors

@@ -28,10 +28,12 @@ import orjson
 BENCHMARKS = ("load", "overhead", "stream", "startup", "micro")
 DEFAULT_OUT = harness.BENCH_DIR / "results" / "latest.json"
 
-# The project's targets on the 2-core reference machine (issue 5).
+# The project's targets on the 2-core reference machine (issues 5 and 12).
 TARGETS = {
     "rps_2_processes": 10_000,
     "ratio_to_ceiling": 0.70,
+    "unique_ratio_to_ceiling": 0.50,
+    "cpu_ratio_to_ceiling": 1.5,
     "p99_ms_at_50_connections": 10.0,
     "stream_1000_median_error": 0.10,
     "rss_mb_per_process": 200.0,
@@ -105,6 +107,16 @@ def evaluate_targets(results: dict) -> dict:
         ratio = _get(results, "load", "results", f"processes_{n}", "ratio_ours_to_ceiling")
         check(f"ratio_to_robyn_ceiling_{n}_process{'es' if n > 1 else ''}", ratio, f">= {TARGETS['ratio_to_ceiling']}",
               lambda v: v >= TARGETS["ratio_to_ceiling"])
+        plural = "es" if n > 1 else ""
+        ours_cpu = _get(results, "load", "results", f"processes_{n}", "ours", "server_cpu_us_per_request")
+        ceiling_cpu = _get(results, "load", "results", f"processes_{n}", "ceiling", "server_cpu_us_per_request")
+        cpu_ratio = round(ours_cpu / ceiling_cpu, 2) if ours_cpu and ceiling_cpu else None
+        check(f"cpu_per_request_vs_ceiling_{n}_process{plural}", cpu_ratio, f"<= {TARGETS['cpu_ratio_to_ceiling']}",
+              lambda v: v <= TARGETS["cpu_ratio_to_ceiling"])
+        for run, target in (("ours_unique_prompts", "unique_ratio_to_ceiling"), ("ours_responses", "ratio_to_ceiling"),
+                            ("ours_responses_stored", "ratio_to_ceiling")):
+            ratio = _get(results, "load", "results", f"processes_{n}", run, "ratio_to_ceiling")
+            check(f"{run}_ratio_{n}_process{plural}", ratio, f">= {TARGETS[target]}", lambda v, t=target: v >= TARGETS[t])
     p99 = _get(results, "overhead", "ours_p99_ms")
     check("p99_ms_at_50_connections", p99, f"< {TARGETS['p99_ms_at_50_connections']}",
           lambda v: v < TARGETS["p99_ms_at_50_connections"])
@@ -135,10 +147,11 @@ def _summary(results: dict) -> list[str]:
                      f"{o['latency_ms']['p99']} ms, {o['server_cpu_us_per_request']} us server CPU/request) | Robyn "
                      f"ceiling {c['rps']:,.0f} rps ({c['server_cpu_us_per_request']} us CPU/request) | ratio "
                      f"{entry['ratio_ours_to_ceiling']:.2f}" + (f" | {o['failed']} FAILED requests" if o["failed"] else ""))
-        unique = entry.get("ours_unique_prompts")
-        if unique:
-            lines.append(f"load {key} unique prompts: ours {unique['rps']:,.0f} rps (p99 {unique['latency_ms']['p99']} ms, "
-                         f"{unique['server_cpu_us_per_request']} us server CPU/request)")
+        for name in ("ours_engine", "ours_unique_prompts", "ours_responses", "ours_responses_stored"):
+            run = entry.get(name)
+            if run:
+                lines.append(f"load {key} {name}: {run['rps']:,.0f} rps (ratio {run.get('ratio_to_ceiling')}, p99 "
+                             f"{run['latency_ms']['p99']} ms, {run['server_cpu_us_per_request']} us server CPU/request)")
     overhead = results.get("overhead") or {}
     if "c50" in overhead:
         lines.append(f"overhead c50 (1 process): ours p99 {overhead['c50']['ours_ms']['p99']} ms vs ceiling "
