@@ -80,6 +80,7 @@ class ServerSettings:
     send_timeout_seconds: float
     keepalive_requests: int
     max_connections: int
+    front_replay: bool  # the front may answer repeats of pure answers itself (engine/replay.py)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from threading import get_ident
 from typing import Any, NamedTuple
@@ -131,6 +132,10 @@ class Metrics:
                 self._publisher = _Publisher(self, Path(directory) if directory else None)
 
     def observe(self, record: Record) -> None:
+        self.add(record, 1)
+
+    def add(self, record: Record, n: int) -> None:
+        """Counts `n` requests that each did what `record` says (the front's replays come counted)."""
         table = self._tables.get(get_ident()) or self._table()
         model = record.model or "none"
         key = (model, record.endpoint, record.status)
@@ -139,19 +144,19 @@ class Metrics:
             row = table.rows[key] = [0] * ROW_SIZE
             row[LATENCY_SUM] = 0.0
         latency = record.latency_s
-        row[COUNT] += 1
-        row[LATENCY_SUM] += latency
-        row[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, latency)] += 1  # `le` buckets: value <= bound
-        row[INPUT] += record.input_tokens
-        row[CACHED] += record.cached_tokens
-        row[OUTPUT] += record.output_tokens
-        row[COST_PICO] += record.cost_picodollars
+        row[COUNT] += n
+        row[LATENCY_SUM] += latency * n
+        row[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, latency)] += n  # `le` buckets: value <= bound
+        row[INPUT] += record.input_tokens * n
+        row[CACHED] += record.cached_tokens * n
+        row[OUTPUT] += record.output_tokens * n
+        row[COST_PICO] += record.cost_picodollars * n
         if record.status >= 400 or record.error_type:
             error = (model, record.error_type or str(record.status))
-            table.errors[error] = table.errors.get(error, 0) + 1
+            table.errors[error] = table.errors.get(error, 0) + n
         if record.rate_limited:
             limit = (model, record.rate_limited)
-            table.limits[limit] = table.limits.get(limit, 0) + 1
+            table.limits[limit] = table.limits.get(limit, 0) + n
 
     def snapshot(self) -> dict[str, list]:
         """This process's totals, summed over its threads, as plain JSON-able lists."""
@@ -175,6 +180,32 @@ class Metrics:
     def publish(self) -> None:
         if self._publisher is not None:
             self._publisher.write()
+
+
+class DrainingMetrics(Metrics):
+    """The totals of a process that answers requests without observing them one by one (the front's replays,
+    engine/replay.py): `drain()` yields (record, count) pairs of what was answered since it was last called, and
+    every snapshot drains first, so a scrape counts every request answered before it began."""
+
+    def __init__(self, drain: Callable[[], Iterable[tuple[Record, int]]]) -> None:
+        super().__init__()
+        self._drain = drain
+        self._drain_lock = threading.Lock()  # the publisher's snapshots and the drain's flush
+
+    def start(self) -> None:
+        """Listens for scrapes now (a worker starts at its first request; this process observes none itself)."""
+        self._start_publisher()
+
+    def _table(self) -> Totals:
+        # The publisher is started by `start`; a drain inside its first snapshot must not try to start it again.
+        table = self._tables[get_ident()] = Totals()
+        return table
+
+    def snapshot(self) -> dict[str, list]:
+        with self._drain_lock:
+            for record, count in self._drain():
+                self.add(record, count)
+        return super().snapshot()
 
 
 class _Publisher:

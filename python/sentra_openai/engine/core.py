@@ -21,7 +21,7 @@ from ..catalog import Catalog, ModelInfo
 from ..config import Settings
 from ..state import MemoryStore, StateStore
 from ..tokens import TokenCounter
-from . import errors
+from . import errors, replay
 from .clock import Clock, MonotonicClock
 from .content.fixtures import FixtureSet, begin_generation, sequence_used
 from .errors import ApiError
@@ -141,12 +141,20 @@ class Call:
         self.time_scale = self._time_scale()
         forced = request.headers.get("x-sentra-error")
         self.forced_fault: Fault | None = parse_fault_header(forced) if forced else None
+        # For the front's replay note (replay.py): the endpoint opts in when its answer touched no state, and says
+        # which creation time and which ids it shows; `new_id` and `generated` note the rest.
+        self.replayable = False
+        self.created_at = 0
+        self.issued_ids: list[tuple[str, str]] = []  # (prefix, id) of each `new_id`
+        self.response_ids: Any = None  # a Responses answer's ids (endpoints/responses/ids.py ResponseIds)
+        self.sequence_used = False
 
     def _arrival(self) -> float:
         """The request's arrival (`arrival`); the stamp is the server's note, not the client's, so the request the
         call keeps (logged, echoed) goes without it."""
         started = arrival(self.request, self.services.clock)
-        if ARRIVAL_HEADER in self.headers_in:
+        self.via_front = ARRIVAL_HEADER in self.headers_in  # only the front stamps (and strips a client's stamp)
+        if self.via_front:
             self.headers_in = {k: v for k, v in self.headers_in.items() if k != ARRIVAL_HEADER}
             r = self.request
             self.request = Request(r.method, r.path, self.headers_in, r.body, r.query)
@@ -180,13 +188,16 @@ class Call:
             begin_generation()
             value = generate(LazyRandom(key))
             if sequence_used():  # a fixture's reply sequence: the next identical call gets the next reply
+                self.sequence_used = True
                 return value
             cache.put(key, value)
         return value
 
     def new_id(self, prefix: str, length: int) -> str:
         """A fresh id (`chatcmpl-…`, `resp_…`): unique across processes and hosts, reproducible when pinned."""
-        return prefix + base62(self.id_rng, length)
+        made = prefix + base62(self.id_rng, length)
+        self.issued_ids.append((prefix, made))
+        return made
 
     def elapsed_ms(self) -> int:
         return int((self.services.clock.now() - self.started) * 1000)
@@ -388,6 +399,8 @@ class Engine:
         if self.settings.logging.log_bodies:
             # A stream is logged as planned, one event per token (its random `obfuscation` padding may differ).
             record.response_body = outcome.body if outcome.stream is None else b"".join(immediate_events(outcome.stream))
+        if call.replayable:
+            replay.attach(call, outcome)
         self.services.observer.observe(record)
         if self.services.control is not None and self.services.control.snapshot.armed:
             self.services.control.log(call, record)

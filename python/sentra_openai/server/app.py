@@ -194,7 +194,8 @@ def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker
 
     def front_main() -> None:
         _end_with(supervisor)
-        run_front(front_socket, settings.server.drain_seconds)
+        run_front(front_socket, settings.server.drain_seconds,
+                  count_replays=settings.metrics.enable and settings.server.front_replay)
 
     def start_worker(port: int) -> Process:
         process = Process(target=worker, args=(port,), name="sentra-worker")

@@ -75,23 +75,41 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             body_timeout=s.body_timeout_seconds, send_timeout=s.send_timeout_seconds,
             keepalive_requests=s.keepalive_requests, max_connections=connection_cap(s.max_connections),
             max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
-            routed_methods=list(METHODS), rejections=_rejections(settings),
+            routed_methods=list(METHODS), rejections=_rejections(settings), replay=s.front_replay,
         )
     except OSError as exc:
         raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None
 
 
-def run_front(front: NativeFront, drain_seconds: float) -> None:
+def run_front(front: NativeFront, drain_seconds: float, count_replays: bool = False) -> None:
     """The front process's main: accept until SIGTERM/SIGINT, then stop accepting, let requests in progress finish
-    (at most drain_seconds) and exit."""
+    (at most drain_seconds) and exit. `count_replays`: the answers the front replays itself count in the metrics."""
+    replays = _replay_metrics(front) if count_replays else None
+
     def drain_and_exit() -> None:
         front.stop_accepting()
         deadline = time.monotonic() + drain_seconds
         while front.in_flight > 0 and time.monotonic() < deadline:
             time.sleep(DRAIN_POLL_SECONDS)
+        if replays is not None:
+            replays.publish()  # the last totals, for scrapes after this process is gone
         os._exit(0)
 
     drain_on_stop_signals(drain_and_exit, "sentra-front-drain")
     front.start()
     while True:
         time.sleep(1)
+
+
+def _replay_metrics(front: NativeFront):
+    """This process's metrics: the replays the front answered (no worker saw them), drained at every scrape, which
+    asks this process as it asks each worker (metrics.py)."""
+    from ..engine.replay import replayed_record
+    from ..metrics import DrainingMetrics
+
+    def drain():
+        return [(replayed_record(tag, elapsed_ms), count) for tag, elapsed_ms, count in front.take_replays()]
+
+    replays = DrainingMetrics(drain)
+    replays.start()
+    return replays

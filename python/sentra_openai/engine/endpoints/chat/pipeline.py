@@ -140,6 +140,12 @@ def handle(call: Call) -> Outcome:
     if req.stream:
         return chat_stream.stream_outcome(call, req, meta, choices, usage, timing, fault, moderation=moderation,
                                           spoken=spoken)
+    # The front may replay this answer (engine/replay.py) only if it left no trace: nothing stored, moderated (its
+    # results carry ids), spoken (audio ids and expiry) or recorded in the prompt cache.
+    if (req.raw.get("store") is not True and moderation is None and not any(spoken)
+            and not caching_engaged(call, req, prompt_tokens)):
+        call.replayable = True
+        call.created_at = meta.created
     return respond.json_outcome(payload, delay=timing.total)
 
 
@@ -206,9 +212,14 @@ def _fingerprint(model_id: str, snapshot: str) -> str | None:
     return "fp_" + hashlib.sha1(snapshot.encode()).hexdigest()[:10]
 
 
-def cached_prefix_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:
+def caching_engaged(call: Call, req: ChatRequest, prompt_tokens: int) -> bool:
+    """Whether the prompt cache sees this prompt (and records its prefixes)."""
     settings = call.settings.prompt_caching
-    if not settings.enable or prompt_tokens < settings.min_tokens or field_rules.caching_disabled(req.raw):
+    return settings.enable and prompt_tokens >= settings.min_tokens and not field_rules.caching_disabled(req.raw)
+
+
+def cached_prefix_tokens(call: Call, model, req: ChatRequest, encoding, prompt_tokens: int) -> int:
+    if not caching_engaged(call, req, prompt_tokens):
         return 0
     # The cache compares the prompt as the model reads it: tool definitions first, then the messages in order.
     fmt = model.prompt_format

@@ -28,18 +28,23 @@ class ResponseIds:
         self.created_at = created_at
         self.prefix = prefix or f"{id_rng.getrandbits(64):016x}"
         self._stamped = self._stamp(created_at)  # most ids are made at created_at: its part of the id made once
+        self.issued: list[tuple[str, str]] = []  # (kind, id) of each id made: the front's replay note renews them
 
     def _stamp(self, moment: int) -> str:
         return f"{self.prefix}00{moment & 0xFFFFFFFF:08x}"
 
     def new(self, kind: str, at: int | None = None) -> str:
         stamped = self._stamped if at is None or at == self.created_at else self._stamp(at)
-        return f"{kind}{stamped}{self.rng.getrandbits(96):024x}"
+        made = f"{kind}{stamped}{self.rng.getrandbits(96):024x}"
+        self.issued.append((kind, made))
+        return made
 
     def call_id(self) -> str:
         from ...ids import base62
 
-        return "call_" + base62(self.rng, 24)
+        made = "call_" + base62(self.rng, 24)
+        self.issued.append(("call_", made))
+        return made
 
 
 @functools.lru_cache(maxsize=8)  # one config seed per engine

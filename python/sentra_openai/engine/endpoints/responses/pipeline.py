@@ -258,7 +258,27 @@ def handle_create(call: Call) -> Outcome:
         return Outcome(200, {"content-type": "text/event-stream; charset=utf-8"}, stream=plan)
     if req.background:
         return respond.json_outcome(storage.queued_view(final))
+    if _leaves_no_trace(call, prepared, planned, moderation, encrypted, input_tokens):
+        call.replayable = True  # the front may answer a repeat itself (engine/replay.py)
+        call.created_at = created_at
+        call.response_ids = response_ids
     return respond.json_outcome(final, delay=timing.total)
+
+
+# Input items that neither read nor write the state store (a reasoning item sent by id is looked up there).
+_PURE_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output"})
+
+
+def _leaves_no_trace(call: Call, prepared: Prepared, planned, moderation, encrypted, input_tokens: int) -> bool:
+    """Whether this answer is a pure function of the request bytes and the config, as the front's replay needs:
+    nothing stored or read from the store (no chain, conversation or item reference), no prompt cache entry, no
+    built-in tool, moderation or encrypted reasoning (whose blobs are random and signed)."""
+    req, caching = prepared.req, call.settings.prompt_caching
+    return (not req.store and not req.background and not req.stream and req.previous_response_id is None
+            and req.conversation is None and prepared.input_from_body
+            and all(item.get("type", "message") in _PURE_ITEM_TYPES for item in prepared.items)
+            and moderation is None and planned.builtin is None and encrypted is None
+            and (not caching.enable or input_tokens < caching.min_tokens))
 
 
 def _cached_tokens(call: Call, prepared: Prepared, encoding, input_tokens: int) -> int:
