@@ -12,9 +12,10 @@
 //!
 //! The note: `ttl=MS;body=FILL,...;headers=NAME:FILL,...`, where a body FILL is `KIND:OFFSET:LEN` (into the body) and
 //! a header's is `KIND:OFFSET:LEN` (into the header's value) or `ms`; KIND is `b62` (random characters of
-//! [0-9A-Za-z]), `hex` (random lowercase hex) or `unix` (the current Unix time in seconds, exactly LEN digits), `ms` the
-//! milliseconds since the request arrived. A `date` header is always renewed. A note that does not fit its answer
-//! byte for byte is ignored.
+//! [0-9A-Za-z]), `hex` (random lowercase hex), `unix` (the current Unix time in seconds, exactly LEN digits) or
+//! `hexunix` (that time as LEN lowercase hex digits, its low bits); `ms` is the milliseconds since the request arrived.
+//! A body FILL may also be `copy:OFFSET:LEN:FROM`: the LEN bytes at FROM as this answer has them (ids that share a
+//! part). A `date` header is always renewed. A note that does not fit its answer byte for byte is ignored.
 //!
 //! Any request to the application's control API (`/sentra/...`) may change what answers say: it drops every
 //! template, and none is kept from an exchange that overlapped one.
@@ -45,8 +46,11 @@ enum Fill {
     Base62,
     Hex,
     Unix,
+    HexUnix,
     Millis,
     Date,
+    /// The bytes at this offset of the body (earlier in it) as rendered.
+    Copy(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,7 @@ fn kind(text: &[u8]) -> Option<Fill> {
         b"b62" => Some(Fill::Base62),
         b"hex" => Some(Fill::Hex),
         b"unix" => Some(Fill::Unix),
+        b"hexunix" => Some(Fill::HexUnix),
         _ => None,
     }
 }
@@ -89,8 +94,11 @@ pub fn parse_note(value: &[u8]) -> Option<Note> {
             b"body" => {
                 for item in items(list) {
                     let fields: Vec<&[u8]> = item.split(|&b| b == b':').collect();
-                    let [k, offset, len] = fields[..] else { return None };
-                    note.body.push((kind(k)?, number(offset)?, number(len)?));
+                    match fields[..] {
+                        [b"copy", offset, len, from] => note.body.push((Fill::Copy(number(from)?), number(offset)?, number(len)?)),
+                        [k, offset, len] => note.body.push((kind(k)?, number(offset)?, number(len)?)),
+                        _ => return None,
+                    }
                 }
             }
             b"headers" => {
@@ -153,7 +161,7 @@ fn header_value(head: &[u8], name: &[u8]) -> Option<Range<usize>> {
 fn fits(fill: Fill, text: &[u8]) -> bool {
     match fill {
         Fill::Base62 => text.iter().all(u8::is_ascii_alphanumeric),
-        Fill::Hex => text.iter().all(|b| HEX.contains(b)),
+        Fill::Hex | Fill::HexUnix | Fill::Copy(_) => text.iter().all(|b| HEX.contains(b)),
         Fill::Unix | Fill::Millis => !text.is_empty() && text.iter().all(u8::is_ascii_digit),
         Fill::Date => text.len() == DATE_LEN,
     }
@@ -165,6 +173,11 @@ impl Template {
         let mut patches = Vec::new();
         for &(fill, offset, len) in &note.body {
             let start = head.len() + offset;
+            let fill = match fill {
+                Fill::Copy(from) if from + len <= offset => Fill::Copy(head.len() + from),
+                Fill::Copy(_) => return None, // only from what is already rendered
+                other => other,
+            };
             patches.push(Patch { start, end: start + len, fill });
         }
         for (name, fill, offset, len) in &note.headers {
@@ -195,6 +208,7 @@ impl Template {
     /// Writes the answer with fresh spans into `out`; false if it cannot be (the Unix time has another length).
     fn render(&self, fresh: &mut Fresh, elapsed_ms: u64, out: &mut Vec<u8>) -> bool {
         out.clear();
+        let unix = fresh.unix(); // one moment for every field that shows it
         let mut at = 0;
         for p in &self.patches {
             out.extend_from_slice(&self.bytes[at..p.start]);
@@ -202,15 +216,25 @@ impl Template {
             match p.fill {
                 Fill::Base62 => fresh.chars(BASE62, 62, len, out),
                 Fill::Hex => fresh.chars(HEX, 16, len, out),
-                Fill::Unix => {
-                    let digits = fresh.unix().to_string();
+                Fill::Unix | Fill::HexUnix => {
+                    let digits = if p.fill == Fill::Unix {
+                        unix.to_string()
+                    } else {
+                        format!("{:0len$x}", if len < 16 { unix & ((1 << (4 * len)) - 1) } else { unix })
+                    };
                     if digits.len() != len {
                         return false;
                     }
                     out.extend_from_slice(digits.as_bytes());
                 }
                 Fill::Millis => out.extend_from_slice(elapsed_ms.to_string().as_bytes()),
-                Fill::Date => out.extend_from_slice(&fresh.date()),
+                Fill::Date => out.extend_from_slice(&fresh.date(unix)),
+                Fill::Copy(from) => {
+                    // Header values before the body may have changed length: the body has moved by as much.
+                    let shift = out.len() as isize - p.start as isize;
+                    let source = (from as isize + shift) as usize;
+                    out.extend_from_within(source..source + len);
+                }
             }
             at = p.end;
         }
@@ -267,8 +291,7 @@ impl Fresh {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 
-    fn date(&mut self) -> [u8; DATE_LEN] {
-        let now = self.unix();
+    fn date(&mut self, now: u64) -> [u8; DATE_LEN] {
         if now != self.second {
             self.second = now;
             self.date = http_date(now);
@@ -486,6 +509,25 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         ] {
             assert!(Template::new(&head(), BODY, &parse_note(note).unwrap(), b"t", now).is_none(), "{note:?}");
         }
+    }
+
+    #[test]
+    fn ids_that_share_a_part_get_the_same_fresh_part_and_the_hex_time() {
+        let head = b"HTTP/1.1 200 OK\r\nx-t: 5\r\n\r\n";
+        let body = b"{\"id\": \"resp_0123456789abcdef6b0f3ae7\", \"item\": \"msg_0123456789abcdef6b0f3ae7\"}";
+        let note = parse_note(b"ttl=10;body=hex:13:16,hexunix:29:8,copy:53:16:13,hexunix:69:8;headers=x-t:ms").unwrap();
+        let t = Template::new(head, body, &note, b"", Instant::now()).unwrap();
+        let out = render(&t, 12345);
+        let text = String::from_utf8(out).unwrap();
+        let first = &text[text.find("resp_").unwrap() + 5..][..24];
+        let second = &text[text.find("msg_").unwrap() + 4..][..24];
+        assert_eq!(first, second, "{text}");
+        assert_ne!(&first[..16], "0123456789abcdef");
+        let now = Fresh::new().unix();
+        assert!(u64::from_str_radix(&first[16..], 16).unwrap().abs_diff(now & 0xffff_ffff) <= 1);
+        assert!(text.contains("x-t: 12345\r\n"));
+        let backwards = parse_note(b"ttl=10;body=copy:13:16:53").unwrap();
+        assert!(Template::new(head, body, &backwards, b"", Instant::now()).is_none(), "only from what comes before");
     }
 
     #[test]
