@@ -1,8 +1,12 @@
-"""Races between processes for the tests of state shared across processes (the limiter stores)."""
+"""Processes in tests: races between processes (the limiter stores shared across processes), and finding a
+server's worker process (to stop it while the front answers)."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +24,26 @@ def run_together(ctx: Any, target: Callable[..., None], args_per_child: Sequence
         child.join(10)
         assert child.exitcode == 0
     return values
+
+
+def listener_pid(port: int) -> int:
+    """The process holding the loopback listening socket of `port`: a worker, found by its socket rather than by
+    its place among the supervisor's children (which also include the front and any helper process)."""
+    inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+              if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"}  # 0A: LISTEN
+    assert inodes, f"nothing listens on {port}"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            return int(pid)
+    raise AssertionError(f"no process holds the socket listening on {port}")
+
+
+def worker_pid(server_log: str) -> int:
+    """The worker of a one-process server, from the port its log says the workers listen on."""
+    match = re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server_log)
+    assert match, "the server log names no worker port"
+    return listener_pid(int(match.group(1)))

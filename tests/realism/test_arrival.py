@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 from conftest import start_server
+from processes import listener_pid
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, MonotonicClock, Request, build_engine
 from sentra_openai.engine.core import ARRIVAL_HEADER, arrival
@@ -97,22 +98,6 @@ def post(server, body: dict, *, time_scale: str, **headers: str) -> httpx.Respon
                       headers={**AUTH, "x-sentra-time-scale": time_scale, **headers})
 
 
-def _listener_pid(port: int) -> int:
-    """The process holding the loopback listening socket of `port`: the worker, found by its socket rather than by
-    its place among the supervisor's children (which also include the front and any helper process)."""
-    inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-              if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"}  # 0A: LISTEN
-    assert inodes, f"nothing listens on {port}"
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        except OSError:
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
-            return int(pid)
-    raise AssertionError(f"no process holds the socket listening on {port}")
-
-
 def _queued_at(port: int) -> int:
     """Connections to `port` on loopback holding bytes their (stopped) owner has not read (/proc/net/tcp)."""
     queued = 0
@@ -127,7 +112,7 @@ def _queued_at(port: int) -> int:
 @pytest.mark.server
 def test_a_request_that_waited_for_a_held_worker_is_not_slowed_by_the_wait(server):
     worker_port = int(re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server.log()).group(1))
-    worker = _listener_pid(worker_port)
+    worker = listener_pid(worker_port)
     answers: dict[str, httpx.Response] = {}
 
     def send(name: str, body: dict) -> None:

@@ -12,8 +12,8 @@ from robyn import Request as RobynRequest
 
 from ..engine import Engine, Outcome, Request
 from ..engine.clock import Clock, MonotonicClock
-from ..engine.core import arrival
-from ..engine.realism.pacing import immediate_events, paced_events, paced_events_blocking
+from ..engine.core import ARRIVAL_HEADER, arrival
+from ..engine.realism.pacing import dated_events, immediate_events, paced_events, paced_events_blocking
 from .inflight import InFlight
 from .threadstate import keep_pool_thread_state, keep_thread_state
 
@@ -30,6 +30,10 @@ SCHEMES = ("http", "https")
 # every response, so no content can trigger a cut.
 CUT_HEADER = "x-sentra-cut"
 CUT_TOKEN_BYTES = 16
+# A paced stream behind the front is written at once, each event after a marker with the CLOCK_MONOTONIC nanosecond
+# it is due (NUL, this header's per-response token, "@", the moment, LF), and the front sends each when due
+# (rust/core/src/front/pacing.rs): the worker's thread, the GIL and Robyn are not crossed once per event.
+PACE_HEADER = "x-sentra-pace"
 
 
 def to_engine_request(request: RobynRequest) -> Request:
@@ -88,13 +92,17 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             if outcome.stream is None:
                 return _response(outcome)
         marker = _cut_marker(outcome)
+        pace = None
         if not outcome.stream.paced:
             events = _immediate(outcome, inflight, marker)
+        elif type(clock) is MonotonicClock and ARRIVAL_HEADER in engine_request.headers and outcome.stream.interrupt is None:
+            pace = os.urandom(CUT_TOKEN_BYTES).hex()  # a stream that may be interrupted is asked before each write
+            events = _front_paced(outcome, inflight, arrived, marker, pace.encode())
         elif type(clock) is MonotonicClock:
             events = _paced_blocking(outcome, clock, inflight, arrived, marker)
         else:  # a clock a test drives: only its own (async) sleep may wait
             events = _paced(outcome, clock, inflight, arrived, marker)
-        return _streaming(outcome, events, marker)
+        return _streaming(outcome, events, marker, pace)
 
     def handle_sync(request: RobynRequest):
         keep_thread_state()
@@ -110,11 +118,13 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     return handle_async, handle_sync
 
 
-def _streaming(outcome: Outcome, events, marker: bytes | None) -> StreamingResponse:
+def _streaming(outcome: Outcome, events, marker: bytes | None, pace: str | None = None) -> StreamingResponse:
     content_type = outcome.headers.get("content-type", "text/event-stream")
     headers = outcome.headers
     if marker is not None:
         headers = {**headers, CUT_HEADER: marker[1:].decode()}
+    if pace is not None:
+        headers = {**headers, PACE_HEADER: pace}
     return StreamingResponse(events, status_code=outcome.status, headers=Headers(headers), media_type=content_type)
 
 
@@ -151,6 +161,20 @@ def _paced_blocking(outcome: Outcome, clock: Clock, inflight: InFlight, arrived:
             keep_pool_thread_state()  # the next pull's thread
         if marker is not None:
             yield marker  # its own write: the front relays everything before it, then drops the connection
+
+
+def _front_paced(outcome: Outcome, inflight: InFlight, arrived: float, marker: bytes | None,
+                 pace: bytes) -> Iterator[bytes]:
+    """The whole stream in one write, each event behind its due marker (PACE_HEADER), then any cut marker."""
+    assert outcome.stream is not None
+    with inflight.track():
+        keep_pool_thread_state()
+        lead = b"\0" + pace + b"@"
+        origin_ns = arrived * 1e9
+        parts = [b"%s%d\n%s" % (lead, origin_ns + due * 1e9, event) for due, event in dated_events(outcome.stream)]
+        if marker is not None:
+            parts.append(marker)
+        yield b"".join(parts)
 
 
 def _immediate(outcome: Outcome, inflight: InFlight, marker: bytes | None) -> Iterator[bytes]:

@@ -115,6 +115,15 @@ def paced_events_blocking(plan: StreamPlan, now: Callable[[], float], sleep: Cal
     return _schedule(plan, now, started, batch, sleep)  # type: ignore[return-value]  # bytes only, given `sleep`
 
 
+def dated_events(plan: StreamPlan) -> Iterator[tuple[float, bytes]]:
+    """Every event of the plan with the moment it is due (seconds from the request's arrival), for a writer that
+    sends each at its moment itself (the front: rust/core/src/front/pacing.rs). One event per piece: events are
+    never merged, since none is late when it is planned."""
+    pieces = plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]
+    for piece in pieces:
+        yield piece.due, piece.raw if piece.raw is not None else piece.frame(piece.text or "")  # type: ignore[misc]
+
+
 def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
     """The events of an unpaced plan, without any clock: one event per piece, `batch` events per write."""
     pieces = plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use mio::Registry;
 
 use super::client::{Client, Phase, Step, Which};
+use super::arrival;
+use super::pacing::{self, Pacer};
 use super::replay::{self, Replays, Ticket};
 use super::response::{parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
 use super::upstream::Upstreams;
@@ -28,6 +30,8 @@ pub(crate) struct Exchange {
     wait_until: Instant,
     state: State,
     replay: Ticket,
+    /// When the next event of a paced stream is due.
+    pace_at: Option<Instant>,
 }
 
 /// An answer being kept for replay as it is relayed: the head as relayed, the body so far, the note and its tag.
@@ -45,6 +49,10 @@ enum State {
     Sending { up: usize, sent: usize },
     Head { up: usize },
     Body { up: usize, tracker: BodyTracker, cut: Option<CutWatch>, kind: ResponseBody, close: bool, capture: Option<Capture> },
+    /// A paced stream being received from its worker (pacing.rs), its events sent as they fall due.
+    PacedBody { up: usize, pacer: Pacer, close: bool },
+    /// A paced stream all received (its worker connection is free): the rest of its events wait for their moment.
+    Pacing { pacer: Pacer, close: bool },
 }
 
 enum Next {
@@ -59,7 +67,7 @@ enum Next {
 
 impl Exchange {
     pub fn new(close: bool, head_request: bool, now: Instant, replay: Ticket) -> Self {
-        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay }
+        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None }
     }
 
     /// When this exchange must be looked at again without any event.
@@ -67,14 +75,19 @@ impl Exchange {
         match &self.state {
             State::Choose { retry_at } => *retry_at,
             State::Connecting { until, .. } => Some(*until),
+            State::PacedBody { .. } | State::Pacing { .. } => self.pace_at,
             _ => None,
         }
     }
 
     pub fn held(&self) -> Option<usize> {
         match &self.state {
-            State::Choose { .. } => None,
-            State::Connecting { up, .. } | State::Sending { up, .. } | State::Head { up } | State::Body { up, .. } => Some(*up),
+            State::Choose { .. } | State::Pacing { .. } => None,
+            State::Connecting { up, .. }
+            | State::Sending { up, .. }
+            | State::Head { up }
+            | State::Body { up, .. }
+            | State::PacedBody { up, .. } => Some(*up),
         }
     }
 }
@@ -202,6 +215,18 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
                 }
             }
         }
+        State::PacedBody { .. } => paced_body(x, c, cx),
+        State::Pacing { .. } => {
+            let State::Pacing { pacer, close } = &mut x.state else { unreachable!() };
+            let close = *close;
+            let (over, at) = release(pacer, c, cx);
+            x.pace_at = at;
+            match over {
+                false => Next::Wait,
+                true if pacer.was_cut() => Next::Close, // the simulated drop, as in an unpaced stream
+                true => Next::Done { close: close || x.close },
+            }
+        }
         State::Body { up, tracker, cut, kind, capture, .. } => {
             let up = *up;
             let mut pass = Vec::new();
@@ -299,6 +324,16 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
     }
     first.extend_from_slice(&response[at..head.len]);
     let head_len = first.len();
+    if let Some(mut pacer) = paced(&head, &response) {
+        c.owe(&first, cx.now);
+        let fed = pacer.feed(&response[head.len..]);
+        c.response = response;
+        x.state = State::PacedBody { up, pacer, close: head.close };
+        return match fed {
+            Err(()) => Next::Close,
+            Ok(_) => Next::Again,
+        };
+    }
     let (watch, reached) = match head.cut.and_then(|cut| cut.token) {
         None => {
             first.extend_from_slice(&response[head.len..]);
@@ -370,4 +405,68 @@ pub(crate) fn whole_chunks(relayed: &[u8]) -> usize {
     } else {
         relayed.len()
     }
+}
+
+/// The pacer of a response that announces a paced stream with a well-formed token (chunked, as streams are).
+fn paced(head: &ResponseHead, response: &[u8]) -> Option<Pacer> {
+    let token = head.pace.map(|p| &response[p.value.0..p.value.1])?;
+    let valid = (16..=64).contains(&token.len()) && token.iter().all(u8::is_ascii_alphanumeric);
+    if !valid || head.body != ResponseBody::Chunked {
+        return None;
+    }
+    let cut = head.cut.and_then(|cut| cut.token).map(|(start, end)| &response[start..end]);
+    Some(Pacer::new(token, cut))
+}
+
+/// Sends what of a paced stream is due; returns whether it is over, and when its next event is due.
+fn release(pacer: &mut Pacer, c: &mut Client, cx: &mut Context) -> (bool, Option<Instant>) {
+    let now_ns = arrival::monotonic_nanos(cx.now);
+    let mut out = Vec::new();
+    let over = pacer.release(now_ns, &mut out);
+    if !out.is_empty() {
+        c.owe(&out, cx.now);
+        let _ = c.flush(cx.now); // a write error shows at the next flush, which closes the connection
+    }
+    let at = pacer.next_due().map(|due| cx.now + Duration::from_nanos(due.saturating_sub(now_ns)));
+    (over, at)
+}
+
+/// Receives a paced stream from its worker, sending its events as they fall due; once it is all received the
+/// worker's connection is released and the stream goes on from the front alone.
+fn paced_body(x: &mut Exchange, c: &mut Client, cx: &mut Context) -> Next {
+    let State::PacedBody { up, pacer, close } = &mut x.state else { return Next::Close };
+    let (up, close) = (*up, *close);
+    // Holding too much waits for the next event to go (with none queued there is nothing to wait for).
+    while !pacer.is_complete() && (pacer.held() <= pacing::MAX_HELD || pacer.next_due().is_none())
+        && c.owed() <= RELAY_BACKLOG
+    {
+        let Some(conn) = cx.ups.conns.get_mut(up) else { return Next::Close };
+        if !conn.readable {
+            break;
+        }
+        match conn.stream.read(cx.scratch) {
+            Ok(0) => return Next::Close, // the worker's connection was lost inside the stream
+            Ok(n) => {
+                conn.readable = n == cx.scratch.len() || conn.hup;
+                if pacer.feed(&cx.scratch[..n]).is_err() {
+                    return Next::Close;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Close,
+        }
+    }
+    let (_, at) = release(pacer, c, cx);
+    x.pace_at = at;
+    if !pacer.is_complete() {
+        return Next::Wait;
+    }
+    // After a cut the worker's connection still holds the rest of that body: it is not reused.
+    cx.ups.release(up, !close && !pacer.was_cut(), cx.clients);
+    let State::PacedBody { pacer, .. } = std::mem::replace(&mut x.state, State::Choose { retry_at: None }) else {
+        unreachable!()
+    };
+    x.state = State::Pacing { pacer, close };
+    Next::Again
 }

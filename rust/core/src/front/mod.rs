@@ -15,6 +15,7 @@
 //! * [`response`]: where an upstream response ends, and the cut marker.
 //! * `event_loop`: accepting, readiness, deadlines, shedding and stopping.
 //! * `arrival`: the `x-sentra-arrived` stamp (when the front had all of a request, CLOCK_MONOTONIC).
+//! * `pacing`: streams the application wrote at once, each event sent when due.
 //! * `replay`: answers the front gives itself, from templates of the application's earlier answers.
 //! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
 //!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
@@ -23,6 +24,7 @@ mod client;
 mod event_loop;
 mod exchange;
 pub mod http;
+mod pacing;
 mod replay;
 pub mod response;
 mod slab;

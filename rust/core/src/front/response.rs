@@ -2,7 +2,7 @@
 //! the application asked for it to be cut off (a simulated dropped connection).
 //! The upstream is our own application server, so this trusts its framing and only tracks it.
 use super::http::{eq_ignore_case, head_end};
-use super::replay;
+use super::{pacing, replay};
 
 /// The response header by which the application announces a cut: its value is a per-response random token. The
 /// front removes the header; when the body reaches a NUL byte followed by the token, the front relays what came
@@ -28,6 +28,8 @@ pub struct ResponseHead {
     /// The application's replay note and tag (replay.rs), whole lines and values: never relayed.
     pub note: Option<NoteHeader>,
     pub tag: Option<NoteHeader>,
+    /// The announcement of a stream the front paces (pacing.rs); `value` is its token.
+    pub pace: Option<NoteHeader>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +41,8 @@ pub struct NoteHeader {
 impl ResponseHead {
     /// The header lines the client must not see, in order.
     pub fn hidden_lines(&self) -> impl Iterator<Item = (usize, usize)> {
-        let mut lines = [self.cut.map(|c| c.line), self.note.map(|n| n.line), self.tag.map(|t| t.line)];
+        let mut lines =
+            [self.cut.map(|c| c.line), self.note.map(|n| n.line), self.tag.map(|t| t.line), self.pace.map(|p| p.line)];
         lines.sort_by_key(|l| l.map_or(usize::MAX, |(start, _)| start));
         lines.into_iter().flatten()
     }
@@ -71,7 +74,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     let mut length = None;
     let mut chunked = false;
     let mut cut = None;
-    let (mut note, mut tag) = (None, None);
+    let (mut note, mut tag, mut pace) = (None, None, None);
     let mut close = status_line.starts_with(b"HTTP/1.0");
     while let Some((start, line)) = lines.next() {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
@@ -98,6 +101,8 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
                 note = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, replay::TAG_HEADER) {
                 tag = Some(NoteHeader { line, value: value_range });
+            } else if eq_ignore_case(name, pacing::PACE_HEADER) {
+                pace = Some(NoteHeader { line, value: value_range });
             }
         }
     }
@@ -110,7 +115,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     } else {
         ResponseBody::UntilClose
     };
-    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag }))
+    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, pace }))
 }
 
 /// The head's lines with their start offsets; a line ends at LF (a CR before it is dropped). `at` is where the next

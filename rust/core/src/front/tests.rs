@@ -469,3 +469,94 @@ fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_cal
     ask_and_read(&mut client, same);
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
+
+/// A worker that answers with a paced stream: three events due 30, 60 and 90 ms after the request came, written at
+/// once, then (with `cut`) a cut marker.
+fn pacing_worker(cut: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    let start = super::arrival::clock_monotonic_nanos();
+                    let pace = String::from_utf8_lossy(&TOKEN[..20]);
+                    let mut body = Vec::new();
+                    for (k, ms) in [30u64, 60, 90].iter().enumerate() {
+                        body.extend_from_slice(format!("\0{pace}@{}\ndata: {k}\n\n", start + ms * 1_000_000).as_bytes());
+                    }
+                    let cut_line = if cut {
+                        body.extend_from_slice(b"\0");
+                        body.extend_from_slice(TOKEN);
+                        format!("x-sentra-cut: {}\r\n", String::from_utf8_lossy(TOKEN))
+                    } else {
+                        String::new()
+                    };
+                    let head = format!("{}x-sentra-pace: {pace}\r\n{cut_line}\r\n", String::from_utf8_lossy(HEAD));
+                    let chunk = [format!("{:x}\r\n", body.len()).into_bytes(), body, b"\r\n0\r\n\r\n".to_vec()].concat();
+                    if stream.write_all(&[head.as_bytes(), &chunk].concat()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Reads until the connection closes or `until` is in what came; each read with the monotonic time it came.
+fn timed_reads(client: &mut TcpStream, until: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut reads = Vec::new();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !all.ends_with(until) {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                reads.push((super::arrival::clock_monotonic_nanos(), buf[..n].to_vec()));
+                all.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    reads
+}
+
+#[test]
+fn a_paced_stream_written_at_once_reaches_the_client_event_by_event_never_early() {
+    let front = front(pacing_worker(false));
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let asked = super::arrival::clock_monotonic_nanos();
+    client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+    let reads = timed_reads(&mut client, b"0\r\n\r\n");
+    let all: Vec<u8> = reads.iter().flat_map(|(_, r)| r.clone()).collect();
+    let text = String::from_utf8_lossy(&all).to_string();
+    assert!(!text.contains("x-sentra-pace") && !text.contains('\0'), "{text}");
+    assert!(text.ends_with("data: 2\n\n\r\n0\r\n\r\n"), "{text}");
+    for k in 0..3u64 {
+        let needle = format!("data: {k}\n");
+        let (at, _) = reads.iter().find(|(_, r)| String::from_utf8_lossy(r).contains(&needle)).expect("every event");
+        // The worker set each due from its own clock, after the request was sent: an event never comes earlier.
+        assert!(*at >= asked + (k + 1) * 30_000_000, "event {k} came {} ms after asking", (at - asked) / 1_000_000);
+    }
+    // The connection stays usable for the next request.
+    client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+    assert!(!timed_reads(&mut client, b"0\r\n\r\n").is_empty());
+}
+
+#[test]
+fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_the_last_chunk() {
+    let front = front(pacing_worker(true));
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).expect("the front closes the connection");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("data: 2\n\n\r\n") && !text.contains("\r\n0\r\n\r\n") && !text.contains('\0'), "{text}");
+}
