@@ -229,6 +229,14 @@ def test_a_config_that_makes_answers_differ_or_leaves_a_trace_gives_no_note(over
     assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers
 
 
+def test_an_azure_deployment_gets_no_note(engine):
+    # Its answer is rewritten (headers, sorted keys) after the inner chat request's note would be written.
+    headers = {"content-type": "application/json", "api-key": "sk-replay", ARRIVAL_HEADER: f"{time.monotonic():.9f}"}
+    outcome = engine.handle(Request("POST", "/openai/deployments/gpt-4o-mini/chat/completions", headers,
+                                    orjson.dumps({"messages": CHAT["messages"]}), (("api-version", "2024-10-21"),)))
+    assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers and TAG_HEADER not in outcome.headers
+
+
 def test_a_clock_tests_drive_gives_no_note():
     outcome = send(make_engine(ManualClock()), "/v1/chat/completions", CHAT)
     assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers
