@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
 import httpx
 import openai
@@ -16,6 +15,7 @@ import pytest
 from conftest import start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from processes import worker_pid
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.server
@@ -133,27 +133,12 @@ def test_a_control_api_change_reaches_the_next_identical_request(server, http):
     assert "x-ratelimit-limit-requests" not in http.post("/chat/completions", json=CHAT).headers
 
 
-def _listener_pid(port: int) -> int:
-    """The process holding the loopback listening socket of `port` (the worker), as tests/realism/test_arrival.py."""
-    inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-              if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"}  # 0A: LISTEN
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        except OSError:
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
-            return int(pid)
-    raise AssertionError(f"no process holds the socket listening on {port}")
-
-
 def answered_while_stopped(server, prime, repeat, timeout_error=httpx.TimeoutException, then=None):
     """`prime()` (answered by the worker, whose answer becomes the template), then `repeat()` while the worker is
     stopped (SIGSTOP, as tests/realism/test_arrival.py holds one), and `then()` still stopped: only the front can
     answer. A template lives for the note's ttl (1 s): on a busy machine the stop may come too late, so a few attempts
     are allowed."""
-    worker_port = int(re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server.log()).group(1))
-    worker = _listener_pid(worker_port)
+    worker = worker_pid(server.log())
     for _ in range(5):
         primed = prime()
         os.kill(worker, signal.SIGSTOP)
