@@ -3,7 +3,7 @@
 //! read the worker, write the client) and no thread wake-up of its own; buffers belong to the connection and are
 //! reused, reads go through one scratch buffer.
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
@@ -44,6 +44,8 @@ pub(crate) struct EventLoop {
     scratch: Vec<u8>,
     next_id: u64,
     replays: Replays,
+    /// Requests waiting for a worker with room (upstream.rs), oldest first: (client index, client id).
+    queued: VecDeque<(usize, u64)>,
 }
 
 impl EventLoop {
@@ -61,6 +63,7 @@ impl EventLoop {
             scratch: vec![0; SCRATCH],
             next_id: 0,
             replays,
+            queued: VecDeque::new(),
         }
     }
 
@@ -107,6 +110,23 @@ impl EventLoop {
                 }
             }
             self.expire(now);
+            self.wake_queued(now);
+        }
+    }
+
+    /// Gives the room that requests answered or ended left on the workers to those waiting longest.
+    fn wake_queued(&mut self, now: Instant) {
+        while self.ups.has_room() {
+            let Some((ci, id)) = self.queued.pop_front() else { return };
+            let Some(c) = self.clients.get_mut(ci) else { continue };
+            if c.id != id {
+                continue;
+            }
+            if let Phase::Upstream(x) = &mut c.phase {
+                if x.wake() {
+                    self.drive(ci, now);
+                }
+            }
         }
     }
 
@@ -296,6 +316,8 @@ impl EventLoop {
                         clients,
                         scratch: &mut self.scratch,
                         replays: &mut self.replays,
+                        queued: &mut self.queued,
+                        client_id: c.id,
                         now,
                     };
                     exchange::step(c, ci, &mut cx)

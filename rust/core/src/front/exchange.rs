@@ -1,5 +1,6 @@
 //! One request's trip to a worker: get a connection (pooled, or a new one to the worker with the fewest requests in
 //! progress), send the request, read the response head, relay the body as it streams (stopping at an announced cut).
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,16 @@ pub(crate) struct Exchange {
     replay: Ticket,
     /// When the next event of a paced stream is due.
     pace_at: Option<Instant>,
+    queue: InLine,
+}
+
+/// Where a request stands in the front's line for a worker with room.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InLine {
+    No,
+    Waiting,
+    /// Taken from the line to try again: if the room is gone it goes back first.
+    Woken,
 }
 
 /// An answer being kept for replay as it is relayed: the head as relayed, the body so far, the note and its tag.
@@ -67,17 +78,27 @@ enum Next {
 
 impl Exchange {
     pub fn new(close: bool, head_request: bool, now: Instant, replay: Ticket) -> Self {
-        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None }
+        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None, queue: InLine::No }
     }
 
     /// When this exchange must be looked at again without any event.
     pub fn deadline(&self) -> Option<Instant> {
         match &self.state {
+            State::Choose { .. } if self.queue != InLine::No => Some(self.wait_until),
             State::Choose { retry_at } => *retry_at,
             State::Connecting { until, .. } => Some(*until),
             State::PacedBody { .. } | State::Pacing { .. } => self.pace_at,
             _ => None,
         }
+    }
+
+    /// Taken from the line: true if it was waiting in it (then it is to be stepped).
+    pub fn wake(&mut self) -> bool {
+        let waiting = self.queue == InLine::Waiting;
+        if waiting {
+            self.queue = InLine::Woken;
+        }
+        waiting
     }
 
     pub fn held(&self) -> Option<usize> {
@@ -99,6 +120,9 @@ pub(crate) struct Context<'a> {
     pub clients: usize,
     pub scratch: &'a mut [u8],
     pub replays: &'a mut Replays,
+    /// Requests waiting for a worker with room, first come first served: (client index, client id).
+    pub queued: &'a mut VecDeque<(usize, u64)>,
+    pub client_id: u64,
     pub now: Instant,
 }
 
@@ -138,6 +162,19 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
             if retry_at.is_some_and(|at| now < at) {
                 return Next::Wait;
             }
+            if !cx.ups.has_room() {
+                if now >= x.wait_until {
+                    return Next::Refuse(|f| &f.config.rejections.unavailable);
+                }
+                match x.queue {
+                    InLine::Waiting => {}
+                    InLine::Woken => cx.queued.push_front((ci, cx.client_id)), // beaten to the room: first again
+                    InLine::No => cx.queued.push_back((ci, cx.client_id)),
+                }
+                x.queue = InLine::Waiting;
+                return Next::Wait;
+            }
+            x.queue = InLine::No;
             let order = cx.ups.order();
             // The retry after a pooled connection failed goes on a new connection.
             if x.attempt == 0 {
@@ -314,6 +351,7 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
     if let Some(conn) = cx.ups.conns.get_mut(up) {
         conn.served += 1;
     }
+    cx.ups.answered(up);
     let response = std::mem::take(&mut c.response);
     // The head without the application's notes to the front, then the body bytes read with it (up to any cut).
     let mut first = Vec::with_capacity(response.len());

@@ -560,3 +560,64 @@ fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_
     let text = String::from_utf8_lossy(&got);
     assert!(text.contains("data: 2\n\n\r\n") && !text.contains("\r\n0\r\n\r\n") && !text.contains('\0'), "{text}");
 }
+
+/// A worker that counts the requests it got and answers none of them until `open` is set.
+fn gated_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (counter, gate) = (Arc::clone(&got), Arc::clone(&open));
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let (counter, gate) = (Arc::clone(&counter), Arc::clone(&gate));
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    while !gate.load(std::sync::atomic::Ordering::SeqCst) {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, got, open)
+}
+
+#[test]
+fn a_worker_gets_at_most_its_share_of_unanswered_requests_and_the_rest_wait_in_line() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (addr, got, open) = gated_worker();
+    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { max_connections: 1000, ..config() }).unwrap();
+    front.start().unwrap();
+    let extra = 3;
+    let mut clients: Vec<TcpStream> = (0..super::upstream::MAX_UNANSWERED + extra)
+        .map(|_| {
+            let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+            client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            client
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while got.load(SeqCst) < super::upstream::MAX_UNANSWERED && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(Duration::from_millis(100)); // time for any request beyond the share to arrive, had it been sent
+    assert_eq!(got.load(SeqCst), super::upstream::MAX_UNANSWERED);
+    open.store(true, SeqCst);
+    for client in &mut clients {
+        let mut answer = vec![0u8; 40];
+        client.read_exact(&mut answer).unwrap();
+        assert!(answer.ends_with(b"\r\n\r\nok"));
+    }
+    assert_eq!(got.load(SeqCst), super::upstream::MAX_UNANSWERED + extra);
+}

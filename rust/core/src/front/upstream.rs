@@ -1,5 +1,10 @@
 //! Connections to the workers: the choice of worker (fewest requests in progress, ties in turn) and a pool of idle
 //! keep-alive connections per worker, reused by any client connection's next request.
+//!
+//! A worker gets at most [`MAX_UNANSWERED`] requests it has not begun to answer; the others wait in the front, first
+//! come first served. A worker runs one handler at a time (the GIL), so more at once only interleaves them: with
+//! 1000 streams opened together each handler finished near the end of the burst, the first one as late as the last
+//! (issue 12), where in turn the first are answered at once.
 use std::io::{self, Read};
 use std::net::SocketAddr;
 
@@ -20,12 +25,19 @@ pub(crate) struct UpConn {
     pub owner: Option<usize>,
     /// Counted in its worker's `active`.
     counted: bool,
+    /// Counted in its worker's `unanswered`: its request has no response head yet.
+    unanswered: bool,
 }
+
+/// Requests per worker that have no response head yet, beyond which requests wait in the front.
+pub(crate) const MAX_UNANSWERED: usize = 64;
 
 struct Worker {
     addr: SocketAddr,
     /// Requests in progress on it.
     active: usize,
+    /// Requests sent (or being sent) to it that it has not begun to answer.
+    unanswered: usize,
     idle: Vec<usize>,
 }
 
@@ -41,17 +53,34 @@ pub(crate) fn token(index: usize) -> Token {
 
 impl Upstreams {
     pub fn new(addrs: &[SocketAddr]) -> Self {
-        Upstreams { workers: addrs.iter().map(|&addr| Worker { addr, active: 0, idle: Vec::new() }).collect(), conns: Slab::new(), turn: 0 }
+        Upstreams { workers: addrs.iter().map(|&addr| Worker { addr, active: 0, unanswered: 0, idle: Vec::new() }).collect(), conns: Slab::new(), turn: 0 }
     }
 
-    /// Workers by preference: fewest requests in progress first; ties go round-robin, so sequential requests spread.
+    /// Workers by preference: those with room first, then fewest requests in progress; ties go round-robin, so
+    /// sequential requests spread.
     pub fn order(&mut self) -> Vec<usize> {
         let n = self.workers.len();
         let turn = self.turn;
         self.turn = self.turn.wrapping_add(1);
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&i| (self.workers[i].active, (i + n - turn % n) % n));
+        order.sort_by_key(|&i| {
+            let w = &self.workers[i];
+            (w.unanswered >= MAX_UNANSWERED, w.active, (i + n - turn % n) % n)
+        });
         order
+    }
+
+    /// Whether some worker may take another request now.
+    pub fn has_room(&self) -> bool {
+        self.workers.iter().any(|w| w.unanswered < MAX_UNANSWERED)
+    }
+
+    /// The request on `index` has its response head: it no longer counts against its worker's room.
+    pub fn answered(&mut self, index: usize) {
+        let Some(conn) = self.conns.get_mut(index) else { return };
+        if std::mem::take(&mut conn.unanswered) {
+            self.workers[conn.worker].unanswered -= 1;
+        }
     }
 
     /// An idle pooled connection to `worker`, now owned by `owner`.
@@ -60,7 +89,9 @@ impl Upstreams {
         let conn = self.conns.get_mut(index)?;
         conn.owner = Some(owner);
         conn.counted = true;
+        conn.unanswered = true;
         self.workers[worker].active += 1;
+        self.workers[worker].unanswered += 1;
         Some(index)
     }
 
@@ -69,7 +100,18 @@ impl Upstreams {
         let mut stream = TcpStream::connect(self.workers[worker].addr).ok()?;
         let index = self.conns.vacant();
         registry.register(&mut stream, token(index), Interest::READABLE | Interest::WRITABLE).ok()?;
-        let conn = UpConn { stream, worker, readable: false, writable: false, hup: false, served: 0, owner: Some(owner), counted: false };
+        let conn = UpConn {
+            stream,
+            worker,
+            readable: false,
+            writable: false,
+            hup: false,
+            served: 0,
+            owner: Some(owner),
+            counted: false,
+            unanswered: true,
+        };
+        self.workers[worker].unanswered += 1;
         Some(self.conns.insert(conn))
     }
 
@@ -107,6 +149,9 @@ impl Upstreams {
         let worker = conn.worker;
         if std::mem::take(&mut conn.counted) {
             self.workers[worker].active -= 1;
+        }
+        if std::mem::take(&mut conn.unanswered) {
+            self.workers[worker].unanswered -= 1;
         }
         if reusable && self.conns.len() <= clients {
             self.workers[worker].idle.push(index);
