@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import threading
 import time
 
 import httpx
@@ -112,15 +113,43 @@ def test_a_paced_stream_goes_on_while_its_worker_is_stopped(server):
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me about lakes"}], "max_tokens": MAX_TOKENS,
             "stream": True}
     received = b""
-    with httpx.Client(timeout=10) as client:
-        with client.stream("POST", f"{server.api_url}/chat/completions", content=orjson.dumps(body),
-                           headers={"content-type": "application/json"}) as response:
-            chunks = response.iter_raw()
-            received += next(chunks)  # the first event: the worker has answered
-            os.kill(worker, signal.SIGSTOP)
-            try:
-                for chunk in chunks:
-                    received += chunk
-            finally:
-                os.kill(worker, signal.SIGCONT)
+    with httpx.Client(timeout=10) as client, client.stream(
+            "POST", f"{server.api_url}/chat/completions", content=orjson.dumps(body),
+            headers={"content-type": "application/json"}) as response:
+        chunks = response.iter_raw()
+        received += next(chunks)  # the first event: the worker has answered
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            for chunk in chunks:
+                received += chunk
+        finally:
+            os.kill(worker, signal.SIGCONT)
     assert received.rstrip().endswith(b"data: [DONE]")
+
+
+def test_an_answer_with_latency_is_held_by_the_front_not_the_worker(server):
+    """A whole answer is sent by the worker at once and held by the front until its simulated latency has passed: it
+    comes no earlier than the time the server reports, and it comes even if the worker stops meanwhile."""
+    stream(server)  # warm up
+    worker = worker_pid(server.log())
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me about ponds"}], "max_tokens": MAX_TOKENS}
+    answers = []
+
+    def ask() -> None:
+        sent = time.monotonic()
+        response = httpx.post(f"{server.api_url}/chat/completions", json=body, timeout=15,
+                              headers={"x-sentra-time-scale": "5"})  # about 2 s of latency
+        answers.append((time.monotonic() - sent, response))
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    time.sleep(0.5)  # the worker answered long since; the front holds the answer
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        thread.join(15)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    took, response = answers[0]
+    assert response.status_code == 200 and "x-sentra-due" not in response.headers
+    assert response.json()["choices"][0]["message"]["content"]
+    assert took * 1000 >= int(response.headers["openai-processing-ms"]) >= 1000

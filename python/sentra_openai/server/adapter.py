@@ -34,6 +34,9 @@ CUT_TOKEN_BYTES = 16
 # it is due (NUL, this header's per-response token, "@", the moment, LF), and the front sends each when due
 # (rust/core/src/front/pacing.rs): the worker's thread, the GIL and Robyn are not crossed once per event.
 PACE_HEADER = "x-sentra-pace"
+# A whole answer with a simulated latency behind the front is sent at once with the nanosecond it is due, and the front
+# holds it until then: the worker does not hold the request for its latency.
+DUE_HEADER = "x-sentra-due"
 
 
 def to_engine_request(request: RobynRequest) -> Request:
@@ -87,18 +90,23 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             engine_request = to_engine_request(request)
             arrived = arrival(engine_request, clock)  # the front's stamp: a wait for this worker adds no latency
             outcome = engine.handle(engine_request)
+            # The front waits on the real clock (its stamp's): then it holds answers and paces streams itself.
+            front_waits = type(clock) is MonotonicClock and ARRIVAL_HEADER in engine_request.headers
             if outcome.delay > 0:  # the simulated latency counts from arrival, like a stream's deadlines
-                await clock.sleep(outcome.delay - (clock.now() - arrived))
+                if front_waits and outcome.stream is None:
+                    outcome.headers[DUE_HEADER] = str(int((arrived + outcome.delay) * 1e9))
+                else:
+                    await clock.sleep(outcome.delay - (clock.now() - arrived))
             if outcome.stream is None:
                 return _response(outcome)
         marker = _cut_marker(outcome)
         pace = None
         if not outcome.stream.paced:
             events = _immediate(outcome, inflight, marker)
-        elif type(clock) is MonotonicClock and ARRIVAL_HEADER in engine_request.headers and outcome.stream.interrupt is None:
+        elif front_waits and outcome.stream.interrupt is None:
             pace = os.urandom(CUT_TOKEN_BYTES).hex()  # a stream that may be interrupted is asked before each write
             events = _front_paced(outcome, inflight, arrived, marker, pace.encode())
-        elif type(clock) is MonotonicClock:
+        elif type(clock) is MonotonicClock:  # straight to a worker (no front), or an interruptible stream
             events = _paced_blocking(outcome, clock, inflight, arrived, marker)
         else:  # a clock a test drives: only its own (async) sleep may wait
             events = _paced(outcome, clock, inflight, arrived, marker)

@@ -31,8 +31,10 @@ pub(crate) struct Exchange {
     wait_until: Instant,
     state: State,
     replay: Ticket,
-    /// When the next event of a paced stream is due.
+    /// When the next event of a paced stream (or a held answer) is due.
     pace_at: Option<Instant>,
+    /// An answer held until it is due (CLOCK_MONOTONIC ns), as received so far.
+    hold: Option<(u64, Vec<u8>)>,
     queue: InLine,
 }
 
@@ -64,6 +66,8 @@ enum State {
     PacedBody { up: usize, pacer: Pacer, close: bool },
     /// A paced stream all received (its worker connection is free): the rest of its events wait for their moment.
     Pacing { pacer: Pacer, close: bool },
+    /// A held answer all received (its worker connection is free), waiting for its moment.
+    Holding { close: bool },
 }
 
 enum Next {
@@ -78,7 +82,7 @@ enum Next {
 
 impl Exchange {
     pub fn new(close: bool, head_request: bool, now: Instant, replay: Ticket) -> Self {
-        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None, queue: InLine::No }
+        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None, hold: None, queue: InLine::No }
     }
 
     /// When this exchange must be looked at again without any event.
@@ -87,7 +91,7 @@ impl Exchange {
             State::Choose { .. } if self.queue != InLine::No => Some(self.wait_until),
             State::Choose { retry_at } => *retry_at,
             State::Connecting { until, .. } => Some(*until),
-            State::PacedBody { .. } | State::Pacing { .. } => self.pace_at,
+            State::PacedBody { .. } | State::Pacing { .. } | State::Holding { .. } => self.pace_at,
             _ => None,
         }
     }
@@ -103,7 +107,7 @@ impl Exchange {
 
     pub fn held(&self) -> Option<usize> {
         match &self.state {
-            State::Choose { .. } | State::Pacing { .. } => None,
+            State::Choose { .. } | State::Pacing { .. } | State::Holding { .. } => None,
             State::Connecting { up, .. }
             | State::Sending { up, .. }
             | State::Head { up }
@@ -253,6 +257,19 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
             }
         }
         State::PacedBody { .. } => paced_body(x, c, cx),
+        State::Holding { close } => {
+            let close = *close;
+            let now_ns = arrival::monotonic_nanos(now);
+            let Some((due, _)) = x.hold else { return Next::Close };
+            if now_ns < due {
+                x.pace_at = Some(now + Duration::from_nanos(due - now_ns));
+                return Next::Wait;
+            }
+            if let Some((_, held)) = x.hold.take() {
+                c.owe(&held, now);
+            }
+            Next::Done { close: close || x.close }
+        }
         State::Pacing { .. } => {
             let State::Pacing { pacer, close } = &mut x.state else { unreachable!() };
             let close = *close;
@@ -291,7 +308,10 @@ fn advance(x: &mut Exchange, c: &mut Client, ci: usize, cx: &mut Context) -> Nex
                 let data = &cx.scratch[..n];
                 match cut.as_mut() {
                     None => {
-                        c.owe(data, now);
+                        match x.hold.as_mut() {
+                            Some((_, held)) => held.extend_from_slice(data),
+                            None => c.owe(data, now),
+                        }
                         if let Some(capture) = capture.as_mut() {
                             capture.bytes.extend_from_slice(data);
                         }
@@ -400,7 +420,10 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
         }
         _ => None,
     };
-    c.owe(&first, cx.now);
+    match held_until(&head, &response) {
+        Some(due) if watch.is_none() => x.hold = Some((due, first)),
+        _ => c.owe(&first, cx.now),
+    }
     let mut tracker = BodyTracker::new(head.body);
     let done = tracker.feed(&response[head.len..]);
     c.response = response;
@@ -421,6 +444,11 @@ fn finish(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next
         c.owe(&held, cx.now);
     }
     let close = *close;
+    if x.hold.is_some() {
+        cx.ups.release(up, !close, cx.clients);
+        x.state = State::Holding { close };
+        return Next::Again;
+    }
     if let Some(kept) = capture.take() {
         let ticket = std::mem::replace(&mut x.replay, Ticket::none());
         let (head, body) = kept.bytes.split_at(kept.head_len);
@@ -507,4 +535,13 @@ fn paced_body(x: &mut Exchange, c: &mut Client, cx: &mut Context) -> Next {
     };
     x.state = State::Pacing { pacer, close };
     Next::Again
+}
+
+/// When an answer announced as held (`x-sentra-due`) is due: CLOCK_MONOTONIC ns.
+fn held_until(head: &ResponseHead, response: &[u8]) -> Option<u64> {
+    let value = head.due.map(|d| &response[d.value.0..d.value.1])?;
+    if value.is_empty() || value.len() > 20 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }

@@ -11,11 +11,15 @@
 //! (the clock of the arrival stamp). A cut marker (`NUL` + the `x-sentra-cut` token) ends the stream without its
 //! terminating chunk where it stands, after everything before it was sent on time. Events already due go out
 //! together in one chunk; each event stays its own bytes.
+//!
+//! A whole answer with a simulated latency comes the same way: at once, with `x-sentra-due: DUE`, and the front holds
+//! it until then, so the worker does not hold a request for its latency (nor count it against its room, upstream.rs).
 use std::collections::VecDeque;
 
 use super::http::ChunkedDecoder;
 
 pub const PACE_HEADER: &[u8] = b"x-sentra-pace";
+pub const DUE_HEADER: &[u8] = b"x-sentra-due";
 /// The most body bytes a paced stream may hold before the front stops reading its worker (the worker then waits).
 pub(crate) const MAX_HELD: usize = 4 << 20;
 const MAX_DUE_DIGITS: usize = 20;

@@ -30,6 +30,8 @@ pub struct ResponseHead {
     pub tag: Option<NoteHeader>,
     /// The announcement of a stream the front paces (pacing.rs); `value` is its token.
     pub pace: Option<NoteHeader>,
+    /// When a whole answer is due (CLOCK_MONOTONIC ns): the front holds it until then (pacing.rs).
+    pub due: Option<NoteHeader>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +43,13 @@ pub struct NoteHeader {
 impl ResponseHead {
     /// The header lines the client must not see, in order.
     pub fn hidden_lines(&self) -> impl Iterator<Item = (usize, usize)> {
-        let mut lines =
-            [self.cut.map(|c| c.line), self.note.map(|n| n.line), self.tag.map(|t| t.line), self.pace.map(|p| p.line)];
+        let mut lines = [
+            self.cut.map(|c| c.line),
+            self.note.map(|n| n.line),
+            self.tag.map(|t| t.line),
+            self.pace.map(|p| p.line),
+            self.due.map(|d| d.line),
+        ];
         lines.sort_by_key(|l| l.map_or(usize::MAX, |(start, _)| start));
         lines.into_iter().flatten()
     }
@@ -74,7 +81,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     let mut length = None;
     let mut chunked = false;
     let mut cut = None;
-    let (mut note, mut tag, mut pace) = (None, None, None);
+    let (mut note, mut tag, mut pace, mut due) = (None, None, None, None);
     let mut close = status_line.starts_with(b"HTTP/1.0");
     while let Some((start, line)) = lines.next() {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
@@ -103,6 +110,8 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
                 tag = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, pacing::PACE_HEADER) {
                 pace = Some(NoteHeader { line, value: value_range });
+            } else if eq_ignore_case(name, pacing::DUE_HEADER) {
+                due = Some(NoteHeader { line, value: value_range });
             }
         }
     }
@@ -115,7 +124,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     } else {
         ResponseBody::UntilClose
     };
-    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, pace }))
+    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, pace, due }))
 }
 
 /// The head's lines with their start offsets; a line ends at LF (a CR before it is dropped). `at` is where the next

@@ -621,3 +621,39 @@ fn a_worker_gets_at_most_its_share_of_unanswered_requests_and_the_rest_wait_in_l
     }
     assert_eq!(got.load(SeqCst), super::upstream::MAX_UNANSWERED + extra);
 }
+
+#[test]
+fn an_answer_due_later_is_held_by_the_front_until_its_moment() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    let due = super::arrival::clock_monotonic_nanos() + 80_000_000;
+                    let answer = format!("HTTP/1.1 200 OK\r\nx-sentra-due: {due}\r\ncontent-length: 2\r\n\r\nok");
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let front = front(addr);
+    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for _ in 0..2 {
+        let asked = super::arrival::clock_monotonic_nanos();
+        client.write_all(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut answer = vec![0u8; 40];
+        client.read_exact(&mut answer).unwrap();
+        let came = super::arrival::clock_monotonic_nanos();
+        assert_eq!(answer, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        assert!(came >= asked + 80_000_000, "held only {} ms", (came - asked) / 1_000_000);
+    }
+}
