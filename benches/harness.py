@@ -218,7 +218,10 @@ def start_sentra(workdir: Path, *, mode: str, processes: int, config: dict | Non
                "--port", str(port), "--metrics-port", str(metrics_port)]
     if config:
         command += ["--config", str(write_config(workdir, f"{name}-config", config))]
-    return start(name, command, port, workdir, env=env)
+    # Its stored responses go in the run's directory, removed with it (the default, a file per port in the system
+    # temp dir, outlives the run: a load run of stored responses leaves ~70 MB there).
+    state = {"SENTRA_STATE_PATH": str(workdir / f"{name}-{port}.state.sqlite3")}
+    return start(name, command, port, workdir, env={**state, **(env or {})})
 
 
 def start_ceiling(workdir: Path, *, processes: int) -> Server:
