@@ -395,35 +395,42 @@ fn an_instant_converts_to_the_monotonic_clock_it_was_read_from() {
     assert!(earlier + 2_000_000_000 <= converted + 1_000_000 && earlier < converted, "{earlier} {converted}");
 }
 
-/// A worker that answers every request with a replay note and counts the requests it got.
-fn noting_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+
+/// A worker that answers each request (one read) with what `answer` returns, called when the request came.
+fn answering_worker(answer: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = Arc::clone(&requests);
+    let answer = Arc::new(answer);
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let counter = Arc::clone(&counter);
+            let answer = Arc::clone(&answer);
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let body = b"{\"id\": \"x-AAAAAAAA\"}";
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-sentra-replay: ttl=5000;body=b62:10:8;headers=\r\n\
-                         x-request-id: req_00000000\r\nx-sentra-replay-tag: [\"m\",1]\r\n\r\n",
-                        body.len()
-                    );
-                    if stream.write_all(&[head.as_bytes(), body].concat()).is_err() {
+                    if n == 0 || stream.write_all(&answer()).is_err() {
                         return;
                     }
                 }
             });
         }
+    });
+    addr
+}
+
+/// A worker that answers every request with a replay note and counts the requests it got.
+fn noting_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    let addr = answering_worker(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = b"{\"id\": \"x-AAAAAAAA\"}";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-sentra-replay: ttl=5000;body=b62:10:8;headers=\r\n\
+             x-request-id: req_00000000\r\nx-sentra-replay-tag: [\"m\",1]\r\n\r\n",
+            body.len()
+        );
+        [head.as_bytes(), body].concat()
     });
     (addr, requests)
 }
@@ -470,43 +477,28 @@ fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_cal
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
+
 /// A worker that answers with a paced stream: three events due 30, 60 and 90 ms after the request came, written at
 /// once, then (with `cut`) a cut marker.
 fn pacing_worker(cut: bool) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    let start = super::arrival::clock_monotonic_nanos();
-                    let pace = String::from_utf8_lossy(&TOKEN[..20]);
-                    let mut body = Vec::new();
-                    for (k, ms) in [30u64, 60, 90].iter().enumerate() {
-                        body.extend_from_slice(format!("\0{pace}@{}\ndata: {k}\n\n", start + ms * 1_000_000).as_bytes());
-                    }
-                    let cut_line = if cut {
-                        body.extend_from_slice(b"\0");
-                        body.extend_from_slice(TOKEN);
-                        format!("x-sentra-cut: {}\r\n", String::from_utf8_lossy(TOKEN))
-                    } else {
-                        String::new()
-                    };
-                    let head = format!("{}x-sentra-pace: {pace}\r\n{cut_line}\r\n", String::from_utf8_lossy(HEAD));
-                    let chunk = [format!("{:x}\r\n", body.len()).into_bytes(), body, b"\r\n0\r\n\r\n".to_vec()].concat();
-                    if stream.write_all(&[head.as_bytes(), &chunk].concat()).is_err() {
-                        return;
-                    }
-                }
-            });
+    answering_worker(move || {
+        let start = super::arrival::clock_monotonic_nanos();
+        let pace = String::from_utf8_lossy(&TOKEN[..20]);
+        let mut body = Vec::new();
+        for (k, ms) in [30u64, 60, 90].iter().enumerate() {
+            body.extend_from_slice(format!("\0{pace}@{}\ndata: {k}\n\n", start + ms * 1_000_000).as_bytes());
         }
-    });
-    addr
+        let cut_line = if cut {
+            body.extend_from_slice(b"\0");
+            body.extend_from_slice(TOKEN);
+            format!("x-sentra-cut: {}\r\n", String::from_utf8_lossy(TOKEN))
+        } else {
+            String::new()
+        };
+        let head = format!("{}x-sentra-pace: {pace}\r\n{cut_line}\r\n", String::from_utf8_lossy(HEAD));
+        let chunk = [format!("{:x}\r\n", body.len()).into_bytes(), body, b"\r\n0\r\n\r\n".to_vec()].concat();
+        [head.into_bytes(), chunk].concat()
+    })
 }
 
 /// Reads until the connection closes or `until` is in what came; each read with the monotonic time it came.
@@ -561,33 +553,18 @@ fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_
     assert!(text.contains("data: 2\n\n\r\n") && !text.contains("\r\n0\r\n\r\n") && !text.contains('\0'), "{text}");
 }
 
+
 /// A worker that counts the requests it got and answers none of them until `open` is set.
 fn gated_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (counter, gate) = (Arc::clone(&got), Arc::clone(&open));
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let (counter, gate) = (Arc::clone(&counter), Arc::clone(&gate));
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    while !gate.load(std::sync::atomic::Ordering::SeqCst) {
-                        thread::sleep(Duration::from_millis(5));
-                    }
-                    if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
-                        return;
-                    }
-                }
-            });
+    let addr = answering_worker(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        while !gate.load(std::sync::atomic::Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(5));
         }
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()
     });
     (addr, got, open)
 }
@@ -624,25 +601,9 @@ fn a_worker_gets_at_most_its_share_of_unanswered_requests_and_the_rest_wait_in_l
 
 #[test]
 fn an_answer_due_later_is_held_by_the_front_until_its_moment() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    let due = super::arrival::clock_monotonic_nanos() + 80_000_000;
-                    let answer = format!("HTTP/1.1 200 OK\r\nx-sentra-due: {due}\r\ncontent-length: 2\r\n\r\nok");
-                    if stream.write_all(answer.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+    let addr = answering_worker(|| {
+        let due = super::arrival::clock_monotonic_nanos() + 80_000_000;
+        format!("HTTP/1.1 200 OK\r\nx-sentra-due: {due}\r\ncontent-length: 2\r\n\r\nok").into_bytes()
     });
     let front = front(addr);
     let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
