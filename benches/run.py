@@ -1,6 +1,6 @@
 """Runs sentra-openai's benchmarks and writes benches/results/latest.json plus a short summary on stdout.
 
-    python benches/run.py                 # everything (about 2.5 minutes on a 2-core machine)
+    python benches/run.py                 # everything (about 3 minutes on a 2-core machine)
     python benches/run.py --quick         # shorter runs, fewer repeats (about 45 s); noisier figures
     python benches/run.py load stream     # only some: load, overhead, stream, startup, micro
 
