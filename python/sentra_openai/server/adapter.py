@@ -100,17 +100,15 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             if outcome.stream is None:
                 return _response(outcome)
         marker = _cut_marker(outcome)
-        pace = None
         if not outcome.stream.paced:
             events = _immediate(outcome, inflight, marker)
-        elif front_waits and outcome.stream.interrupt is None:
-            pace = os.urandom(CUT_TOKEN_BYTES).hex()  # a stream that may be interrupted is asked before each write
-            events = _front_paced(outcome, inflight, arrived, marker, pace.encode())
+        elif front_waits and outcome.stream.interrupt is None:  # one that may be interrupted is asked at each write
+            return _front_paced(outcome, arrived, marker)
         elif type(clock) is MonotonicClock:  # straight to a worker (no front), or an interruptible stream
             events = _paced_blocking(outcome, clock, inflight, arrived, marker)
         else:  # a clock a test drives: only its own (async) sleep may wait
             events = _paced(outcome, clock, inflight, arrived, marker)
-        return _streaming(outcome, events, marker, pace)
+        return _streaming(outcome, events, marker)
 
     def handle_sync(request: RobynRequest):
         keep_thread_state()
@@ -126,13 +124,11 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
     return handle_async, handle_sync
 
 
-def _streaming(outcome: Outcome, events, marker: bytes | None, pace: str | None = None) -> StreamingResponse:
+def _streaming(outcome: Outcome, events, marker: bytes | None) -> StreamingResponse:
     content_type = outcome.headers.get("content-type", "text/event-stream")
     headers = outcome.headers
     if marker is not None:
         headers = {**headers, CUT_HEADER: marker[1:].decode()}
-    if pace is not None:
-        headers = {**headers, PACE_HEADER: pace}
     return StreamingResponse(events, status_code=outcome.status, headers=Headers(headers), media_type=content_type)
 
 
@@ -171,18 +167,19 @@ def _paced_blocking(outcome: Outcome, clock: Clock, inflight: InFlight, arrived:
             yield marker  # its own write: the front relays everything before it, then drops the connection
 
 
-def _front_paced(outcome: Outcome, inflight: InFlight, arrived: float, marker: bytes | None,
-                 pace: bytes) -> Iterator[bytes]:
-    """The whole stream in one write, each event behind its due marker (PACE_HEADER), then any cut marker."""
+def _front_paced(outcome: Outcome, arrived: float, marker: bytes | None) -> Response:
+    """The whole stream as one plain answer (a streamed one costs Robyn a blocking-pool pull per write), each event
+    behind its due marker (PACE_HEADER), then any cut marker; the front sends it chunked, each event when due."""
     assert outcome.stream is not None
-    with inflight.track():
-        keep_pool_thread_state()
-        lead = b"\0" + pace + b"@"
-        origin_ns = arrived * 1e9
-        parts = [b"%s%d\n%s" % (lead, origin_ns + due * 1e9, event) for due, event in dated_events(outcome.stream)]
-        if marker is not None:
-            parts.append(marker)
-        yield b"".join(parts)
+    pace = os.urandom(CUT_TOKEN_BYTES).hex().encode()
+    lead = b"\0" + pace + b"@"
+    origin_ns = arrived * 1e9
+    parts = [b"%s%d\n%s" % (lead, origin_ns + due * 1e9, event) for due, event in dated_events(outcome.stream)]
+    headers = {**outcome.headers, PACE_HEADER: pace.decode()}
+    if marker is not None:
+        parts.append(marker)
+        headers[CUT_HEADER] = marker[1:].decode()
+    return Response(status_code=outcome.status, headers=Headers(headers), description=b"".join(parts))
 
 
 def _immediate(outcome: Outcome, inflight: InFlight, marker: bytes | None) -> Iterator[bytes]:

@@ -138,12 +138,17 @@ impl Client {
 
     /// Queues bytes for the client (sent by [`Client::flush`]).
     pub fn owe(&mut self, bytes: &[u8], now: Instant) {
+        self.owe_with(now, |out| out.extend_from_slice(bytes));
+    }
+
+    /// Queues the bytes `write` appends to the client's buffer (without a buffer of their own first).
+    pub fn owe_with<T>(&mut self, now: Instant, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
         if self.owes_nothing() {
             self.out.clear();
             self.out_at = 0;
             self.out_since = now;
         }
-        self.out.extend_from_slice(bytes);
+        write(&mut self.out)
     }
 
     /// Writes what is owed as far as the socket takes it. `Err`: the connection is broken.

@@ -383,6 +383,9 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
     first.extend_from_slice(&response[at..head.len]);
     let head_len = first.len();
     if let Some(mut pacer) = paced(&head, &response) {
+        if let ResponseBody::Length(_) = head.body {
+            first = chunked_head(&first); // the client gets the events as they fall due: chunked
+        }
         c.owe(&first, cx.now);
         let fed = pacer.feed(&response[head.len..]);
         c.response = response;
@@ -473,24 +476,42 @@ pub(crate) fn whole_chunks(relayed: &[u8]) -> usize {
     }
 }
 
-/// The pacer of a response that announces a paced stream with a well-formed token (chunked, as streams are).
+/// The pacer of a response that announces a paced stream with a well-formed token.
 fn paced(head: &ResponseHead, response: &[u8]) -> Option<Pacer> {
     let token = head.pace.map(|p| &response[p.value.0..p.value.1])?;
     let valid = (16..=64).contains(&token.len()) && token.iter().all(u8::is_ascii_alphanumeric);
-    if !valid || head.body != ResponseBody::Chunked {
+    let length = match head.body {
+        ResponseBody::Chunked => None,
+        ResponseBody::Length(n) => Some(n),
+        ResponseBody::None | ResponseBody::UntilClose => return None,
+    };
+    if !valid {
         return None;
     }
     let cut = head.cut.and_then(|cut| cut.token).map(|(start, end)| &response[start..end]);
-    Some(Pacer::new(token, cut))
+    Some(Pacer::new(token, cut, length))
+}
+
+/// A response head (blank line included) with its Content-Length replaced by chunked framing.
+fn chunked_head(head: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len() + 28);
+    let body_start = head.len().saturating_sub(2); // the blank line's CRLF
+    for line in head[..body_start].split_inclusive(|&b| b == b'\n') {
+        let name_end = line.iter().position(|&b| b == b':').unwrap_or(0);
+        if !super::http::eq_ignore_case(&line[..name_end], b"content-length") {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+    out
 }
 
 /// Sends what of a paced stream is due; returns whether it is over, and when its next event is due.
 fn release(pacer: &mut Pacer, c: &mut Client, cx: &mut Context) -> (bool, Option<Instant>) {
     let now_ns = arrival::monotonic_nanos(cx.now);
-    let mut out = Vec::new();
-    let over = pacer.release(now_ns, &mut out);
-    if !out.is_empty() {
-        c.owe(&out, cx.now);
+    let owed = c.owed();
+    let over = c.owe_with(cx.now, |out| pacer.release(now_ns, out));
+    if c.owed() > owed {
         let _ = c.flush(cx.now); // a write error shows at the next flush, which closes the connection
     }
     let at = pacer.next_due().map(|due| cx.now + Duration::from_nanos(due.saturating_sub(now_ns)));

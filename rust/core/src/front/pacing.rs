@@ -6,8 +6,9 @@
 //! streams that queues the worker's handlers for a second (issue 12). Timers on the front's event loop cost a few
 //! microseconds per event, and the worker is done with a stream as soon as it has planned it.
 //!
-//! The application announces a paced body with `x-sentra-pace: TOKEN` (a per-response random token) on a chunked
-//! response; the decoded body is a sequence of `NUL TOKEN @ DUE LF EVENT-BYTES`, DUE being CLOCK_MONOTONIC nanoseconds
+//! The application announces a paced body with `x-sentra-pace: TOKEN` (a per-response random token), on a response
+//! with a Content-Length (a plain answer costs the application server far less than a streamed one) or chunked; the
+//! body is a sequence of `NUL TOKEN @ DUE LF EVENT-BYTES`, DUE being CLOCK_MONOTONIC nanoseconds
 //! (the clock of the arrival stamp). A cut marker (`NUL` + the `x-sentra-cut` token) ends the stream without its
 //! terminating chunk where it stands, after everything before it was sent on time. Events already due go out
 //! together in one chunk; each event stays its own bytes.
@@ -15,6 +16,7 @@
 //! A whole answer with a simulated latency comes the same way: at once, with `x-sentra-due: DUE`, and the front holds
 //! it until then, so the worker does not hold a request for its latency (nor count it against its room, upstream.rs).
 use std::collections::VecDeque;
+use std::io::Write;
 
 use super::http::ChunkedDecoder;
 
@@ -23,6 +25,13 @@ pub const DUE_HEADER: &[u8] = b"x-sentra-due";
 /// The most body bytes a paced stream may hold before the front stops reading its worker (the worker then waits).
 pub(crate) const MAX_HELD: usize = 4 << 20;
 const MAX_DUE_DIGITS: usize = 20;
+
+/// How the worker frames the body.
+enum Framing {
+    Chunked(ChunkedDecoder),
+    /// A Content-Length body: the bytes still to come.
+    Length(u64),
+}
 
 /// What the head of `decoded` holds.
 enum Next {
@@ -40,28 +49,33 @@ pub(crate) struct Pacer {
     pace_marker: Vec<u8>,
     /// NUL and the cut token, if the response announced one.
     cut_marker: Option<Vec<u8>>,
-    decoder: ChunkedDecoder,
+    framing: Framing,
     /// Decoded and not yet split into events.
     decoded: Vec<u8>,
-    /// Events in order, with the moment each is due.
-    queue: VecDeque<(u64, Vec<u8>)>,
-    held: usize,
-    /// The event being received and its due moment (0: due now).
-    current: (u64, Vec<u8>),
+    /// The events' bytes, one after another, from `sent` on not yet sent (one buffer: a stream's 50 events were 50
+    /// allocations, and a burst of streams spent a tenth of the front's time having fresh pages zeroed).
+    events: Vec<u8>,
+    sent: usize,
+    /// Events in order, each with the moment it is due and where it ends in `events`.
+    queue: VecDeque<(u64, usize)>,
+    /// Where the event being received starts in `events`, and its due moment (0: due now).
+    current: (u64, usize),
     cut: bool,
 }
 
 impl Pacer {
-    pub fn new(token: &[u8], cut_token: Option<&[u8]>) -> Pacer {
+    /// `length`: the body's Content-Length; `None`: it is chunked.
+    pub fn new(token: &[u8], cut_token: Option<&[u8]>, length: Option<u64>) -> Pacer {
         let pace_marker = [b"\0", token, b"@"].concat();
         Pacer {
             pace_marker,
             cut_marker: cut_token.map(|t| [b"\0", t].concat()),
-            decoder: ChunkedDecoder::new(u64::MAX),
+            framing: length.map_or_else(|| Framing::Chunked(ChunkedDecoder::new(u64::MAX)), Framing::Length),
             decoded: Vec::new(),
+            events: Vec::new(),
+            sent: 0,
             queue: VecDeque::new(),
-            held: 0,
-            current: (0, Vec::new()),
+            current: (0, 0),
             cut: false,
         }
     }
@@ -72,13 +86,21 @@ impl Pacer {
         if self.is_complete() {
             return Ok(true);
         }
-        self.decoder.feed(raw, &mut self.decoded).map_err(|_| ())?;
+        match &mut self.framing {
+            Framing::Chunked(decoder) => {
+                decoder.feed(raw, &mut self.decoded).map_err(|_| ())?;
+            }
+            Framing::Length(remaining) => {
+                let take = raw.len().min(*remaining as usize);
+                self.decoded.extend_from_slice(&raw[..take]);
+                *remaining -= take as u64;
+            }
+        }
         let mut at = 0;
         loop {
             match self.next(at) {
                 Next::Content(end) => {
-                    self.current.1.extend_from_slice(&self.decoded[at..end]);
-                    self.held += end - at;
+                    self.events.extend_from_slice(&self.decoded[at..end]);
                     at = end;
                 }
                 Next::Due(len, due) => {
@@ -96,10 +118,9 @@ impl Pacer {
             }
         }
         self.decoded.drain(..at);
-        if self.decoder.is_done() {
+        if self.received_all() {
             // A NUL at the very end that started no marker was content after all.
-            let rest = std::mem::take(&mut self.decoded);
-            self.current.1.extend_from_slice(&rest);
+            self.events.append(&mut self.decoded);
             self.close_event();
         }
         Ok(self.is_complete())
@@ -135,7 +156,7 @@ impl Pacer {
             }
             could_be |= cut.starts_with(rest);
         }
-        if could_be && !self.decoder.is_done() {
+        if could_be && !self.received_all() {
             Next::Incomplete
         } else {
             Next::Content(at + 1) // a NUL that starts no marker is content (JSON events never hold one)
@@ -143,43 +164,52 @@ impl Pacer {
     }
 
     fn close_event(&mut self) {
-        let (due, bytes) = std::mem::take(&mut self.current);
-        if !bytes.is_empty() {
-            self.queue.push_back((due, bytes));
+        let (due, start) = self.current;
+        if self.events.len() > start {
+            self.queue.push_back((due, self.events.len()));
         }
+        self.current = (0, self.events.len());
     }
 
     /// The body is all received (or cut).
     pub fn is_complete(&self) -> bool {
-        self.cut || self.decoder.is_done()
+        self.cut || self.received_all()
+    }
+
+    fn received_all(&self) -> bool {
+        match &self.framing {
+            Framing::Chunked(decoder) => decoder.is_done(),
+            Framing::Length(remaining) => *remaining == 0,
+        }
     }
 
     /// Bytes received and not yet sent: beyond MAX_HELD the worker's connection is not read.
     pub fn held(&self) -> usize {
-        self.held
+        self.events.len() - self.sent
     }
 
     /// Appends to `out`, as one chunk, every event due by `now` (CLOCK_MONOTONIC ns), and the stream's end once
     /// everything is sent: the terminating chunk, unless it was cut. Returns whether the stream is over.
     pub fn release(&mut self, now: u64, out: &mut Vec<u8>) -> bool {
-        let mut due_now = 0;
-        let mut len = 0;
-        for (due, bytes) in &self.queue {
-            if *due > now {
+        let mut end = self.sent;
+        while let Some(&(due, event_end)) = self.queue.front() {
+            if due > now {
                 break;
             }
-            due_now += 1;
-            len += bytes.len();
+            end = event_end;
+            self.queue.pop_front();
         }
-        if len > 0 {
-            out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
-            for (_, bytes) in self.queue.drain(..due_now) {
-                out.extend_from_slice(&bytes);
-            }
+        if end > self.sent {
+            let _ = write!(out, "{:x}\r\n", end - self.sent); // (a Vec takes every write)
+            out.extend_from_slice(&self.events[self.sent..end]);
             out.extend_from_slice(b"\r\n");
-            self.held -= len;
-        } else {
-            self.queue.drain(..due_now);
+            self.sent = end;
+        }
+        if self.sent == self.events.len() {
+            // Everything received is sent (so nothing is queued, and no event is half received): start over.
+            self.events.clear();
+            self.sent = 0;
+            self.current.1 = 0;
         }
         let over = self.is_complete() && self.queue.is_empty();
         if over && !self.cut {
@@ -222,7 +252,7 @@ mod tests {
     #[test]
     fn events_go_out_when_due_together_with_any_already_due() {
         let body = [event(100, "a"), event(200, "b"), event(200, "c"), event(300, "d")].concat();
-        let mut pacer = Pacer::new(b"tok", None);
+        let mut pacer = Pacer::new(b"tok", None, None);
         // The worker's chunks need not fall on event boundaries, nor its markers: a byte at a time.
         let raw = chunked(&[&body[..7], &body[7..]], true);
         for b in &raw {
@@ -243,7 +273,7 @@ mod tests {
     #[test]
     fn a_cut_ends_the_stream_without_its_last_chunk_after_the_events_before_it() {
         let body = [event(100, "a"), event(200, "b"), b"\0cut0123".to_vec(), event(300, "never")].concat();
-        let mut pacer = Pacer::new(b"tok", Some(b"cut0123"));
+        let mut pacer = Pacer::new(b"tok", Some(b"cut0123"), None);
         assert!(pacer.feed(&chunked(&[&body], false)).unwrap(), "complete at the cut");
         let mut out = Vec::new();
         assert!(pacer.release(1000, &mut out));
@@ -254,7 +284,7 @@ mod tests {
     #[test]
     fn a_nul_that_starts_no_marker_is_content() {
         let body = [event(5, "x\0y"), b"\0to".to_vec()].concat();
-        let mut pacer = Pacer::new(b"tok", None);
+        let mut pacer = Pacer::new(b"tok", None, None);
         assert!(pacer.feed(&chunked(&[&body], true)).unwrap());
         let mut out = Vec::new();
         assert!(pacer.release(5, &mut out));
@@ -262,7 +292,18 @@ mod tests {
     }
 
     #[test]
+    fn a_body_with_a_content_length_is_paced_the_same() {
+        let body = [event(100, "a"), event(200, "b")].concat();
+        let mut pacer = Pacer::new(b"tok", None, Some(body.len() as u64));
+        assert!(!pacer.feed(&body[..9]).unwrap());
+        assert!(pacer.feed(&body[9..]).unwrap());
+        let mut out = Vec::new();
+        assert!(pacer.release(200, &mut out));
+        assert_eq!(out, chunked(&[b"data: a\n\ndata: b\n\n"], true));
+    }
+
+    #[test]
     fn broken_framing_is_an_error() {
-        assert!(Pacer::new(b"tok", None).feed(b"zz\r\n").is_err());
+        assert!(Pacer::new(b"tok", None, None).feed(b"zz\r\n").is_err());
     }
 }

@@ -479,8 +479,8 @@ fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_cal
 
 
 /// A worker that answers with a paced stream: three events due 30, 60 and 90 ms after the request came, written at
-/// once, then (with `cut`) a cut marker.
-fn pacing_worker(cut: bool) -> SocketAddr {
+/// once, then (with `cut`) a cut marker; the body chunked or with a Content-Length.
+fn pacing_worker(cut: bool, chunked: bool) -> SocketAddr {
     answering_worker(move || {
         let start = super::arrival::clock_monotonic_nanos();
         let pace = String::from_utf8_lossy(&TOKEN[..20]);
@@ -495,6 +495,11 @@ fn pacing_worker(cut: bool) -> SocketAddr {
         } else {
             String::new()
         };
+        if !chunked {
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\
+                                x-sentra-pace: {pace}\r\n{cut_line}\r\n", body.len());
+            return [head.into_bytes(), body].concat();
+        }
         let head = format!("{}x-sentra-pace: {pace}\r\n{cut_line}\r\n", String::from_utf8_lossy(HEAD));
         let chunk = [format!("{:x}\r\n", body.len()).into_bytes(), body, b"\r\n0\r\n\r\n".to_vec()].concat();
         [head.into_bytes(), chunk].concat()
@@ -520,7 +525,13 @@ fn timed_reads(client: &mut TcpStream, until: &[u8]) -> Vec<(u64, Vec<u8>)> {
 
 #[test]
 fn a_paced_stream_written_at_once_reaches_the_client_event_by_event_never_early() {
-    let front = front(pacing_worker(false));
+    for chunked in [true, false] {
+        paced_stream_reaches_the_client_event_by_event(chunked);
+    }
+}
+
+fn paced_stream_reaches_the_client_event_by_event(chunked: bool) {
+    let front = front(pacing_worker(false, chunked));
     let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let asked = super::arrival::clock_monotonic_nanos();
@@ -529,6 +540,7 @@ fn a_paced_stream_written_at_once_reaches_the_client_event_by_event_never_early(
     let all: Vec<u8> = reads.iter().flat_map(|(_, r)| r.clone()).collect();
     let text = String::from_utf8_lossy(&all).to_string();
     assert!(!text.contains("x-sentra-pace") && !text.contains('\0'), "{text}");
+    assert!(text.contains("transfer-encoding: chunked\r\n") && !text.contains("content-length"), "{text}");
     assert!(text.ends_with("data: 2\n\n\r\n0\r\n\r\n"), "{text}");
     for k in 0..3u64 {
         let needle = format!("data: {k}\n");
@@ -543,7 +555,7 @@ fn a_paced_stream_written_at_once_reaches_the_client_event_by_event_never_early(
 
 #[test]
 fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_the_last_chunk() {
-    let front = front(pacing_worker(true));
+    let front = front(pacing_worker(true, false));
     let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
