@@ -1,6 +1,7 @@
 """The worker's CPU per streamed chat request, in process (issue 12): building the stream (`engine.handle` of
 bench_stream's request, default-mode pacing) and iterating its plan as the blocking driver does, with a clock that
-never waits (on time, or every wake-up 30 ms late so due events merge and batch), and the unpaced path.
+never waits (on time, or every wake-up 30 ms late so due events merge and batch), the unpaced path, and writing it
+whole for the front to pace (server/adapter.py `_front_paced`, what a worker behind the front does).
 
     python benches/stream_cpu.py [--requests 3000] [--repeats 5] [--usage] [--live 1000]
 
@@ -26,6 +27,7 @@ from sentra_openai.config import load_settings
 from sentra_openai.engine import Request, build_engine
 from sentra_openai.engine.clock import ManualClock
 from sentra_openai.engine.realism.pacing import immediate_events, paced_events_blocking
+from sentra_openai.server.adapter import _front_paced
 
 HEADERS = {"host": "127.0.0.1", "content-type": "application/json", "authorization": "Bearer sk-bench-0001"}
 
@@ -79,6 +81,9 @@ def main() -> int:
     def plans():
         return [handle().stream for _ in range(n)]
 
+    def outcomes():
+        return [handle() for _ in range(n)]
+
     pieces = len(handle().stream.pieces)
     best: dict[str, float] = {}
     collections = {"runs": 0, "s": 0.0}
@@ -97,6 +102,7 @@ def main() -> int:
             "paced_on_time_us": _thread_cpu(lambda p=plans(): _iterate(p, 0.0)),
             "paced_late_30ms_us": _thread_cpu(lambda p=plans(): _iterate(p, 0.03)),
             "immediate_us": _thread_cpu(lambda p=plans(): [list(immediate_events(plan)) for plan in p]),
+            "front_paced_us": _thread_cpu(lambda o=outcomes(): [_front_paced(outcome, 0.0, None) for outcome in o]),
         }
         for key, seconds in timings.items():
             best[key] = min(best.get(key, float("inf")), seconds / n * 1e6)
