@@ -10,7 +10,7 @@ use super::client::{Client, Phase, Step, Which};
 use super::arrival;
 use super::pacing::{self, Pacer};
 use super::replay::{self, Replays, Ticket};
-use super::response::{parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
+use super::response::{is_token, parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
 use super::upstream::Upstreams;
 use super::Front;
 
@@ -478,16 +478,12 @@ pub(crate) fn whole_chunks(relayed: &[u8]) -> usize {
 
 /// The pacer of a response that announces a paced stream with a well-formed token.
 fn paced(head: &ResponseHead, response: &[u8]) -> Option<Pacer> {
-    let token = head.pace.map(|p| &response[p.value.0..p.value.1])?;
-    let valid = (16..=64).contains(&token.len()) && token.iter().all(u8::is_ascii_alphanumeric);
+    let token = head.pace.map(|p| &response[p.value.0..p.value.1]).filter(|t| is_token(t))?;
     let length = match head.body {
         ResponseBody::Chunked => None,
         ResponseBody::Length(n) => Some(n),
         ResponseBody::None | ResponseBody::UntilClose => return None,
     };
-    if !valid {
-        return None;
-    }
     let cut = head.cut.and_then(|cut| cut.token).map(|(start, end)| &response[start..end]);
     Some(Pacer::new(token, cut, length))
 }

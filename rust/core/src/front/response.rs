@@ -64,6 +64,11 @@ pub struct CutHeader {
     pub token: Option<(usize, usize)>,
 }
 
+/// Whether `value` is a well-formed per-response token (of a cut or a paced stream): 16 to 64 letters and digits.
+pub fn is_token(value: &[u8]) -> bool {
+    CUT_TOKEN_LEN.contains(&value.len()) && value.iter().all(u8::is_ascii_alphanumeric)
+}
+
 /// Parses a response head at the start of `buf`; `None` until it is complete. `head_request` responses (and
 /// 1xx, 204, 304) have no body whatever their headers say.
 pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<ResponseHead, ()>> {
@@ -102,8 +107,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
             let value_range = (value_at, value_at + value.len());
             let line = (start, if lines.at > text.len() { end - 2 } else { lines.at });
             if eq_ignore_case(name, CUT_HEADER) {
-                let valid = CUT_TOKEN_LEN.contains(&value.len()) && value.iter().all(u8::is_ascii_alphanumeric);
-                cut = Some(CutHeader { line, token: valid.then_some(value_range) });
+                cut = Some(CutHeader { line, token: is_token(value).then_some(value_range) });
             } else if eq_ignore_case(name, replay::NOTE_HEADER) {
                 note = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, replay::TAG_HEADER) {
