@@ -8,17 +8,20 @@ from ..clock import Clock
 from ..types import Piece, StreamPlan
 
 
+def deadlines_for(deadlines: Sequence[float], count: int) -> Sequence[float]:
+    """The deadline of each of `count` pieces in order: the k-th at the k-th deadline, any beyond them at the last."""
+    if count <= len(deadlines):
+        return deadlines
+    return (*deadlines, *(deadlines[-1],) * (count - len(deadlines)))
+
+
 def interleave(per_choice: list[list[Piece]], deadlines: Sequence[float]) -> list[Piece]:
     """Orders several choices' pieces round by round (choice 0's k-th piece, choice 1's k-th, ...), the k-th round due
-    at the k-th deadline, as a server sampling n answers in parallel sends them."""
+    at the k-th deadline (deadlines_for), as a server sampling n answers in parallel sends them."""
     if len(per_choice) == 1 and deadlines:  # one answer: its pieces in order, no rounds to weave
         pieces = per_choice[0]
-        for piece, due in zip(pieces, deadlines):
+        for piece, due in zip(pieces, deadlines_for(deadlines, len(pieces))):
             piece.due = due
-        if len(pieces) > len(deadlines):
-            last = deadlines[-1]
-            for piece in pieces[len(deadlines):]:
-                piece.due = last
         return list(pieces)
     ordered: list[Piece] = []
     last = len(deadlines) - 1
@@ -119,15 +122,13 @@ def dated_events(plan: StreamPlan) -> Iterator[tuple[float, bytes]]:
     """Every event of the plan with the moment it is due (seconds from the request's arrival), for a writer that
     sends each at its moment itself (the front: rust/core/src/front/pacing.rs). One event per piece: events are
     never merged, since none is late when it is planned."""
-    pieces = plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]
-    for piece in pieces:
+    for piece in _to_send(plan):
         yield piece.due, piece.raw if piece.raw is not None else piece.frame(piece.text or "")  # type: ignore[misc]
 
 
 def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
     """The events of an unpaced plan, without any clock: one event per piece, `batch` events per write."""
-    pieces = plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]
-    events = (piece.raw if piece.raw is not None else piece.frame(piece.text or "") for piece in pieces  # type: ignore[misc]
+    events = (piece.raw if piece.raw is not None else piece.frame(piece.text or "") for piece in _to_send(plan)  # type: ignore[misc]
               if plan.interrupt is None or not plan.interrupt())
     if batch <= 1:
         yield from events
@@ -140,3 +141,8 @@ def immediate_events(plan: StreamPlan, *, batch: int = 1) -> Iterator[bytes]:
             pending = []
     if pending:
         yield b"".join(pending)
+
+
+def _to_send(plan: StreamPlan) -> list[Piece]:
+    """The pieces sent, one event each, when none is merged: all of them, or those before a cut."""
+    return plan.pieces if plan.cut_after is None else plan.pieces[: plan.cut_after]

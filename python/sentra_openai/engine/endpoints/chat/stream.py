@@ -17,7 +17,7 @@ from ...ids import padding_drawer
 from ...realism import midstream
 from ...realism.faults import Fault
 from ...realism.latency import Timing
-from ...realism.pacing import interleave
+from ...realism.pacing import deadlines_for, interleave
 from ...types import Outcome, Piece, StreamPlan
 from . import audio as chat_audio
 from .generate import Choice
@@ -141,13 +141,11 @@ def stream_outcome(call: Call, req: ChatRequest, meta: Meta, choices: list[Choic
 
 
 def _dated_text_pieces(writer: _ChunkWriter, choice: Choice, times: tuple[float, ...]) -> list[Piece]:
-    """interleave(...) of one plain text choice: its k-th piece due at the k-th time (the last time for any beyond),
-    each Piece made once, dated as it is made, with positional arguments (one Piece per token of every stream)."""
+    """interleave(...) of one plain text choice (pacing.deadlines_for's rule), each Piece made once, dated as it is
+    made, with positional arguments (one Piece per token of every stream)."""
     texts = choice.pieces
-    if len(texts) > len(times):
-        times = times + (times[-1],) * (len(texts) - len(times))
     frame = writer.delta_frame(choice.index, None)
-    return list(map(Piece, times, repeat(None), texts, repeat(frame)))
+    return list(map(Piece, deadlines_for(times, len(texts)), repeat(None), texts, repeat(frame)))
 
 
 def _delta_pieces(writer: _ChunkWriter, req: ChatRequest, choice: Choice) -> list[Piece]:
