@@ -65,10 +65,16 @@ fn front(upstream: SocketAddr) -> Arc<Front> {
     front
 }
 
+/// A client connection to the front that gives up reading after 2 s.
+fn client_of(front: &Front) -> TcpStream {
+    let client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    client
+}
+
 /// Sends one request on a fresh connection and reads until the front closes it (or 2 s pass).
 fn exchange(front: &Front) -> Vec<u8> {
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(front);
     client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -126,8 +132,7 @@ fn without_a_marker_the_announced_stream_ends_normally_and_the_connection_stays(
     let near_chunk = [format!("{:x}\r\n", near.len()).as_bytes(), &near, b"\r\n"].concat();
     let parts = vec![head, event_chunk("one"), near_chunk.clone(), b"0\r\n\r\n".to_vec()];
     let front = front(worker(parts));
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     let expected = [HEAD, b"\r\n", &event_chunk("one"), &near_chunk, b"0\r\n\r\n"].concat();
     for _ in 0..2 {
         client.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
@@ -165,8 +170,7 @@ fn one_worker_connection_serves_one_client_connection_after_another() {
     let (addr, accepted) = counting_worker();
     let front = front(addr);
     for _ in 0..3 {
-        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut client = client_of(&front);
         client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
         let mut got = vec![0u8; 40];
         client.read_exact(&mut got).unwrap();
@@ -179,8 +183,7 @@ fn one_worker_connection_serves_one_client_connection_after_another() {
 fn a_request_that_asks_to_close_is_answered_and_the_connection_closed() {
     let (addr, _) = counting_worker();
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
     let mut got = Vec::new();
     client.read_to_end(&mut got).unwrap();
@@ -209,8 +212,7 @@ fn one_shot_worker() -> SocketAddr {
 fn a_pooled_worker_connection_closed_by_its_worker_is_replaced() {
     let front = front(one_shot_worker());
     for _ in 0..5 {
-        let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut client = client_of(&front);
         client.write_all(b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").unwrap();
         let mut got = vec![0u8; 40];
         client.read_exact(&mut got).unwrap();
@@ -321,8 +323,7 @@ fn a_forwarded_request_carries_one_arrival_stamp_of_its_own_and_never_the_client
     use super::arrival::clock_monotonic_nanos;
     let (addr, heads) = head_capturing_worker();
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     // A client that tries to move the server's clock, in both spellings, one of them far in the past.
     let forged = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nX-Sentra-Arrived: 1.000000000\r\n\
                    x-sentra-arrived: 99999999999.5\r\nContent-Length: 2\r\n\r\n{}";
@@ -343,8 +344,7 @@ fn each_request_of_a_kept_alive_connection_is_stamped_when_it_arrives() {
     use super::arrival::clock_monotonic_nanos;
     let (addr, heads) = head_capturing_worker();
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     ask(&mut client, b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
     let first = arrival_stamps(&heads.recv_timeout(Duration::from_secs(2)).unwrap());
     thread::sleep(Duration::from_millis(300)); // the connection waits between its requests
@@ -363,8 +363,7 @@ fn a_request_is_stamped_when_its_body_is_complete_not_when_its_head_came() {
     use super::arrival::clock_monotonic_nanos;
     let (addr, heads) = head_capturing_worker();
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n{}").unwrap();
     thread::sleep(Duration::from_millis(300)); // a slow upload: the real API starts only once it has the whole body
     let before_rest = clock_monotonic_nanos();
@@ -451,8 +450,7 @@ fn ask_and_read(client: &mut TcpStream, request: &[u8]) -> String {
 fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_called() {
     let (addr, requests) = noting_worker();
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     let same = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}";
     let answers: Vec<String> = (0..3).map(|_| ask_and_read(&mut client, same)).collect();
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "the worker saw only the first");
@@ -532,8 +530,7 @@ fn a_paced_stream_written_at_once_reaches_the_client_event_by_event_never_early(
 
 fn paced_stream_reaches_the_client_event_by_event(chunked: bool) {
     let front = front(pacing_worker(false, chunked));
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     let asked = super::arrival::clock_monotonic_nanos();
     client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
     let reads = timed_reads(&mut client, b"0\r\n\r\n");
@@ -556,8 +553,7 @@ fn paced_stream_reaches_the_client_event_by_event(chunked: bool) {
 #[test]
 fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_the_last_chunk() {
     let front = front(pacing_worker(true, false));
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     client.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}").unwrap();
     let mut got = Vec::new();
     client.read_to_end(&mut got).expect("the front closes the connection");
@@ -618,8 +614,7 @@ fn an_answer_due_later_is_held_by_the_front_until_its_moment() {
         format!("HTTP/1.1 200 OK\r\nx-sentra-due: {due}\r\ncontent-length: 2\r\n\r\nok").into_bytes()
     });
     let front = front(addr);
-    let mut client = TcpStream::connect(("127.0.0.1", front.port())).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut client = client_of(&front);
     for _ in 0..2 {
         let asked = super::arrival::clock_monotonic_nanos();
         client.write_all(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
