@@ -273,19 +273,24 @@ def _leaves_no_trace(call: Call, prepared: Prepared, planned, moderation, encryp
     """Whether this answer is a pure function of the request bytes and the config, as the front's replay needs:
     nothing stored or read from the store (no chain, conversation or item reference), no prompt cache entry, no
     built-in tool, moderation or encrypted reasoning (whose blobs are random and signed)."""
-    req, caching = prepared.req, call.settings.prompt_caching
+    req = prepared.req
     return (not req.store and not req.background and not req.stream and req.previous_response_id is None
             and req.conversation is None and prepared.input_from_body
             and all(item.get("type", "message") in _PURE_ITEM_TYPES for item in prepared.items)
             and moderation is None and planned.builtin is None and encrypted is None
-            and (not caching.enable or input_tokens < caching.min_tokens))
+            and _uncacheable(call, input_tokens))
+
+
+def _uncacheable(call: Call, input_tokens: int) -> bool:
+    """Prompt caching is off, or this input is below its minimum length: the cache neither answers nor records it."""
+    caching = call.settings.prompt_caching
+    return not caching.enable or input_tokens < caching.min_tokens
 
 
 def _cached_tokens(call: Call, prepared: Prepared, encoding, input_tokens: int) -> int:
     """The prompt cache's hit under chat's rules (chat_pipeline.cached_prefix_tokens), which cache no prompt below
     their minimum length: a shorter one needs no chat request built for them."""
-    caching = call.settings.prompt_caching
-    if not caching.enable or input_tokens < caching.min_tokens:
+    if _uncacheable(call, input_tokens):
         return 0
     req = prepared.req
     functions, _ = generate.function_choice(req)
