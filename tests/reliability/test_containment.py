@@ -3,7 +3,9 @@ and a drain that refuses new connections at once."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import socket
 import threading
@@ -14,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from processes import listener_pid
 from reliability.rawhttp import exchange, health
 
 pytestmark = pytest.mark.server
@@ -127,6 +130,24 @@ def test_a_single_worker_restart_delays_requests_instead_of_refusing_them(server
     while reply.status != 200 and time.monotonic() < deadline:
         reply = health(server.port)
     assert reply.status == 200
+
+
+def test_no_other_process_can_take_a_workers_port_even_while_it_restarts(server_factory):
+    # A port the front forwards to must stay the server's: while the only worker is dead, a server's usual bind to
+    # its port (SO_REUSEADDR, as most servers set) is refused, and the restarted worker answers there again.
+    server = server_factory({"logging": {"request_log": True}})
+    port = int(re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server.log()).group(1))
+    killed = listener_pid(port)
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 0.3  # past the supervisor's restart check (WORKER_CHECK_SECONDS)
+    while time.monotonic() < deadline:
+        with socket.socket() as stranger, pytest.raises(OSError) as refused:
+            stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            stranger.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
+        time.sleep(0.001)
+    restarted = _request_pids(server) - {killed}  # the front holds this request until the new worker is up
+    assert restarted == {listener_pid(port)}
 
 
 def _request_pids(server) -> set[int]:

@@ -78,7 +78,8 @@ def serve(settings: Settings) -> int:
     inflight = InFlight()
     from .front import bind_front
 
-    worker_ports = [_free_loopback_port() for _ in range(settings.server.processes)]
+    reservations = [_reserve_loopback_port() for _ in range(settings.server.processes)]
+    worker_ports = [reservation.getsockname()[1] for reservation in reservations]
     front_socket = bind_front(settings, worker_ports)  # first, so a busy port fails before anything starts
     app, engine = build_app(settings, inflight)
 
@@ -225,9 +226,16 @@ def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker
         time.sleep(1)
 
 
-def _free_loopback_port() -> int:
-    """A port for one worker; the worker keeps it across restarts (Robyn binds with SO_REUSEPORT, so a restarted
-    worker can bind it again while old connections linger in TIME_WAIT)."""
-    with socket.socket() as probe:
-        probe.bind((WORKER_HOST, 0))
-        return probe.getsockname()[1]
+def _reserve_loopback_port() -> socket.socket:
+    """A port for one worker, held by the supervisor for the server's life; the worker keeps it across restarts.
+
+    Robyn binds with SO_REUSEPORT, which lets any process of the same user that binds the same port share its
+    connections. A port probed and released before the worker binds it could be taken in between, and the front
+    would then forward part of its requests to a stranger (seen once in CI: an HTTP proxy's 405 answered a chat
+    request). This socket is bound with SO_REUSEPORT too but never listens, so it takes no connections; a
+    worker's bind joins it, an ordinary bind is refused, and the kernel hands the port to no other process.
+    """
+    reservation = socket.socket()
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    reservation.bind((WORKER_HOST, 0))
+    return reservation
