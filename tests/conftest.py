@@ -82,6 +82,12 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def lost_a_port(self) -> bool:
+        """Whether another process took the port or the metrics port between free_port() and the server's bind."""
+        log = self.log()
+        return (f"cannot listen on 127.0.0.1:{self.port}:" in log
+                or f"metrics disabled: cannot listen on 127.0.0.1:{self.metrics_port}" in log)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
         """Stops the server; returns how long it took to exit."""
         started = time.monotonic()
@@ -110,6 +116,21 @@ def start_server(
     cwd: Path | None = None,
     ready_timeout: float = 15.0,
 ) -> RunningServer:
+    """A server on fresh ports. A port found free can be taken by another process before the server binds it; the
+    server then exits (its port) or serves without metrics (its metrics port), and is started again on new ones."""
+    for _ in range(PORT_ATTEMPTS):
+        server = _start_on_free_ports(tmp_path, config, mode, args, env, cwd, ready_timeout)
+        if not server.lost_a_port():
+            return server
+        server.stop(signal.SIGKILL)
+    raise RuntimeError(f"other processes took the ports of {PORT_ATTEMPTS} servers in a row:\n{server.log()}")
+
+
+PORT_ATTEMPTS = 3
+
+
+def _start_on_free_ports(tmp_path: Path, config: dict[str, Any] | None, mode: str, args: list[str] | None,
+                         env: dict[str, str] | None, cwd: Path | None, ready_timeout: float) -> RunningServer:
     port, metrics_port = free_port(), free_port()
     config_path = tmp_path / f"config-{port}.yaml"
     config = dict(config or {})
@@ -129,6 +150,8 @@ def start_server(
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if server.lost_a_port():
+                return server
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
         try:
             if httpx.get(f"{server.base_url}/health", timeout=0.5).status_code == 200:
