@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import unquote_plus
 
 from robyn import Headers, Response, StreamingResponse
 from robyn import Request as RobynRequest
 
 from ..engine import Engine, Outcome, Request
-from ..engine.clock import Clock, MonotonicClock
+from ..engine.clock import MonotonicClock
 from ..engine.core import ARRIVAL_HEADER, arrival
-from ..engine.realism.pacing import dated_events, immediate_events, paced_events, paced_events_blocking
+from ..engine.realism.pacing import dated_events, immediate_events, paced_events_blocking
 from .inflight import InFlight
 from .threadstate import keep_pool_thread_state, keep_thread_state
 
@@ -80,7 +80,7 @@ def _response(outcome: Outcome) -> Response:
     return Response(status_code=outcome.status, headers=Headers(outcome.headers), description=outcome.body)
 
 
-def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
+def make_handlers(engine: Engine, clock: MonotonicClock, inflight: InFlight):
     """An async handler (delays and paced streams) and a sync one (faster, for a server that never waits)."""
 
     async def handle_async(request: RobynRequest):
@@ -90,8 +90,8 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             engine_request = to_engine_request(request)
             arrived = arrival(engine_request, clock)  # the front's stamp: a wait for this worker adds no latency
             outcome = engine.handle(engine_request)
-            # The front waits on the real clock (its stamp's): then it holds answers and paces streams itself.
-            front_waits = type(clock) is MonotonicClock and ARRIVAL_HEADER in engine_request.headers
+            # Behind the front (its stamp is on the request), the front holds answers and paces streams itself.
+            front_waits = ARRIVAL_HEADER in engine_request.headers
             if outcome.delay > 0:  # the simulated latency counts from arrival, like a stream's deadlines
                 if front_waits and outcome.stream is None:
                     outcome.headers[DUE_HEADER] = str(int((arrived + outcome.delay) * 1e9))
@@ -104,10 +104,8 @@ def make_handlers(engine: Engine, clock: Clock, inflight: InFlight):
             events = _immediate(outcome, inflight, marker)
         elif front_waits and outcome.stream.interrupt is None:  # one that may be interrupted is asked at each write
             return _front_paced(outcome, arrived, marker)
-        elif type(clock) is MonotonicClock:  # straight to a worker (no front), or an interruptible stream
+        else:  # straight to a worker (no front), or an interruptible stream
             events = _paced_blocking(outcome, clock, inflight, arrived, marker)
-        else:  # a clock a test drives: only its own (async) sleep may wait
-            events = _paced(outcome, clock, inflight, arrived, marker)
         return _streaming(outcome, events, marker)
 
     def handle_sync(request: RobynRequest):
@@ -140,23 +138,14 @@ def _cut_marker(outcome: Outcome) -> bytes | None:
     return b"\0" + os.urandom(CUT_TOKEN_BYTES).hex().encode()
 
 
-async def _paced(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float,
-                 marker: bytes | None) -> AsyncIterator[bytes]:
-    assert outcome.stream is not None
-    with inflight.track():
-        async for event in paced_events(outcome.stream, clock, arrived, batch=True):
-            yield event
-        if marker is not None:
-            yield marker  # its own write: the front relays everything before it, then drops the connection
-
-
-def _paced_blocking(outcome: Outcome, clock: Clock, inflight: InFlight, arrived: float,
+def _paced_blocking(outcome: Outcome, clock: MonotonicClock, inflight: InFlight, arrived: float,
                     marker: bytes | None) -> Iterator[bytes]:
-    """_paced as a plain generator: Robyn pulls every chunk of a stream on a blocking-pool thread, which waits for it
-    either way (Robyn's async-generator wrapper blocks that thread on a future until the event loop has run the next
-    step). Sleeping in that thread instead skips, per write, the hop to the event loop and back (a Task, a future,
-    two thread wake-ups) and keeps the loop free for handlers. Same bytes at the same deadlines (pacing._schedule).
-    Each pull may run on another pool thread: each keeps its Python thread state (threadstate.py)."""
+    """The paced stream as a plain generator: Robyn pulls every chunk of a stream on a blocking-pool thread, which
+    waits for it either way (Robyn's async-generator wrapper blocks that thread on a future until the event loop has
+    run the next step). Sleeping in that thread instead skips, per write, the hop to the event loop and back (a Task,
+    a future, two thread wake-ups) and keeps the loop free for handlers. Same bytes at the same deadlines as
+    pacing.paced_events (pacing._schedule). Each pull may run on another pool thread: each keeps its Python thread
+    state (threadstate.py)."""
     assert outcome.stream is not None
     with inflight.track():
         keep_pool_thread_state()
