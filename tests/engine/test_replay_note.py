@@ -45,6 +45,12 @@ def send(engine, path, body, stamped=True, **headers):
     return engine.handle(Request("POST", path, sent, orjson.dumps(body)))
 
 
+def repeat(engine, path, body, stamped=True, **headers):
+    """The answer to a request's second sending: only content made before is noted."""
+    send(engine, path, body, stamped, **headers)
+    return send(engine, path, body, stamped, **headers)
+
+
 def parse_note(value: str):
     parts = dict(part.split("=", 1) for part in value.split(";"))
     assert set(parts) == {"ttl", "body", "headers"}
@@ -133,7 +139,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_the_fills_are_exactly_where_two_identical_requests_differ(engine, case):
     path, body = CASES[case]
-    first, second = send(engine, path, body), send(engine, path, body)
+    first, second = repeat(engine, path, body), send(engine, path, body)
     assert first.status == second.status == 200
     ttl, body_fills, header_fills = parse_note(first.headers[REPLAY_HEADER])
     assert ttl == TTL_MS and body_fills
@@ -149,7 +155,7 @@ def test_the_fills_are_exactly_where_two_identical_requests_differ(engine, case)
 @pytest.mark.parametrize("case", CASES)
 def test_a_replay_with_fresh_values_is_a_valid_answer_with_new_ids_and_time(engine, case):
     path, body = CASES[case]
-    first = send(engine, path, body)
+    first = repeat(engine, path, body)
     _, body_fills, _ = parse_note(first.headers[REPLAY_HEADER])
     now = int(time.time()) + 7
     replayed = orjson.loads(render(first.body, body_fills, fresh_values(now)))
@@ -172,7 +178,7 @@ def test_a_replay_with_fresh_values_is_a_valid_answer_with_new_ids_and_time(engi
 
 
 def test_the_tag_carries_what_the_metrics_count(engine):
-    outcome = send(engine, "/v1/chat/completions", CHAT)
+    outcome = repeat(engine, "/v1/chat/completions", CHAT)
     usage = orjson.loads(outcome.body)["usage"]
     tag = outcome.headers[TAG_HEADER]
     assert "\r" not in tag and "\n" not in tag and tag.isascii()
@@ -211,7 +217,7 @@ UNNOTED = {
 @pytest.mark.parametrize("case", UNNOTED)
 def test_answers_that_are_not_a_pure_function_of_the_request_get_no_note(engine, case):
     path, body, headers, stamped = UNNOTED[case]
-    outcome = send(engine, path, body, stamped, **headers)
+    outcome = repeat(engine, path, body, stamped, **headers)
     assert outcome.status == {"forced error": 500, "unknown model": 404, "bad request": 400}.get(case, 200)
     assert REPLAY_HEADER not in outcome.headers and TAG_HEADER not in outcome.headers
 
@@ -225,26 +231,27 @@ def test_answers_that_are_not_a_pure_function_of_the_request_get_no_note(engine,
     {"state.store": "redis", "state.redis_url": "redis://127.0.0.1:9"},
 ], ids=lambda o: ",".join(o))
 def test_a_config_that_makes_answers_differ_or_leaves_a_trace_gives_no_note(overrides):
-    outcome = send(make_engine(**overrides), "/v1/chat/completions", CHAT)
+    outcome = repeat(make_engine(**overrides), "/v1/chat/completions", CHAT)
     assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers
 
 
 def test_an_azure_deployment_gets_no_note(engine):
     # Its answer is rewritten (headers, sorted keys) after the inner chat request's note would be written.
     headers = {"content-type": "application/json", "api-key": "sk-replay", ARRIVAL_HEADER: f"{time.monotonic():.9f}"}
-    outcome = engine.handle(Request("POST", "/openai/deployments/gpt-4o-mini/chat/completions", headers,
-                                    orjson.dumps({"messages": CHAT["messages"]}), (("api-version", "2024-10-21"),)))
+    for _ in range(2):
+        outcome = engine.handle(Request("POST", "/openai/deployments/gpt-4o-mini/chat/completions", headers,
+                                        orjson.dumps({"messages": CHAT["messages"]}), (("api-version", "2024-10-21"),)))
     assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers and TAG_HEADER not in outcome.headers
 
 
 def test_a_clock_tests_drive_gives_no_note():
-    outcome = send(make_engine(ManualClock()), "/v1/chat/completions", CHAT)
+    outcome = repeat(make_engine(ManualClock()), "/v1/chat/completions", CHAT)
     assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers
 
 
 def test_an_armed_request_log_or_a_pending_control_fault_gives_no_note():
     engine = make_engine()
-    assert REPLAY_HEADER in send(engine, "/v1/chat/completions", CHAT).headers
+    assert REPLAY_HEADER in repeat(engine, "/v1/chat/completions", CHAT).headers
     control = {"content-type": "application/json"}
     assert engine.handle(Request("POST", "/sentra/v1/faults", control,
                                  orjson.dumps({"status": 500, "count": 1, "model": "gpt-4"}))).status == 201
@@ -267,4 +274,22 @@ def test_a_fixture_reply_sequence_gives_no_note(tmp_path):
         assert REPLAY_HEADER not in outcome.headers
     responses = send(engine, "/v1/responses", {**RESPONSES, "input": "Count"})
     assert responses.status == 200 and REPLAY_HEADER not in responses.headers
-    assert REPLAY_HEADER in send(engine, "/v1/chat/completions", CHAT).headers  # no sequence: noted
+    assert REPLAY_HEADER in repeat(engine, "/v1/chat/completions", CHAT).headers  # no sequence: noted
+
+
+@pytest.mark.parametrize("case", ["chat", "responses"])
+def test_only_a_repeat_is_noted_so_a_new_prompt_costs_nothing_extra(case):
+    path, body = CASES[case]
+    engine = make_engine()
+    first, second = send(engine, path, body), send(engine, path, body)
+    assert first.status == second.status == 200
+    assert REPLAY_HEADER not in first.headers and TAG_HEADER not in first.headers
+    assert REPLAY_HEADER in second.headers and TAG_HEADER in second.headers
+    assert orjson.loads(first.body)["usage"] == orjson.loads(second.body)["usage"]
+    # The content decides, not the bytes: another field that only changes delivery is a repeat too.
+    assert REPLAY_HEADER in send(engine, path, {**body, "user": "someone"}).headers
+    for n in range(3):
+        prompt = f"A new question, number {n}"
+        new = {**body, "messages": [{"role": "user", "content": prompt}]} if "messages" in body else {
+            **body, "input": prompt}
+        assert REPLAY_HEADER not in send(engine, path, new).headers

@@ -148,6 +148,7 @@ class Call:
         self.issued_ids: list[tuple[str, str]] = []  # (prefix, id) of each `new_id`
         self.response_ids: Any = None  # a Responses answer's ids (endpoints/responses/ids.py ResponseIds)
         self.sequence_used = False
+        self.made_content = False  # `generated` had to make some content: no earlier request asked for it
 
     def _arrival(self) -> float:
         """The request's arrival (`arrival`); the stamp is the server's note, not the client's, so the request the
@@ -185,6 +186,7 @@ class Call:
         cache = self.services.content_cache
         value = cache.get(key)
         if value is None:
+            self.made_content = True
             begin_generation()
             value = generate(LazyRandom(key))
             if sequence_used():  # a fixture's reply sequence: the next identical call gets the next reply

@@ -79,6 +79,9 @@ def _eligible(call: Call, outcome: Outcome) -> bool:
     services, settings, record = call.services, call.settings, call.record
     control = services.control
     return (call.via_front  # only the front reads the note (and stamps the arrival the `ms` fills count from)
+            # Only content seen before: a request that is never repeated (a new prompt each time) pays nothing for
+            # a note, in the engine or in the front; a repeated one costs one more worker answer.
+            and not call.made_content
             and settings.server.front_replay
             and settings.state.store != "redis"  # another host's control changes reach this one only by polling
             and type(services.clock) is MonotonicClock  # a clock a test drives decides times the front cannot know
