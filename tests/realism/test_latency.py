@@ -22,6 +22,7 @@ from sentra_openai.engine.realism.pacing import paced_events
 
 CATALOG = Catalog.default()
 SAMPLES = 300
+LATE_BOUND_S = 0.35  # how late an event of the over-HTTP stream may come: a hiccup, not a drift over 40 events
 
 
 def make_engine(mode: str = "default", time_scale: float | None = None, as_of: str = "today"):
@@ -245,5 +246,6 @@ def test_a_real_stream_arrives_on_its_deadlines(server_factory):
     print(f"planned TTFT {planned[0][0]:.3f} s, observed {arrivals[0][0]:.3f} s; "
           f"planned end {planned[-1][0]:.3f} s, observed {arrivals[-1][0]:.3f} s")
     assert arrivals[0][0] >= planned[0][0] - 0.005
-    assert arrivals[0][0] <= planned[0][0] + 0.15
-    assert planned[-1][0] - 0.005 <= arrivals[-1][0] <= planned[-1][0] + 0.15
+    # Late by a scheduling hiccup at most (a busy CI machine's): pacing that drifted per event would be late by more.
+    assert arrivals[0][0] <= planned[0][0] + LATE_BOUND_S
+    assert planned[-1][0] - 0.005 <= arrivals[-1][0] <= planned[-1][0] + LATE_BOUND_S
