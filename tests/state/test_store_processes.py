@@ -126,3 +126,48 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(kind, tmp_path, request) -
         reopened.clear()
         reopened.close()
         store.close()
+
+
+def _hold_a_write(store, held, release) -> None:
+    with store._write():
+        held.set()
+        release.wait(30)
+
+
+def _holder(store):
+    held, release = fork.Event(), fork.Event()
+    child = fork.Process(target=_hold_a_write, args=(store, held, release))
+    child.start()
+    assert held.wait(10)
+    return child, release
+
+
+def test_a_writer_killed_in_the_middle_of_a_write_leaves_the_others_free_to_write(tmp_path) -> None:
+    from sentra_openai.state.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "state.sqlite3"))
+    child, _ = _holder(store)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    store.put("docs", "after", {"ok": True}, created_at=time.time())  # would wait BUSY_TIMEOUT_MS, then fail
+    assert store.get("docs", "after") == {"ok": True}
+    store.close()
+
+
+def test_a_writer_waits_for_another_processs_write_as_long_as_sqlites_busy_timeout(tmp_path, monkeypatch) -> None:
+    import sqlite3
+
+    from sentra_openai.state import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 300)
+    store = sqlite_store.SqliteStore(str(tmp_path / "state.sqlite3"))
+    child, release = _holder(store)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            store.put("docs", "waited", {"n": 1}, created_at=time.time())
+    finally:
+        release.set()
+        child.join(10)
+    store.put("docs", "waited", {"n": 2}, created_at=time.time())
+    assert store.get("docs", "waited") == {"n": 2}
+    store.close()

@@ -8,9 +8,11 @@ power loss, at the cost of an fsync per write. Readers never block the writer an
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +21,9 @@ import orjson
 from .base import Change, Doc, StateStore, Where, check_order
 
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's transaction before giving up
+# How often a writer waiting for another process's write looks again: first soon (a write holds the lock for a
+# fraction of a millisecond), then at most every millisecond.
+FIRST_LOOK_S, LAST_LOOK_S = 20e-6, 1e-3
 PURGE_EVERY = 500  # puts of one process between deletions of expired rows (they are invisible meanwhile)
 LIST_BATCH = 64
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked process got from its parent (see `_conn`)
@@ -48,6 +53,7 @@ class SqliteStore(StateStore):
         # gives each call a new thread state), so a connection per thread would be a new connection per request.
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        self._write_lock: int | None = None  # this process's descriptor of the lock file (see `_write`)
         self._pid = os.getpid()
         self._puts = 0
         self._connect()  # creates the file and schema now, in the parent, so that a bad path fails at start-up
@@ -81,6 +87,9 @@ class SqliteStore(StateStore):
                     # for the life of this process (letting it be collected would close it here).
                     _INHERITED.append(self._connection)
                 self._connection = None
+                if self._write_lock is not None:  # the parent's: a lock taken through it would not exclude the parent
+                    os.close(self._write_lock)
+                    self._write_lock = None
                 self._pid = os.getpid()
             if self._connection is None:
                 self._connection = self._open()
@@ -88,8 +97,19 @@ class SqliteStore(StateStore):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._use() as conn, _transaction(conn):
-            yield conn
+        """A write transaction, taken after this host's other writers under a lock of our own (flock on
+        `<path>.lock`). SQLite would serialise the writers anyway, but a writer that finds its write lock taken
+        sleeps 1 ms, then 2, 5, 10 ... (its busy handler), several times a write's length; this lock is looked at
+        again within tens of microseconds. The kernel releases it when its process dies, SIGKILL included."""
+        with self._use() as conn:
+            if self._write_lock is None:
+                self._write_lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            _lock_exclusively(self._write_lock)
+            try:
+                with _transaction(conn):
+                    yield conn
+            finally:
+                fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     # -- the interface ----------------------------------------------------------------------------------------------
 
@@ -202,6 +222,26 @@ class SqliteStore(StateStore):
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
+            if self._write_lock is not None:
+                os.close(self._write_lock)
+                self._write_lock = None
+
+
+def _lock_exclusively(descriptor: int) -> None:
+    """flock(LOCK_EX) with SQLite's own bound on the wait (BUSY_TIMEOUT_MS), after which it fails as SQLite does."""
+    pause, deadline = FIRST_LOOK_S, None
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + BUSY_TIMEOUT_MS / 1000
+            elif now >= deadline:
+                raise sqlite3.OperationalError("database is locked") from None
+            time.sleep(pause)
+            pause = min(pause * 2, LAST_LOOK_S)
 
 
 @contextmanager
