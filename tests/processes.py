@@ -42,8 +42,13 @@ def listener_pid(port: int) -> int:
     raise AssertionError(f"no process holds the socket listening on {port}")
 
 
-def worker_pid(server_log: str) -> int:
-    """The worker of a one-process server, from the port its log says the workers listen on."""
+def worker_port(server_log: str) -> int:
+    """The loopback port of a one-process server's worker, as its log names it."""
     match = re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server_log)
     assert match, "the server log names no worker port"
-    return listener_pid(int(match.group(1)))
+    return int(match.group(1))
+
+
+def worker_pid(server_log: str) -> int:
+    """The worker of a one-process server, from the port its log says the workers listen on."""
+    return listener_pid(worker_port(server_log))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import signal
 import socket
 import threading
@@ -16,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from processes import listener_pid
+from processes import listener_pid, worker_port
 from reliability.rawhttp import exchange, health
 
 pytestmark = pytest.mark.server
@@ -136,7 +135,7 @@ def test_no_other_process_can_take_a_workers_port_even_while_it_restarts(server_
     # A port the front forwards to must stay the server's: while the only worker is dead, a server's usual bind to
     # its port (SO_REUSEADDR, as most servers set) is refused, and the restarted worker answers there again.
     server = server_factory({"logging": {"request_log": True}})
-    port = int(re.search(r"workers listen on 127\.0\.0\.1:(\d+)", server.log()).group(1))
+    port = worker_port(server.log())
     killed = listener_pid(port)
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + 0.3  # past the supervisor's restart check (WORKER_CHECK_SECONDS)
