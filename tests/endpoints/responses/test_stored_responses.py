@@ -3,6 +3,8 @@ replay), delete, cancel's 400 for a foreground response, input_items paging, com
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import openai
 import pytest
@@ -56,6 +58,50 @@ def test_delete_removes_the_response_and_breaks_the_chain(server, client):
     assert chained.value.body["code"] == "previous_response_not_found"
     with pytest.raises(openai.NotFoundError):
         client.responses.delete(created.id)
+
+
+def _referencing(client, item_id: str):
+    return client.responses.create(model="gpt-4o-mini", input=[{"type": "item_reference", "id": item_id},
+                                                               {"role": "user", "content": "Go on."}])
+
+
+def test_an_item_reference_brings_back_a_stored_item(client):
+    first = client.responses.create(model="gpt-4o-mini", input="Name a river.")
+    asked = client.responses.input_items.list(first.id).data[0]
+    for item in (first.output[0], asked):
+        follow_up = _referencing(client, item.id)
+        brought = client.responses.input_items.list(follow_up.id, order="asc").data[0]
+        assert brought.model_dump() == item.model_dump()
+
+
+def test_a_referenced_item_outlives_a_response_that_referenced_it_but_not_its_own(server, client):
+    first = client.responses.create(model="gpt-4o-mini", input="Name a mountain.")
+    answer = first.output[0].id
+    second = _referencing(client, answer)
+    assert httpx.delete(f"{server.api_url}/responses/{second.id}").status_code == 200
+    third = _referencing(client, answer)  # still the first response's item
+    for response in (third, first):  # each response that holds it
+        assert httpx.delete(f"{server.api_url}/responses/{response.id}").status_code == 200
+    with pytest.raises(openai.NotFoundError) as gone:
+        _referencing(client, answer)
+    assert gone.value.body["param"] == "input"
+
+
+def test_a_stored_response_is_one_document_in_the_store(server, client):
+    """Its items are found through it (each more document was pages more written on every commit: README
+    "Benchmarks"); an item taken from another response keeps a document of its own, as does what was sent by id."""
+    path = server.log_path.parent / "state.sqlite3"  # stored_state_server's
+    assert path.exists()
+
+    def documents() -> int:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    before = documents()
+    first = client.responses.create(model="gpt-4o-mini", input="Name a lake.")
+    assert documents() == before + 1
+    _referencing(client, first.output[0].id)
+    assert documents() == before + 3  # the second response and the item it took from the first
 
 
 def test_store_false_is_not_retrievable(client):

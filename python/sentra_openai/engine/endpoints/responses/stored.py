@@ -24,8 +24,13 @@ __all__ = [
     "normalize_input", "queued_view", "register", "save_response",
 ]
 
-RESPONSES = "responses"
-ITEMS = "items"  # every stored input and output item by its id (item_reference), parent = its response
+RESPONSES = "responses"  # parent = the 16-hex prefix its ids share: how an item is found without its own document
+# Stored items by id (item_reference), parent = their response: only those whose id does not carry their response's
+# prefix (a client's own ids, items taken from other responses). An item made for a response is found in the
+# response's document by that prefix (`find_item`): one row per stored response instead of one per item, each row
+# in SQLite another page or two written per commit (README "Benchmarks").
+ITEMS = "items"
+PREFIX_SCAN = 8  # responses with one prefix searched for an item at most (the prefix is 64 random bits: one, really)
 CANCELS = "response_cancels"  # response id -> {"cancelled_at"}: what a background stream in progress watches
 INCLUDABLE = [
     "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
@@ -113,9 +118,20 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
     doc = {"response": response, "input_items": items, "events": events,
            "timeline": timeline.absolute(now) if timeline is not None else None,
            "_background": bool(response.get("background")), "_cancelled_at": None}
+    prefix = _prefix(rid)
     entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
-               if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]]
-    store.put_many([*also, *entries, (RESPONSES, rid, doc, None)], created_at=now)  # one write: all visible at once
+               if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
+               and (prefix is None or _prefix(item["id"]) != prefix)]
+    store.put_many([*also, *entries, (RESPONSES, rid, doc, prefix)], created_at=now)  # one write: all visible at once
+
+
+def _prefix(id_: str) -> str | None:
+    """The 16 hex after an id's kind (`resp_`, `msg_` ...) that a response shares with its items (ids.py)."""
+    kind, sep, rest = id_.partition("_")
+    shared = rest[:16]
+    if not sep or not kind or len(shared) != 16 or shared.strip("0123456789abcdef"):
+        return None
+    return shared
 
 
 def load_response(call: Call, response_id: str) -> dict[str, Any] | None:
@@ -148,8 +164,21 @@ def chain_items(call: Call, previous_response_id: str) -> list[dict[str, Any]]:
 
 
 def find_item(call: Call, item_id_: str) -> dict[str, Any] | None:
-    """An item of a stored response by its id (for item_reference), or None."""
-    return call.services.state.get(ITEMS, item_id_) if item_id_ else None
+    """An item of a stored response by its id (for item_reference), or None: its own document, or else the item of
+    that id in a stored response whose ids share its prefix (save_response)."""
+    if not item_id_:
+        return None
+    store = call.services.state
+    found = store.get(ITEMS, item_id_)
+    prefix = _prefix(item_id_)
+    if found is not None or prefix is None:
+        return found
+    docs, _ = store.list(RESPONSES, parent=prefix, limit=PREFIX_SCAN)
+    for doc in docs:
+        for item in [*(doc.get("input_items") or []), *(doc["response"].get("output") or [])]:
+            if isinstance(item, dict) and item.get("id") == item_id_:
+                return item
+    return None
 
 
 def previous_response_not_found(response_id: str) -> ApiError:
