@@ -87,9 +87,7 @@ class SqliteStore(StateStore):
                     # for the life of this process (letting it be collected would close it here).
                     _INHERITED.append(self._connection)
                 self._connection = None
-                if self._write_lock is not None:  # the parent's: a lock taken through it would not exclude the parent
-                    os.close(self._write_lock)
-                    self._write_lock = None
+                self._close_write_lock()  # the parent's: a lock taken through it would not exclude the parent
                 self._pid = os.getpid()
             if self._connection is None:
                 self._connection = self._open()
@@ -222,9 +220,12 @@ class SqliteStore(StateStore):
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
-            if self._write_lock is not None:
-                os.close(self._write_lock)
-                self._write_lock = None
+            self._close_write_lock()
+
+    def _close_write_lock(self) -> None:
+        if self._write_lock is not None:
+            os.close(self._write_lock)
+            self._write_lock = None
 
 
 def _lock_exclusively(descriptor: int) -> None:
