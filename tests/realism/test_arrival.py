@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 from conftest import start_server
-from processes import listener_pid
+from processes import listener_pid, worker_port
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, MonotonicClock, Request, build_engine
 from sentra_openai.engine.core import ARRIVAL_HEADER, arrival
@@ -151,3 +151,28 @@ def test_a_clients_own_arrival_stamp_does_not_move_the_servers_clock(server):
     answer = post(server, CHAT, time_scale="0", **{ARRIVAL_HEADER: forged})
     assert answer.status_code == 200
     assert int(answer.headers["openai-processing-ms"]) < 20_000
+
+
+@pytest.mark.server
+def test_straight_to_a_worker_a_delayed_answer_waits_its_latency_without_holding_the_worker(server):
+    """No front, no stamp: the worker waits the simulated latency itself, in the answer's generator (server/adapter.py
+    _delayed), so a request sent meanwhile is answered first."""
+    worker = f"http://127.0.0.1:{worker_port(server.log())}/v1/chat/completions"
+    slow: dict[str, float | httpx.Response] = {}
+
+    def send_slow() -> None:
+        started = time.monotonic()
+        slow["answer"] = httpx.post(worker, json=CHAT, timeout=30, headers={**AUTH, "x-sentra-time-scale": "1"})
+        slow["took"] = time.monotonic() - started
+
+    thread = threading.Thread(target=send_slow)
+    thread.start()
+    time.sleep(0.05)
+    quick = httpx.post(worker, json=CHAT, timeout=30, headers={**AUTH, "x-sentra-time-scale": "0"})
+    assert quick.status_code == 200 and "answer" not in slow
+    thread.join(30)
+    answer = slow["answer"]
+    assert isinstance(answer, httpx.Response) and answer.status_code == 200
+    assert answer.json()["object"] == "chat.completion"
+    planned_s = int(answer.headers["openai-processing-ms"]) / 1000
+    assert planned_s >= 0.2 and slow["took"] >= planned_s - 0.01

@@ -20,7 +20,7 @@ import time
 
 from ..config import Settings
 from ..engine import MonotonicClock, build_engine
-from .adapter import METHODS, make_handlers
+from .adapter import METHODS, make_handler
 from .inflight import InFlight
 from .signals import drain_on_stop_signals
 
@@ -38,9 +38,7 @@ def build_app(settings: Settings, inflight: InFlight):
 
     clock = MonotonicClock()
     engine = build_engine(settings, clock=clock, observer=build_observer(settings))
-    handle_async, handle_sync = make_handlers(engine, clock, inflight)
-    # A server that never waits answers from a sync handler: Robyn runs those without an event-loop hop.
-    handler = handle_sync if not settings.latency.enable else handle_async
+    handler = make_handler(engine, clock, inflight)
 
     config = Config()
     config.processes = settings.server.processes  # informational: _supervise starts the workers
