@@ -150,7 +150,8 @@ def _paced_blocking(outcome: Outcome, clock: MonotonicClock, inflight: InFlight,
 
 def _delayed(outcome: Outcome, clock: MonotonicClock, inflight: InFlight, arrived: float) -> Iterator[bytes]:
     """A whole answer sent when its simulated latency (from arrival) has passed, by a generator: Robyn pulls it on a
-    blocking-pool thread, so the wait holds no handler. Only straight to a worker: behind the front it holds them."""
+    blocking-pool thread, so the wait holds no handler. Only straight to a worker: behind it, the front holds the
+    answer instead."""
     with inflight.track():
         keep_pool_thread_state()
         time.sleep(max(outcome.delay - (clock.now() - arrived), 0.0))

@@ -28,7 +28,7 @@ RESPONSES = "responses"  # parent = the 16-hex prefix its ids share: how an item
 # Stored items by id (item_reference), parent = their response: only those whose id does not carry their response's
 # prefix (a client's own ids, items taken from other responses). An item made for a response is found in the
 # response's document by that prefix (`find_item`): one row per stored response instead of one per item, each row
-# in SQLite another page or two written per commit (README "Benchmarks").
+# in SQLite another page or two written per commit (README "State").
 ITEMS = "items"
 PREFIX_SCAN = 8  # responses with one prefix searched for an item at most (the prefix is 64 random bits: one, really)
 CANCELS = "response_cancels"  # response id -> {"cancelled_at"}: what a background stream in progress watches
