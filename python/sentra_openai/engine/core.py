@@ -134,7 +134,8 @@ class Call:
         else:  # an integer seed (a string one is hashed with SHA-512), seeded only if the request draws at all
             self.rng = LazyRandom((self.settings.seed << 64) | sequence)
             self.id_rng = unique_stream()
-        self.request_id = f"req_{self.id_rng.getrandbits(128):032x}"
+        # The 32 hex digits of f"{bits:032x}", at half its cost (int formatting is the slow path)
+        self.request_id = "req_" + self.id_rng.getrandbits(128).to_bytes(16, "big").hex()
         self.record = Record(self.request_id, request.method, request.path, endpoint)
         self.response_headers: dict[str, str] = {}
         self.api_key = _bearer(request.headers.get("authorization"))

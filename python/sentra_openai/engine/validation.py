@@ -135,12 +135,16 @@ class Fields:
 
     def reject_unknown(self, known: frozenset[str]) -> None:
         """Chat's wording, which names the field without its path."""
+        if known.issuperset(self.data):  # the usual case, checked in C; else the loop finds the first unknown
+            return
         for name in self.data:
             if name not in known:
                 raise errors.unrecognized_argument(name)
 
     def reject_unknown_parameters(self, known: frozenset[str] | set[str]) -> None:
         """The Responses API family's wording, which names the field by its path."""
+        if known.issuperset(self.data):
+            return
         for name in self.data:
             if name not in known:
                 raise errors.unknown_parameter(self.param(name))

@@ -154,8 +154,8 @@ class TokenCounter:
         if response_format is not None:  # most requests send none: skip the walk over the messages
             developer = has_tools or any(m.get("role") in _SYSTEM_ROLES for m in messages)
             format_total = self.response_format_tokens(model, response_format, in_developer_message=developer)
-        return PromptCount(total=total + tool_total + format_total, image_tokens=image_total, tool_tokens=tool_total,
-                           format_tokens=format_total)
+        # Positional: a frozen dataclass's keyword construction costs twice as much (~0.7 us a request).
+        return PromptCount(total + tool_total + format_total, image_total, tool_total, format_total)
 
     def response_format_tokens(self, model: ModelInfo, response_format: Any, *, in_developer_message: bool) -> int:
         """What a json_schema response format adds to the prompt (0 for text / json_object / none).
@@ -227,18 +227,21 @@ class TokenCounter:
         if role == "function":
             count += fmt.function_role_adjust
 
-        calls: list[Mapping[str, Any]] = []
-        if isinstance(message.get("function_call"), Mapping):
-            calls.append(message["function_call"])
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
-                calls.append(call["function"])
-        for call in calls:
-            count += fmt.function_call_extra
-            for key in ("name", "arguments"):
-                value = call.get(key)
-                if isinstance(value, str):
-                    count += self.count_text(encoding, value)
+        function_call = message.get("function_call")
+        tool_calls = message.get("tool_calls")
+        if function_call is not None or tool_calls:  # most messages make no call: no list to build
+            calls: list[Mapping[str, Any]] = []
+            if isinstance(function_call, Mapping):
+                calls.append(function_call)
+            for call in tool_calls or ():
+                if isinstance(call, Mapping) and isinstance(call.get("function"), Mapping):
+                    calls.append(call["function"])
+            for call in calls:
+                count += fmt.function_call_extra
+                for key in ("name", "arguments"):
+                    value = call.get(key)
+                    if isinstance(value, str):
+                        count += self.count_text(encoding, value)
 
         for key in ("tool_call_id", "refusal"):
             value = message.get(key)

@@ -34,6 +34,8 @@ from .request import ChatRequest
 # Body fields that change how an answer is delivered or billed, not what it says (left out of the content key).
 _DELIVERY_FIELDS = frozenset({"model", "stream", "stream_options", "user", "metadata", "store", "service_tier",
                               "prompt_cache_key", "prompt_cache_retention", "safety_identifier"})
+# ... and `verbosity`, which changes the answer's length, not what it draws (see handle).
+_NOT_CONTENT_FIELDS = _DELIVERY_FIELDS | {"verbosity"}
 
 
 # Content keys by (seed, model, body bytes), of which they are a pure function: a load test repeats its bodies, and
@@ -178,8 +180,8 @@ def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:
     memo = (call.settings.seed, model_id, body) if type(body) is bytes and len(body) <= _CONTENT_KEY_MAX_BODY else None
     key = _CONTENT_KEYS.get(memo) if memo is not None else None
     if key is None:
-        key = call.content_key("chat", model_id, sorted((k, v) for k, v in req.raw.items()
-                                                        if k not in _DELIVERY_FIELDS and k != "verbosity"))
+        key = call.content_key("chat", model_id, sorted([(k, v) for k, v in req.raw.items()
+                                                         if k not in _NOT_CONTENT_FIELDS]))
         if memo is not None:
             _CONTENT_KEYS.put(memo, key)
     return key
