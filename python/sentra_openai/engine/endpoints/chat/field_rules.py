@@ -26,6 +26,9 @@ MODALITIES = ["text", "audio"]
 AUDIO_FORMATS = ["wav", "aac", "mp3", "flac", "opus", "pcm16"]  # ChatCompletionAudioParam.format
 VOICES = list(speech.settings()["voices"])  # spec VoiceIdsShared (config/audio.yaml)
 PREDICTION_TYPES = ["content"]
+# The body fields `check` reads beside the messages: a body with none of them (most) meets only the prompt's audio rules.
+_CHECKED_FIELDS = frozenset({"reasoning_effort", "verbosity", "prompt_cache_options", "prediction",
+                             "web_search_options", "modalities", "audio", "moderation"})
 
 
 @lru_cache(maxsize=1)
@@ -58,9 +61,12 @@ def check_verbosity(model, verbosity: str, param: str) -> None:
                                               f"Supported values are: {_listed(allowed)}.")
 
 
-def check(model, body: dict[str, Any], catalog) -> None:
-    """Raises OpenAI's 400 for the first field of `body` this model does not take as given."""
+def check(model, body: dict[str, Any], catalog) -> bool:
+    """Raises OpenAI's 400 for the first field of `body` this model does not take as given; returns whether the prompt
+    holds input_audio parts (then checked)."""
     f = Fields(body)
+    if _CHECKED_FIELDS.isdisjoint(body):
+        return _audio(model, body, f)
     effort = body.get("reasoning_effort")
     if effort is not None:
         check_reasoning_effort(model, effort, "reasoning_effort")
@@ -70,8 +76,9 @@ def check(model, body: dict[str, Any], catalog) -> None:
     _prompt_cache_options(model, f)
     _prediction(model, body, f)
     _web_search(model, f)
-    _audio(model, body, f)
+    hears_audio = _audio(model, body, f)
     check_moderation(f, catalog)
+    return hears_audio
 
 
 def check_reasoning_effort(model, effort: str, param: str) -> None:
@@ -145,7 +152,8 @@ def _web_search(model, f: Fields) -> None:
     inner.obj("user_location")
 
 
-def _audio(model, body: dict[str, Any], f: Fields) -> None:
+def _audio(model, body: dict[str, Any], f: Fields) -> bool:
+    """Checks audio input and output; returns whether the prompt holds input_audio parts."""
     modalities = f.array("modalities") if "modalities" in body else None
     wants_audio = False
     if modalities is not None:
@@ -159,7 +167,7 @@ def _audio(model, body: dict[str, Any], f: Fields) -> None:
         if not hears_audio and _rule("audio_required", model.id) is not None:
             # The audio previews' 400 on a text-only request (LibreChat #5208, cherry-studio #1179, 2025).
             raise ApiError(400, "This model requires that either input content or output modality contain audio.")
-        return
+        return hears_audio
     if _rule("audio", model.id) is None:
         param = "modalities" if wants_audio else "audio"
         raise errors.unsupported_parameter(param)
@@ -172,6 +180,7 @@ def _audio(model, body: dict[str, Any], f: Fields) -> None:
     if body.get("stream") and audio is not None and audio.get("format") not in (None, "pcm16"):
         # Streamed audio comes as pcm16 only (audio guide) -- wording assumed.
         raise errors.unsupported_value("audio.format", "streaming audio output supports only 'pcm16'.")
+    return hears_audio
 
 
 def _voice(voice: Any) -> None:

@@ -61,7 +61,7 @@ def handle(call: Call) -> Outcome:
             chat_request.check_reasoning_model_rules(body)
         req = chat_request.parse_chat_request(body, model.max_output)
         stored.check_metadata(body.get("metadata"))
-        field_rules.check(model, body, services.catalog)
+        hears_audio = field_rules.check(model, body, services.catalog)
         tier = service_tiers.served_tier(model, req.service_tier)
     except ApiError:
         # OpenAI's limiter runs before validation: a 400 still costs a request and carries x-ratelimit-* headers
@@ -70,7 +70,7 @@ def handle(call: Call) -> Outcome:
         raise
 
     prompt = _prompt_count(call, model, req)
-    prompt_audio = chat_audio.prompt_audio_tokens(body)  # input_audio parts, checked by field_rules
+    prompt_audio = chat_audio.prompt_audio_tokens(body) if hears_audio else 0  # parts checked by field_rules
     prompt_tokens = prompt.total + prompt_audio
     requested_output = req.max_output if req.max_output is not None else 0
     if prompt_tokens + requested_output > model.context_window:
