@@ -30,18 +30,17 @@ def fill_template(rng: random.Random, template: str, topics: list[str]) -> str:
     """One sentence from a lexicon template, slots filled from the word lists (see config/lexicon.yaml).
 
     Each slot draws one index into its list (`rng.choice`); a {topic} draws from `topics` when there are any."""
-    slots = _slot_words()
-    out = []
-    for literal, name in _template_parts(template):
+    head, slots, capitalized = _compiled_template(template)
+    topic_words = topics or _slot_words()["topic"]
+    out = [head]
+    for words, literal in slots:
+        if words is None:
+            words = topic_words
+        out.append(rng.choice(words))
         out.append(literal)
-        if name is None:
-            continue
-        if name == "topic":
-            out.append(rng.choice(topics or slots["topic"]))
-        else:
-            out.append(rng.choice(slots[name]))
     sentence = _fix_articles("".join(out))
-    return sentence[:1].upper() + sentence[1:]
+    # Fixing an article never changes the first character, so a template that starts capitalised stays so.
+    return sentence if capitalized else sentence[:1].upper() + sentence[1:]
 
 
 @lru_cache(maxsize=1)
@@ -78,13 +77,14 @@ def _vowel_sound(word: str) -> bool:
 
 
 @cache
-def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
-    parts, last = [], 0
-    for match in _SLOT.finditer(template):
-        parts.append((template[last:match.start()], match.group(1)))
-        last = match.end()
-    parts.append((template[last:], None))
-    return tuple(parts)
+def _compiled_template(template: str) -> tuple[str, tuple[tuple[list[str] | None, str], ...], bool]:
+    """The template's text before its first slot; per slot, the words it draws from (None for {topic}, whose words
+    come with each call) and the text after it, up to the next slot; and whether the template starts capitalised."""
+    slot_words = _slot_words()
+    head, *names_and_literals = _SLOT.split(template)  # text, slot name, text, slot name, ..., text
+    slots = tuple((None if name == "topic" else slot_words[name], literal)
+                  for name, literal in zip(names_and_literals[::2], names_and_literals[1::2]))
+    return head, slots, head != "" and head[0].upper() == head[0]
 
 
 @lru_cache(maxsize=1)

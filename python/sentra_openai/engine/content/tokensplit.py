@@ -14,8 +14,8 @@ from typing import Any
 # An answer is encoded by several steps (its length, its cut at max_tokens, its usage, its pieces): the last few
 # texts' token ids are kept, so each is encoded once. Texts are at most a few thousand tokens, so this stays small.
 _RECENT_TEXTS = 64
-# Token bytes by token id, per encoding: answers reuse a few thousand tokens (the lexicon's words), so most lookups
-# hit; at most this many entries (~1.5 MB) per encoding.
+# Token bytes by token id, per encoding, and apart from them the text of ASCII tokens: answers reuse a few thousand
+# tokens (the lexicon's words), so most lookups hit; at most this many entries (~1.5 MB) per encoding in each.
 _TOKEN_BYTES_CACHE = 16384
 
 
@@ -30,6 +30,13 @@ def token_ids(encoding: Any, text: str) -> tuple[int, ...]:
 def _token_bytes(encoding: Any) -> Callable[[int], bytes]:
     """``encoding.decode_single_token_bytes``, memoised (see _TOKEN_BYTES_CACHE)."""
     return lru_cache(maxsize=_TOKEN_BYTES_CACHE)(encoding.decode_single_token_bytes)
+
+
+@lru_cache(maxsize=8)  # one per encoding
+def _ascii_token_text(encoding: Any) -> Callable[[int], str]:
+    """The text of one token of ASCII text, memoised like its bytes (see _TOKEN_BYTES_CACHE): a hit is one C call."""
+    token_bytes = encoding.decode_single_token_bytes
+    return lru_cache(maxsize=_TOKEN_BYTES_CACHE)(lambda token: token_bytes(token).decode("ascii"))
 
 
 def _groups(encoding: Any, text: str) -> list[tuple[bytes, int]]:
@@ -87,7 +94,7 @@ def split_on_tokens(encoding: Any, text: str) -> list[str]:
     ``text`` must be valid Unicode (no lone surrogates), as any decoded JSON string is.
     """
     if text.isascii():  # no token of ASCII text can split a character: one piece per token
-        return [chunk.decode("ascii") for chunk in map(_token_bytes(encoding), token_ids(encoding, text))]
+        return list(map(_ascii_token_text(encoding), token_ids(encoding, text)))
     return [chunk.decode("utf-8") for chunk, _ in _groups(encoding, text)]
 
 

@@ -107,7 +107,7 @@ def plan_output(req: ResponsesRequest, messages: list[dict[str, Any]], model, en
         part = TextPart("refusal", refusal, tokensplit.split_on_tokens(encoding, refusal))
         items.append(PlannedItem("message", {"type": "message", "status": "completed", "content": [],
                                              "role": "assistant"}, parts=[part]))
-        tokens = len(encoding.encode_ordinary(refusal)) + reasoning_tokens
+        tokens = len(tokensplit.token_ids(encoding, refusal)) + reasoning_tokens  # encoded once, by its pieces
         return Planned(items, tokens, reasoning_tokens, False, None, len(part.pieces))
     choice_out = chat_generate.generate_choice(0, chat_req, model, encoding, rng, fixtures)
     reasoning_tokens, cut_short = _scaled_reasoning(req, choice_out.reasoning_tokens, choice_out.completion_tokens)
@@ -179,7 +179,7 @@ def _cut_answer(choice, encoding, budget: int) -> None:
         return
     text = textgen.truncate_to_tokens(encoding, choice.content, min(budget, visible))
     choice.content, choice.pieces = text, tokensplit.split_on_tokens(encoding, text)
-    choice.completion_tokens = choice.reasoning_tokens + len(encoding.encode_ordinary(text))
+    choice.completion_tokens = choice.reasoning_tokens + len(tokensplit.token_ids(encoding, text))  # encoded once
     choice.logprobs = None
 
 
