@@ -136,8 +136,11 @@ def _compose(
     count = 0
     sentence_index = 0
     while count < target:
-        if count > max_tokens and len(token_ids(encoding, _join(paragraphs))) > max_tokens:
-            break
+        if count > max_tokens:
+            text = _join(paragraphs)
+            text_tokens = len(token_ids(encoding, text))
+            if text_tokens > max_tokens:
+                return text, text_tokens
         if sentence_index == 0 and rng.random() < knobs["opener_chance"]:
             template_list = openers
         elif (count > knobs["closer_after_tokens"] and target - count < knobs["closer_within_tokens"]

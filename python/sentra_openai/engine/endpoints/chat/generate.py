@@ -99,13 +99,13 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
 def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: int, limit: int) -> tuple[str, bool]:
     """The answer's text, and whether generation already stopped at `limit` tokens."""
     fmt = req.response_format
+    prompt = req.last_user_text()
     if fmt is not None and fmt["type"] == "json_schema":
-        prompt = PromptValues(req.last_user_text())
-        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng, prompt)).decode(), False
-    if fmt is None and "```json" in req.last_user_text() and (shape := requested_shape(_texts(req))) is not None:
+        return orjson.dumps(schema_gen.instance_for_schema(fmt["schema"], rng, PromptValues(prompt))).decode(), False
+    if fmt is None and "```json" in prompt and (shape := requested_shape(_texts(req))) is not None:
         # Asked for a schema's instance "within a ```json codeblock" (instructor's Mode.MD_JSON): a model complies.
         try:
-            value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()), fill_optional=True)
+            value = schema_gen.instance_for_schema(shape, rng, PromptValues(prompt), fill_optional=True)
             return f"```json\n{orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()}\n```", False
         except schema_gen.SchemaGenerationError:
             pass
@@ -115,20 +115,19 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
             try:
                 # A model asked to follow a schema fills its optional properties too (instructor's iterable
                 # wrapper has no required key: leaving it out answered an empty list)
-                value = schema_gen.instance_for_schema(shape, rng, PromptValues(req.last_user_text()),
-                                                       fill_optional=True)
+                value = schema_gen.instance_for_schema(shape, rng, PromptValues(prompt), fill_optional=True)
                 return orjson.dumps(value).decode(), False
             except schema_gen.SchemaGenerationError:
                 pass  # a shape no value satisfies: answer as if none were given
         return generate_json_object(rng, encoding, cap), False
-    if fixture is not None and fixture.content is not None and (fixture.conversational or not req.answering_tool_result()):
+    answering_tool_result = req.answering_tool_result()
+    if fixture is not None and fixture.content is not None and (fixture.conversational or not answering_tool_result):
         return fixture.content, False  # a fixture matched on the conversation also answers a tool result
-    if req.answering_tool_result():
+    if answering_tool_result:
         return _tool_result_answer(req, encoding, rng, cap), False
     # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
     # sequences the whole answer is needed, since a stop that straddles the limit must still win.
-    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, req.last_user_text(),
-                                     verbosity_of(req))
+    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, prompt, verbosity_of(req))
     return answer.text, answer.finish_reason == "length"
 
 
