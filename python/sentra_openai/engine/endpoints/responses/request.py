@@ -44,6 +44,7 @@ _CHECKED_ONLY: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("prompt_cache_key", "string", {}),
     ("parallel_tool_calls", "boolean", {}),
 )
+_CHECKED_ONLY_NAMES = frozenset(name for name, _, _ in _CHECKED_ONLY)
 
 
 @dataclass
@@ -97,9 +98,10 @@ def parse_responses_request(body: dict[str, Any], max_output_limit: int, *, reas
     """`counting_only`: the input_tokens route, whose body requires nothing (the spec's TokenCountsBody)."""
     f = Fields(body)
     f.reject_unknown_parameters(KNOWN_FIELDS)
-    for name, kind, bounds in _CHECKED_ONLY:
-        if name in body:
-            getattr(f, kind)(name, **bounds)
+    if not _CHECKED_ONLY_NAMES.isdisjoint(body):  # most requests set none of them
+        for name, kind, bounds in _CHECKED_ONLY:
+            if name in body:
+                getattr(f, kind)(name, **bounds)
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         items = [{"type": "message", "role": "user", "content": raw_input}]
