@@ -213,14 +213,15 @@ def draw_reasoning_tokens(rng: random.Random, model, max_output: int | None) -> 
 
 
 def _logprobs(encoding, text: str, top: int, rng: random.Random) -> list[dict[str, Any]]:
+    runners_up = [(word, word.encode()) for word in lexicon()["logprob_runners_up"][: max(top - 1, 0)]]
     entries = []
     for piece, raw in tokensplit.token_pieces_with_bytes(encoding, text):
         logprob = _f32(-abs(rng.expovariate(8.0)))
         alternatives = [{"token": piece, "logprob": logprob, "bytes": raw}]
         floor = logprob
-        for word in lexicon()["logprob_runners_up"][: max(top - 1, 0)]:
+        for word, word_bytes in runners_up:
             floor = _f32(floor - rng.uniform(0.5, 3.0))
-            alternatives.append({"token": word, "logprob": floor, "bytes": list(word.encode())})
+            alternatives.append({"token": word, "logprob": floor, "bytes": list(word_bytes)})
         entries.append({"token": piece, "logprob": logprob, "bytes": raw, "top_logprobs": alternatives[:top]})
     return entries
 
