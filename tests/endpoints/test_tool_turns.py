@@ -74,3 +74,21 @@ def test_the_name_argument_of_a_function_called_city_is_the_city(engine):
         "tool_choice": {"type": "function", "function": {"name": "City"}}})
     arguments = json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"])
     assert arguments == {"name": "Paris", "country": "France"}
+
+
+def test_arguments_that_spell_a_special_token_are_billed_as_ordinary_text(engine):
+    """A schema can make the arguments spell `<|endoftext|>` (an enum, a const): that is output text, counted as
+    tiktoken's encode_ordinary counts it, not an error (it was a 500: tiktoken's encode refuses special-token text)."""
+    tool = {"type": "function", "function": {"name": "pick", "parameters": {
+        "type": "object", "properties": {"mark": {"type": "string", "enum": ["<|endoftext|>"]}}, "required": ["mark"]}}}
+    outcome = engine.handle(Request("POST", "/v1/chat/completions", {"content-type": "application/json"}, orjson.dumps(
+        {"model": "gpt-4o-mini", "tools": [tool], "tool_choice": "required", "messages": [QUESTION]})))
+    assert outcome.status == 200, outcome.body
+    answer = orjson.loads(outcome.body)
+    function = answer["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert json.loads(function["arguments"]) == {"mark": "<|endoftext|>"}
+    from sentra_openai.tokens import get_encoding
+
+    encoding = get_encoding("o200k_base")
+    ordinary = len(encoding.encode_ordinary("pick")) + len(encoding.encode_ordinary(function["arguments"])) + 4
+    assert answer["usage"]["completion_tokens"] == ordinary

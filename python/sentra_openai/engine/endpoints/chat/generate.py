@@ -72,8 +72,10 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
                 arguments = orjson.dumps(schema_gen.arguments_for_tool(parameters, rng, prompt)).decode()
             call_id = "call_" + base62(rng, 24)
             calls.append(ToolCall(call_id, name, arguments, tokensplit.split_on_tokens(encoding, arguments)))
-        # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them).
-        tokens = sum(len(encoding.encode(c.name)) + len(encoding.encode(c.arguments)) + 4 for c in calls)
+        # Each call costs its name, its arguments and a few framing tokens (OpenAI's counts include them). Arguments
+        # that spell a special token (a schema's enum may) are ordinary output text.
+        tokens = sum(len(tokensplit.token_ids(encoding, c.name)) + len(tokensplit.token_ids(encoding, c.arguments)) + 4
+                     for c in calls)
         finish = "function_call" if req.legacy_functions else "tool_calls"
         return Choice(index, None, [], finish, calls, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
 
