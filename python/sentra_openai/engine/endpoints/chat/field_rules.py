@@ -26,9 +26,6 @@ MODALITIES = ["text", "audio"]
 AUDIO_FORMATS = ["wav", "aac", "mp3", "flac", "opus", "pcm16"]  # ChatCompletionAudioParam.format
 VOICES = list(speech.settings()["voices"])  # spec VoiceIdsShared (config/audio.yaml)
 PREDICTION_TYPES = ["content"]
-# The body fields `check` reads beside the messages: a body with none of them (most) meets only the prompt's audio rules.
-_CHECKED_FIELDS = frozenset({"reasoning_effort", "verbosity", "prompt_cache_options", "prediction",
-                             "web_search_options", "modalities", "audio", "moderation"})
 
 
 @lru_cache(maxsize=1)
@@ -65,8 +62,6 @@ def check(model, body: dict[str, Any], catalog) -> bool:
     """Raises OpenAI's 400 for the first field of `body` this model does not take as given; returns whether the prompt
     holds input_audio parts (then checked)."""
     f = Fields(body)
-    if _CHECKED_FIELDS.isdisjoint(body):
-        return _audio(model, body, f)
     effort = body.get("reasoning_effort")
     if effort is not None:
         check_reasoning_effort(model, effort, "reasoning_effort")

@@ -102,7 +102,7 @@ def count_input(counter, model, req: ResponsesRequest, items: list[dict[str, Any
     dialect = fmt.tools.dialect
     harmony = dialect == "harmony"
     items = after_last_compaction(items)
-    messages = chat_messages(req.instructions, items, developer=harmony)  # input_messages, items already cut
+    messages = input_messages(model, req, items)
     plain = [m for m in messages if not m.get("tool_calls") and m.get("role") != "tool"]
     total = counter.chat_prompt_tokens(model, plain).total
     encoding = model.encoding

@@ -56,7 +56,7 @@ def item_id(call: Call, kind: str, response_id: str | None) -> str:
     """An item id of the real form: the response's 16-hex prefix, `00`, the creation time in hex, 24 random hex
     (reference §1.6)."""
     prefix = ITEM_PREFIXES.get(kind, "item")
-    shared = response_id[5:21] if response_id and len(response_id) == 55 else f"{call.id_rng.getrandbits(64):016x}"
+    shared = (_prefix(response_id) if response_id else None) or f"{call.id_rng.getrandbits(64):016x}"
     created = int(call.services.wall_clock())
     return f"{prefix}_{shared}00{created:08x}{call.id_rng.getrandbits(96):024x}"
 
