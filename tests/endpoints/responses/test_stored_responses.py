@@ -88,8 +88,8 @@ def test_a_referenced_item_outlives_a_response_that_referenced_it_but_not_its_ow
 
 
 def test_a_stored_response_is_one_document_in_the_store(server, client):
-    """Its items are found through it (each more document was pages more written on every commit: README
-    "Benchmarks"); an item taken from another response keeps a document of its own, as does what was sent by id."""
+    """Its items are found through it (each more document was pages more written on every commit: README "State");
+    an item taken from another response keeps a document of its own."""
     path = server.log_path.parent / "state.sqlite3"  # stored_state_server's
     assert path.exists()
 
