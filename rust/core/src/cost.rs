@@ -28,10 +28,7 @@ impl fmt::Display for CostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CostError::CachedExceedsPrompt { cached, prompt } => {
-                write!(
-                    f,
-                    "cached_tokens ({cached}) must not exceed prompt_tokens ({prompt})"
-                )
+                write!(f, "cached_tokens ({cached}) must not exceed prompt_tokens ({prompt})")
             }
             CostError::Overflow => write!(f, "cost does not fit in 128 bits"),
         }
@@ -51,25 +48,17 @@ pub fn cost_picodollars(
     output_micro: u64,
 ) -> Result<u128, CostError> {
     if cached_tokens > prompt_tokens {
-        return Err(CostError::CachedExceedsPrompt {
-            cached: cached_tokens,
-            prompt: prompt_tokens,
-        });
+        return Err(CostError::CachedExceedsPrompt { cached: cached_tokens, prompt: prompt_tokens });
     }
     let uncached = u128::from(prompt_tokens - cached_tokens) * u128::from(input_micro);
     let cached = u128::from(cached_tokens) * u128::from(cached_micro);
     let completion = u128::from(completion_tokens) * u128::from(output_micro);
-    uncached
-        .checked_add(cached)
-        .and_then(|sum| sum.checked_add(completion))
-        .ok_or(CostError::Overflow)
+    uncached.checked_add(cached).and_then(|sum| sum.checked_add(completion)).ok_or(CostError::Overflow)
 }
 
 /// Cost of `n_images` images at `price_micro` micro-dollars each, in picodollars.
 pub fn image_cost_picodollars(n_images: u64, price_micro: u64) -> Result<u128, CostError> {
-    (u128::from(n_images) * u128::from(price_micro))
-        .checked_mul(PICO_PER_MICRO)
-        .ok_or(CostError::Overflow)
+    (u128::from(n_images) * u128::from(price_micro)).checked_mul(PICO_PER_MICRO).ok_or(CostError::Overflow)
 }
 
 /// Exact decimal USD with the fewest digits: `0`, `0.0000025`, `0.04`, `1`, `1234.567890123456`.
@@ -106,23 +95,14 @@ mod tests {
 
     #[test]
     fn more_cached_than_prompt_is_an_error() {
-        assert_eq!(
-            cost_picodollars(5, 6, 0, 1, 1, 1),
-            Err(CostError::CachedExceedsPrompt {
-                cached: 6,
-                prompt: 5
-            })
-        );
+        assert_eq!(cost_picodollars(5, 6, 0, 1, 1, 1), Err(CostError::CachedExceedsPrompt { cached: 6, prompt: 5 }));
     }
 
     #[test]
     fn largest_token_counts_do_not_overflow() {
         let max = u64::MAX;
         // Each product fits in u128 but three of them do not: reported, not wrapped.
-        assert_eq!(
-            cost_picodollars(max, 0, max, max, max, max),
-            Err(CostError::Overflow)
-        );
+        assert_eq!(cost_picodollars(max, 0, max, max, max, max), Err(CostError::Overflow));
         let one_product = cost_picodollars(max, 0, 0, max, 0, 0).unwrap();
         assert_eq!(one_product, u128::from(max) * u128::from(max));
     }
@@ -130,14 +110,8 @@ mod tests {
     #[test]
     fn image_price_scales_micro_to_pico() {
         // dall-e-3 standard 1024x1024 is $0.04 per image (tokens-pricing.md §3).
-        assert_eq!(
-            format_usd(image_cost_picodollars(3, 40_000).unwrap()),
-            "0.12"
-        );
-        assert_eq!(
-            image_cost_picodollars(u64::MAX, u64::MAX),
-            Err(CostError::Overflow)
-        );
+        assert_eq!(format_usd(image_cost_picodollars(3, 40_000).unwrap()), "0.12");
+        assert_eq!(image_cost_picodollars(u64::MAX, u64::MAX), Err(CostError::Overflow));
     }
 
     #[test]
@@ -149,9 +123,6 @@ mod tests {
         assert_eq!(format_usd(1_000_000_000_000), "1");
         assert_eq!(format_usd(10_000_000_000_000), "10");
         assert_eq!(format_usd(1_234_567_890_123_456), "1234.567890123456");
-        assert_eq!(
-            format_usd(u128::MAX),
-            "340282366920938463463374607.431768211455"
-        );
+        assert_eq!(format_usd(u128::MAX), "340282366920938463463374607.431768211455");
     }
 }

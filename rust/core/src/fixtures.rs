@@ -26,11 +26,7 @@ pub struct FixtureEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FixtureError {
     /// The entry's regex does not compile (Rust `regex` syntax: no look-around, no back-references).
-    BadRegex {
-        entry: usize,
-        pattern: String,
-        message: String,
-    },
+    BadRegex { entry: usize, pattern: String, message: String },
     /// Weights must be > 0 and at most `MAX_WEIGHT`, or the weighted choice is meaningless (a sum of huge weights
     /// overflows to infinity).
     BadWeight { entry: usize, weight: f64 },
@@ -53,9 +49,7 @@ impl FixtureError {
     /// The problem without the entry number, for callers that name entries their own way.
     pub fn detail(&self) -> String {
         match self {
-            FixtureError::BadRegex {
-                pattern, message, ..
-            } => format!("invalid regex {pattern:?}: {message}"),
+            FixtureError::BadRegex { pattern, message, .. } => format!("invalid regex {pattern:?}: {message}"),
             FixtureError::BadWeight { weight, .. } => {
                 format!("weight must be a number > 0 and at most {MAX_WEIGHT:e}, got {weight}")
             }
@@ -66,9 +60,7 @@ impl FixtureError {
     /// The index of the offending entry, if the error is about one.
     pub fn entry(&self) -> Option<usize> {
         match self {
-            FixtureError::BadRegex { entry, .. } | FixtureError::BadWeight { entry, .. } => {
-                Some(*entry)
-            }
+            FixtureError::BadRegex { entry, .. } | FixtureError::BadWeight { entry, .. } => Some(*entry),
             FixtureError::BadDraw { .. } => None,
         }
     }
@@ -130,10 +122,7 @@ impl FixtureIndex {
         let mut compiled = Vec::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
             if !(entry.weight > 0.0 && entry.weight <= MAX_WEIGHT) {
-                return Err(FixtureError::BadWeight {
-                    entry: index,
-                    weight: entry.weight,
-                });
+                return Err(FixtureError::BadWeight { entry: index, weight: entry.weight });
             }
             let regex_slot = entry.regex.as_ref().map(|pattern| {
                 patterns.push((index, pattern.as_str()));
@@ -148,13 +137,9 @@ impl FixtureIndex {
                 weight: entry.weight,
             });
         }
-        let regexes = RegexSet::new(patterns.iter().map(|(_, p)| *p))
-            .map_err(|_| first_bad_regex(&patterns))?;
+        let regexes = RegexSet::new(patterns.iter().map(|(_, p)| *p)).map_err(|_| first_bad_regex(&patterns))?;
         compiled.sort_by_key(|entry| std::cmp::Reverse(entry.priority));
-        Ok(FixtureIndex {
-            by_priority: compiled,
-            regexes,
-        })
+        Ok(FixtureIndex { by_priority: compiled, regexes })
     }
 
     pub fn len(&self) -> usize {
@@ -166,20 +151,11 @@ impl FixtureIndex {
     }
 
     /// The index (in the order given to [`FixtureIndex::new`]) of the entry answering `prompt` for `model`.
-    pub fn lookup(
-        &self,
-        model: &str,
-        prompt: &str,
-        draw: f64,
-    ) -> Result<Option<usize>, FixtureError> {
+    pub fn lookup(&self, model: &str, prompt: &str, draw: f64) -> Result<Option<usize>, FixtureError> {
         if !(0.0..1.0).contains(&draw) {
             return Err(FixtureError::BadDraw { draw });
         }
-        let regex_hits = if self.regexes.is_empty() {
-            None
-        } else {
-            Some(self.regexes.matches(prompt))
-        };
+        let regex_hits = if self.regexes.is_empty() { None } else { Some(self.regexes.matches(prompt)) };
         let stripped = prompt.trim();
         let mut best: Vec<&CompiledEntry> = Vec::new();
         for entry in &self.by_priority {
@@ -189,9 +165,8 @@ impl FixtureIndex {
                 }
             }
             let exact_ok = entry.exact.as_deref().is_none_or(|text| text == stripped);
-            let regex_ok = entry
-                .regex_slot
-                .is_none_or(|slot| regex_hits.as_ref().is_some_and(|hits| hits.matched(slot)));
+            let regex_ok =
+                entry.regex_slot.is_none_or(|slot| regex_hits.as_ref().is_some_and(|hits| hits.matched(slot)));
             if exact_ok && regex_ok && entry.model.matches(model) {
                 best.push(entry);
             }
@@ -220,11 +195,7 @@ fn choose_by_weight<'a>(candidates: &[&'a CompiledEntry], draw: f64) -> Option<&
 fn first_bad_regex(patterns: &[(usize, &str)]) -> FixtureError {
     for (entry, pattern) in patterns {
         if let Err(err) = Regex::new(pattern) {
-            return FixtureError::BadRegex {
-                entry: *entry,
-                pattern: (*pattern).to_owned(),
-                message: err.to_string(),
-            };
+            return FixtureError::BadRegex { entry: *entry, pattern: (*pattern).to_owned(), message: err.to_string() };
         }
     }
     // Every pattern compiles alone but the set does not: only possible by exceeding the set's size limit.
@@ -262,22 +233,15 @@ mod tests {
             entry(5, None, Some("(?i)hello there"), None, 1.0),
         ])
         .unwrap();
-        assert_eq!(
-            index.lookup("gpt-4o", "Hello there!", 0.5).unwrap(),
-            Some(1)
-        );
+        assert_eq!(index.lookup("gpt-4o", "Hello there!", 0.5).unwrap(), Some(1));
         assert_eq!(index.lookup("gpt-4o", "hello you", 0.5).unwrap(), Some(0));
         assert_eq!(index.lookup("gpt-4o", "goodbye", 0.5).unwrap(), None);
     }
 
     #[test]
     fn exact_ignores_surrounding_whitespace_only() {
-        let index =
-            FixtureIndex::new(&[entry(0, Some(" Say this is a test "), None, None, 1.0)]).unwrap();
-        assert_eq!(
-            index.lookup("m", "\n Say this is a test\t", 0.0).unwrap(),
-            Some(0)
-        );
+        let index = FixtureIndex::new(&[entry(0, Some(" Say this is a test "), None, None, 1.0)]).unwrap();
+        assert_eq!(index.lookup("m", "\n Say this is a test\t", 0.0).unwrap(), Some(0));
         assert_eq!(index.lookup("m", "Say this is a test!", 0.0).unwrap(), None);
     }
 
@@ -289,11 +253,9 @@ mod tests {
 
     #[test]
     fn model_patterns() {
-        let index = FixtureIndex::new(&[
-            entry(0, None, None, Some("gpt-4o*"), 1.0),
-            entry(0, None, None, Some("o3"), 1.0),
-        ])
-        .unwrap();
+        let index =
+            FixtureIndex::new(&[entry(0, None, None, Some("gpt-4o*"), 1.0), entry(0, None, None, Some("o3"), 1.0)])
+                .unwrap();
         assert_eq!(index.lookup("gpt-4o-mini", "x", 0.0).unwrap(), Some(0));
         assert_eq!(index.lookup("o3", "x", 0.0).unwrap(), Some(1));
         assert_eq!(index.lookup("o3-mini", "x", 0.0).unwrap(), None);
@@ -302,11 +264,7 @@ mod tests {
 
     #[test]
     fn weights_split_the_unit_interval() {
-        let index = FixtureIndex::new(&[
-            entry(1, None, None, None, 1.0),
-            entry(1, None, None, None, 3.0),
-        ])
-        .unwrap();
+        let index = FixtureIndex::new(&[entry(1, None, None, None, 1.0), entry(1, None, None, None, 3.0)]).unwrap();
         assert_eq!(index.lookup("m", "p", 0.0).unwrap(), Some(0));
         assert_eq!(index.lookup("m", "p", 0.2499).unwrap(), Some(0));
         assert_eq!(index.lookup("m", "p", 0.25).unwrap(), Some(1));
@@ -315,30 +273,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_entry() {
-        let err = FixtureIndex::new(&[
-            entry(0, None, Some("ok"), None, 1.0),
-            entry(0, None, Some("(unclosed"), None, 1.0),
-        ])
-        .unwrap_err();
+        let err =
+            FixtureIndex::new(&[entry(0, None, Some("ok"), None, 1.0), entry(0, None, Some("(unclosed"), None, 1.0)])
+                .unwrap_err();
         assert_eq!(err.entry(), Some(1));
         assert!(err.to_string().contains("(unclosed"));
         let err = FixtureIndex::new(&[entry(0, None, None, None, 0.0)]).unwrap_err();
-        assert_eq!(
-            err,
-            FixtureError::BadWeight {
-                entry: 0,
-                weight: 0.0
-            }
-        );
+        assert_eq!(err, FixtureError::BadWeight { entry: 0, weight: 0.0 });
         // Two weights of 1e308 would sum to infinity and make every draw pick the last entry.
         let huge = FixtureIndex::new(&[entry(0, None, None, None, 1.0), entry(0, None, None, None, 1e308)]);
         assert_eq!(huge.unwrap_err().entry(), Some(1));
         let index = FixtureIndex::new(&[]).unwrap();
         assert!(index.is_empty());
-        assert_eq!(
-            index.lookup("m", "p", 1.0),
-            Err(FixtureError::BadDraw { draw: 1.0 })
-        );
+        assert_eq!(index.lookup("m", "p", 1.0), Err(FixtureError::BadDraw { draw: 1.0 }));
         assert_eq!(index.lookup("m", "p", f64::NAN).unwrap_err().entry(), None);
     }
 }

@@ -93,10 +93,9 @@ pub enum TemplateError {
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TemplateError::MarkerCount { marker, count } => write!(
-                f,
-                "the marker {marker:?} must occur exactly once in the chunk JSON, found {count} times"
-            ),
+            TemplateError::MarkerCount { marker, count } => {
+                write!(f, "the marker {marker:?} must occur exactly once in the chunk JSON, found {count} times")
+            }
             TemplateError::NotAnObject => write!(f, "the chunk JSON must be an object ending with '}}'"),
         }
     }
@@ -115,10 +114,7 @@ pub struct ChunkTemplate {
 impl ChunkTemplate {
     /// `tail` excludes the chunk object's closing brace, so that `obfuscation` can be appended as the last key.
     pub fn new(head: &str, tail: &str) -> Self {
-        ChunkTemplate {
-            head: head.to_owned(),
-            tail: tail.to_owned(),
-        }
+        ChunkTemplate { head: head.to_owned(), tail: tail.to_owned() }
     }
 
     /// Splits a complete compact chunk JSON (without an `obfuscation` key) around the string literal of
@@ -167,9 +163,7 @@ impl ChunkTemplate {
 
     /// The whole SSE event for `text`: `data: <chunk>\n\n`.
     pub fn frame_text(&self, text: &str, obfuscation: Option<&str>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            DATA_PREFIX.len() + self.chunk_len_hint(text, obfuscation) + EVENT_END.len(),
-        );
+        let mut out = Vec::with_capacity(DATA_PREFIX.len() + self.chunk_len_hint(text, obfuscation) + EVENT_END.len());
         out.extend_from_slice(DATA_PREFIX);
         self.write_chunk(&mut out, text, obfuscation);
         out.extend_from_slice(EVENT_END);
@@ -188,7 +182,8 @@ impl ChunkTemplate {
 mod tests {
     use super::*;
 
-    const HEAD: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"#;
+    const HEAD: &str =
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"#;
     const TAIL: &str = r#"},"finish_reason":null}]"#;
 
     #[test]
@@ -214,10 +209,7 @@ mod tests {
         let expected = format!("data: {HEAD}\" there\\n\"{TAIL},\"obfuscation\":\"aB3\"}}\n\n");
         assert_eq!(String::from_utf8(event).unwrap(), expected);
         let plain = template.chunk("x", None);
-        assert_eq!(
-            String::from_utf8(plain).unwrap(),
-            format!("{HEAD}\"x\"{TAIL}}}")
-        );
+        assert_eq!(String::from_utf8(plain).unwrap(), format!("{HEAD}\"x\"{TAIL}}}"));
     }
 
     #[test]
@@ -228,19 +220,13 @@ mod tests {
         assert_eq!(template.tail(), TAIL);
         assert_eq!(
             ChunkTemplate::from_chunk_json(&full, "absent"),
-            Err(TemplateError::MarkerCount {
-                marker: "absent".into(),
-                count: 0
-            })
+            Err(TemplateError::MarkerCount { marker: "absent".into(), count: 0 })
         );
         let twice = format!("{HEAD}\"m\"{TAIL},\"x\":\"m\"}}");
         assert!(matches!(
             ChunkTemplate::from_chunk_json(&twice, "m"),
             Err(TemplateError::MarkerCount { count: 2, .. })
         ));
-        assert_eq!(
-            ChunkTemplate::from_chunk_json("[\"m\"]", "m"),
-            Err(TemplateError::NotAnObject)
-        );
+        assert_eq!(ChunkTemplate::from_chunk_json("[\"m\"]", "m"), Err(TemplateError::NotAnObject));
     }
 }

@@ -32,15 +32,8 @@ fn cost_picodollars(
 
 /// `n_images * price_micro * 1_000_000`, in picodollars.
 #[pyfunction]
-fn image_cost_picodollars(
-    n_images: &Bound<'_, PyAny>,
-    price_micro: &Bound<'_, PyAny>,
-) -> PyResult<u128> {
-    cost::image_cost_picodollars(
-        to_u64("n_images", n_images)?,
-        to_u64("price_micro", price_micro)?,
-    )
-    .map_err(to_py_err)
+fn image_cost_picodollars(n_images: &Bound<'_, PyAny>, price_micro: &Bound<'_, PyAny>) -> PyResult<u128> {
+    cost::image_cost_picodollars(to_u64("n_images", n_images)?, to_u64("price_micro", price_micro)?).map_err(to_py_err)
 }
 
 /// Exact USD decimal string with the fewest digits.

@@ -40,24 +40,14 @@ impl FixtureIndex {
         }
         let entries: Vec<FixtureEntry> = entries
             .into_iter()
-            .map(|(priority, exact, regex, model, weight)| FixtureEntry {
-                priority,
-                exact,
-                regex,
-                model,
-                weight,
-            })
+            .map(|(priority, exact, regex, model, weight)| FixtureEntry { priority, exact, regex, model, weight })
             .collect();
-        CoreIndex::new(&entries)
-            .map(|inner| FixtureIndex { inner })
-            .map_err(|err| to_py_err(err, names.as_deref()))
+        CoreIndex::new(&entries).map(|inner| FixtureIndex { inner }).map_err(|err| to_py_err(err, names.as_deref()))
     }
 
     /// Index of the entry answering `prompt` (the last user message) for `model`, or None.
     fn lookup(&self, model: &str, prompt: &str, draw: f64) -> PyResult<Option<usize>> {
-        self.inner
-            .lookup(model, prompt, draw)
-            .map_err(|err| to_py_err(err, None))
+        self.inner.lookup(model, prompt, draw).map_err(|err| to_py_err(err, None))
     }
 
     fn __len__(&self) -> usize {

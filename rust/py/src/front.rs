@@ -10,7 +10,8 @@ use pyo3::types::PyBytes;
 
 use sentra_core::front::{Front, FrontConfig, Rejection, Rejections};
 
-const REJECTIONS: [&str; 6] = ["bad_request", "head_too_large", "body_too_large", "timeout", "bad_gateway", "unavailable"];
+const REJECTIONS: [&str; 6] =
+    ["bad_request", "head_too_large", "body_too_large", "timeout", "bad_gateway", "unavailable"];
 
 #[pyclass(frozen, name = "NativeFront", module = "sentra_openai._native")]
 struct NativeFront {
@@ -58,8 +59,10 @@ impl NativeFront {
         replay: bool,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
-            let (status, content_type, body) =
-                rejections.get(key).cloned().ok_or_else(|| PyValueError::new_err(format!("rejections: missing {key}")))?;
+            let (status, content_type, body) = rejections
+                .get(key)
+                .cloned()
+                .ok_or_else(|| PyValueError::new_err(format!("rejections: missing {key}")))?;
             Ok(Rejection { status, content_type, body })
         };
         if let Some(unknown) = rejections.keys().find(|k| !REJECTIONS.contains(&k.as_str())) {
@@ -88,8 +91,10 @@ impl NativeFront {
             },
             replay,
         };
-        let upstreams: Vec<SocketAddr> = upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();
-        let inner = Front::bind(address(host, port)?, &upstreams, config).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let upstreams: Vec<SocketAddr> =
+            upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();
+        let inner =
+            Front::bind(address(host, port)?, &upstreams, config).map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(NativeFront { inner })
     }
 

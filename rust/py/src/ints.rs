@@ -6,22 +6,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyInt;
 
 fn out_of_range(name: &str, bits: u32, value: &Bound<'_, PyAny>) -> PyErr {
-    PyValueError::new_err(format!(
-        "{name} must be an integer in [0, 2**{bits} - 1], got {value}"
-    ))
+    PyValueError::new_err(format!("{name} must be an integer in [0, 2**{bits} - 1], got {value}"))
 }
 
 /// `value` as a u128.
 pub fn to_u128(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u128> {
     if !value.is_instance_of::<PyInt>() {
         let type_name = value.get_type().name()?;
-        return Err(PyTypeError::new_err(format!(
-            "{name} must be an int, got {type_name}"
-        )));
+        return Err(PyTypeError::new_err(format!("{name} must be an int, got {type_name}")));
     }
-    value
-        .extract::<u128>()
-        .map_err(|_| out_of_range(name, 128, value))
+    value.extract::<u128>().map_err(|_| out_of_range(name, 128, value))
 }
 
 /// `value` as a u64.

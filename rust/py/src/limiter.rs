@@ -71,10 +71,7 @@ impl NativeLimiter {
     #[pyo3(signature = (store = "memory"))]
     fn new(store: &str) -> PyResult<Self> {
         let opened = limiter::open_store(store).map_err(to_py_err)?;
-        Ok(NativeLimiter {
-            store: opened,
-            spec: store.to_owned(),
-        })
+        Ok(NativeLimiter { store: opened, spec: store.to_owned() })
     }
 
     /// `limits` holds `(name, capacity, period_ns)` tuples; one cost per limit.
@@ -87,18 +84,11 @@ impl NativeLimiter {
         now_ns: Bound<'_, PyAny>,
     ) -> PyResult<NativeDecision> {
         let now_ns = to_u64("now_ns", &now_ns)?;
-        let costs = costs
-            .iter()
-            .map(|c| to_u64("cost", c))
-            .collect::<PyResult<Vec<u64>>>()?;
+        let costs = costs.iter().map(|c| to_u64("cost", c)).collect::<PyResult<Vec<u64>>>()?;
         let limits = limits
             .iter()
             .map(|(name, capacity, period)| {
-                Ok(Limit::new(
-                    name,
-                    to_u64("capacity", capacity)?,
-                    to_u64("period_ns", period)?,
-                ))
+                Ok(Limit::new(name, to_u64("capacity", capacity)?, to_u64("period_ns", period)?))
             })
             .collect::<PyResult<Vec<Limit<'_>>>>()?;
         let request = Request::new(key, &limits, &costs, now_ns).map_err(to_py_err)?;

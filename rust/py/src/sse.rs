@@ -27,9 +27,7 @@ struct ChunkTemplate {
 impl ChunkTemplate {
     #[new]
     fn new(head: &str, tail: &str) -> Self {
-        ChunkTemplate {
-            inner: sse::ChunkTemplate::new(head, tail),
-        }
+        ChunkTemplate { inner: sse::ChunkTemplate::new(head, tail) }
     }
 
     /// Splits a compact chunk JSON (without `obfuscation`) around the string literal of `marker`.
@@ -52,23 +50,13 @@ impl ChunkTemplate {
 
     /// The chunk JSON for `text`, without SSE framing.
     #[pyo3(signature = (text, obfuscation=None))]
-    fn chunk<'py>(
-        &self,
-        py: Python<'py>,
-        text: &str,
-        obfuscation: Option<&str>,
-    ) -> Bound<'py, PyBytes> {
+    fn chunk<'py>(&self, py: Python<'py>, text: &str, obfuscation: Option<&str>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.chunk(text, obfuscation))
     }
 
     /// The whole SSE event for `text`.
     #[pyo3(signature = (text, obfuscation=None))]
-    fn frame_text<'py>(
-        &self,
-        py: Python<'py>,
-        text: &str,
-        obfuscation: Option<&str>,
-    ) -> Bound<'py, PyBytes> {
+    fn frame_text<'py>(&self, py: Python<'py>, text: &str, obfuscation: Option<&str>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.frame_text(text, obfuscation))
     }
 
@@ -81,16 +69,11 @@ impl ChunkTemplate {
         obfuscations: Option<Vec<PyBackedStr>>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         match obfuscations {
-            None => Ok(texts
-                .iter()
-                .map(|text| PyBytes::new(py, &self.inner.frame_text(text, None)))
-                .collect()),
+            None => Ok(texts.iter().map(|text| PyBytes::new(py, &self.inner.frame_text(text, None))).collect()),
             Some(paddings) if paddings.len() == texts.len() => Ok(texts
                 .iter()
                 .zip(&paddings)
-                .map(|(text, padding)| {
-                    PyBytes::new(py, &self.inner.frame_text(text, Some(padding)))
-                })
+                .map(|(text, padding)| PyBytes::new(py, &self.inner.frame_text(text, Some(padding))))
                 .collect()),
             Some(paddings) => Err(PyValueError::new_err(format!(
                 "obfuscations has {} items but texts has {}",
@@ -101,11 +84,7 @@ impl ChunkTemplate {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "ChunkTemplate(head={:?}, tail={:?})",
-            self.inner.head(),
-            self.inner.tail()
-        )
+        format!("ChunkTemplate(head={:?}, tail={:?})", self.inner.head(), self.inner.tail())
     }
 }
 

@@ -31,14 +31,24 @@ pub(crate) type Which = fn(&Front) -> &Rejection;
 
 pub(crate) enum Phase {
     /// Waiting for (the rest of) a request head. With nothing received it is idle: sheddable, and closed on stop.
-    Head { idle_since: Instant, started: Option<Instant> },
-    Body { head: Head, sent_continue: bool, chunked: Option<(ChunkedDecoder, usize)>, last_read: Instant },
+    Head {
+        idle_since: Instant,
+        started: Option<Instant>,
+    },
+    Body {
+        head: Head,
+        sent_continue: bool,
+        chunked: Option<(ChunkedDecoder, usize)>,
+        last_read: Instant,
+    },
     Upstream(Exchange),
     /// Sends what is owed, then closes.
     Closing,
     /// Sends the refusal, then stops sending and drains the input until `until` (see [`Client::linger`]).
     Refusing,
-    Lingering { until: Instant },
+    Lingering {
+        until: Instant,
+    },
 }
 
 /// What a step leaves the connection to do.
@@ -279,7 +289,8 @@ impl Client {
                 return self.refuse_malformed(front, Malformed::BodyTooLarge, now);
             }
         }
-        let chunked = (head.body == BodyKind::Chunked).then(|| (ChunkedDecoder::new(front.config.max_body_bytes), head.len));
+        let chunked =
+            (head.body == BodyKind::Chunked).then(|| (ChunkedDecoder::new(front.config.max_body_bytes), head.len));
         self.body.clear();
         self.phase = Phase::Body { head, sent_continue: false, chunked, last_read: now };
         Step::Again
@@ -290,9 +301,16 @@ impl Client {
     /// event loop's turn that completed it (CLOCK_MONOTONIC nanoseconds, see [`arrival`]): the request's arrival, as
     /// the real API can start on a request only once it has all of it. Neither a trickled head nor a slow upload
     /// uses up the simulated latency, and on a kept-alive connection the stamp is unambiguously this request's.
-    pub fn step_body(&mut self, front: &Front, scratch: &mut [u8], now: Instant) -> Result<Option<(Head, usize, u64)>, Step> {
+    pub fn step_body(
+        &mut self,
+        front: &Front,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> Result<Option<(Head, usize, u64)>, Step> {
         loop {
-            let Phase::Body { head, sent_continue, chunked, last_read } = &mut self.phase else { return Err(Step::Wait) };
+            let Phase::Body { head, sent_continue, chunked, last_read } = &mut self.phase else {
+                return Err(Step::Wait);
+            };
             let complete = match (head.body, chunked.as_mut()) {
                 (BodyKind::Empty, _) => Some(head.len),
                 (BodyKind::Length(n), _) => (self.buf.len() >= head.len + n as usize).then_some(head.len + n as usize),
@@ -306,7 +324,9 @@ impl Client {
                 (BodyKind::Chunked, None) => Some(head.len),
             };
             if let Some(consumed) = complete {
-                let Phase::Body { head, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else { unreachable!() };
+                let Phase::Body { head, .. } = std::mem::replace(&mut self.phase, Phase::Closing) else {
+                    unreachable!()
+                };
                 return Ok(Some((head, consumed, arrival::monotonic_nanos(now))));
             }
             if now >= *last_read + front.config.body_timeout {
@@ -333,7 +353,8 @@ impl Client {
     pub fn forward(&mut self, front: &Front, head: &Head, consumed: usize, arrived: u64) -> (bool, bool, Range<usize>) {
         self.served += 1;
         let cap = front.config.keepalive_requests;
-        let close = head.close || (cap > 0 && self.served >= cap) || front.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        let close =
+            head.close || (cap > 0 && self.served >= cap) || front.stopping.load(std::sync::atomic::Ordering::SeqCst);
         let mut out = std::mem::take(&mut self.request);
         let request = Forwarded { buf: &self.buf, head, consumed, decoded: &self.body, close, arrived };
         let stamp = build_upstream_request(&front.config.routed_methods, &request, &mut out);
@@ -358,7 +379,11 @@ pub(crate) struct Forwarded<'a> {
 /// The request as the worker gets it: a routed method (others as POST, named in `x-sentra-method`), the client's
 /// headers without the framing and hop-by-hop ones and without the front's own notes (a client's copy of one must
 /// not reach the application), the front's notes, the body with a Content-Length. Returns the arrival stamp's line.
-pub(crate) fn build_upstream_request(routed_methods: &[Vec<u8>], request: &Forwarded, out: &mut Vec<u8>) -> Range<usize> {
+pub(crate) fn build_upstream_request(
+    routed_methods: &[Vec<u8>],
+    request: &Forwarded,
+    out: &mut Vec<u8>,
+) -> Range<usize> {
     let Forwarded { buf, head, consumed, decoded, close, arrived } = *request;
     let method = &buf[head.method.clone()];
     let routed = routed_methods.iter().any(|m| m.as_slice() == method);

@@ -171,7 +171,12 @@ impl EventLoop {
                         self.front.shed.fetch_add(1, Ordering::Relaxed);
                     }
                     let ci = self.clients.vacant();
-                    if self.poll.registry().register(&mut stream, client_token(ci), Interest::READABLE | Interest::WRITABLE).is_err() {
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut stream, client_token(ci), Interest::READABLE | Interest::WRITABLE)
+                        .is_err()
+                    {
                         continue;
                     }
                     let id = self.next_id;
@@ -237,7 +242,9 @@ impl EventLoop {
         let config = &self.front.config;
         let send = (!c.owes_nothing()).then(|| c.out_since + config.send_timeout);
         let phase = match &c.phase {
-            Phase::Head { idle_since, started } => Some(started.map_or(*idle_since + config.idle_timeout, |s| s + config.header_timeout)),
+            Phase::Head { idle_since, started } => {
+                Some(started.map_or(*idle_since + config.idle_timeout, |s| s + config.header_timeout))
+            }
             Phase::Body { last_read, .. } => Some(*last_read + config.body_timeout),
             Phase::Upstream(x) => x.deadline(),
             Phase::Lingering { until } => Some(*until),
@@ -349,7 +356,9 @@ impl EventLoop {
                 }
                 // What is still owed goes out first (a cut, a body that ran until close, an idle connection closed
                 // right after its last response).
-                Step::Close if !c.owes_nothing() && !matches!(c.phase, Phase::Lingering { .. }) => c.phase = Phase::Closing,
+                Step::Close if !c.owes_nothing() && !matches!(c.phase, Phase::Lingering { .. }) => {
+                    c.phase = Phase::Closing
+                }
                 Step::Close => return false,
             }
         }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use mio::Registry;
 
-use super::client::{Client, Phase, Step, Which};
 use super::arrival;
+use super::client::{Client, Phase, Step, Which};
 use super::pacing::{self, Pacer};
 use super::replay::{self, Replays, Ticket};
 use super::response::{is_token, parse_response_head, BodyTracker, CutWatch, ResponseBody, ResponseHead};
@@ -57,17 +57,45 @@ struct Capture {
 
 enum State {
     /// Choose a worker (again at `retry_at`, while none accepts connections).
-    Choose { retry_at: Option<Instant> },
-    Connecting { up: usize, order: Vec<usize>, next: usize, until: Instant },
-    Sending { up: usize, sent: usize },
-    Head { up: usize },
-    Body { up: usize, tracker: BodyTracker, cut: Option<CutWatch>, kind: ResponseBody, close: bool, capture: Option<Capture> },
+    Choose {
+        retry_at: Option<Instant>,
+    },
+    Connecting {
+        up: usize,
+        order: Vec<usize>,
+        next: usize,
+        until: Instant,
+    },
+    Sending {
+        up: usize,
+        sent: usize,
+    },
+    Head {
+        up: usize,
+    },
+    Body {
+        up: usize,
+        tracker: BodyTracker,
+        cut: Option<CutWatch>,
+        kind: ResponseBody,
+        close: bool,
+        capture: Option<Capture>,
+    },
     /// A paced stream being received from its worker (pacing.rs), its events sent as they fall due.
-    PacedBody { up: usize, pacer: Pacer, close: bool },
+    PacedBody {
+        up: usize,
+        pacer: Pacer,
+        close: bool,
+    },
     /// A paced stream all received (its worker connection is free): the rest of its events wait for their moment.
-    Pacing { pacer: Pacer, close: bool },
+    Pacing {
+        pacer: Pacer,
+        close: bool,
+    },
     /// A held answer all received (its worker connection is free), waiting for its moment.
-    Holding { close: bool },
+    Holding {
+        close: bool,
+    },
 }
 
 enum Next {
@@ -77,12 +105,24 @@ enum Next {
     /// The client connection ends after what it is owed (a cut, a broken worker connection, a body until close).
     Close,
     /// The response is relayed; `close`: the client connection closes after it.
-    Done { close: bool },
+    Done {
+        close: bool,
+    },
 }
 
 impl Exchange {
     pub fn new(close: bool, head_request: bool, now: Instant, replay: Ticket) -> Self {
-        Exchange { head_request, close, attempt: 0, wait_until: now + UPSTREAM_WAIT, state: State::Choose { retry_at: None }, replay, pace_at: None, hold: None, queue: InLine::No }
+        Exchange {
+            head_request,
+            close,
+            attempt: 0,
+            wait_until: now + UPSTREAM_WAIT,
+            state: State::Choose { retry_at: None },
+            replay,
+            pace_at: None,
+            hold: None,
+            queue: InLine::No,
+        }
     }
 
     /// When this exchange must be looked at again without any event.
@@ -137,7 +177,11 @@ pub(crate) fn step(c: &mut Client, ci: usize, cx: &mut Context) -> Step {
     match next {
         Next::Again | Next::Wait => {
             c.phase = Phase::Upstream(x);
-            if matches!(next, Next::Again) { Step::Again } else { Step::Wait }
+            if matches!(next, Next::Again) {
+                Step::Again
+            } else {
+                Step::Wait
+            }
         }
         Next::Refuse(which) => {
             if let Some(up) = x.held() {
@@ -411,7 +455,10 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
     };
     let capture = match (head.note, head.tag, head.body) {
         (Some(note), Some(tag), ResponseBody::Length(n))
-            if x.replay.replayable() && head.status == 200 && !head.close && watch.is_none()
+            if x.replay.replayable()
+                && head.status == 200
+                && !head.close
+                && watch.is_none()
                 && head_len + n as usize <= replay::MAX_BYTES =>
         {
             Some(Capture {
@@ -520,7 +567,8 @@ fn paced_body(x: &mut Exchange, c: &mut Client, cx: &mut Context) -> Next {
     let State::PacedBody { up, pacer, close } = &mut x.state else { return Next::Close };
     let (up, close) = (*up, *close);
     // Holding too much waits for the next event to go (with none queued there is nothing to wait for).
-    while !pacer.is_complete() && (pacer.held() <= pacing::MAX_HELD || pacer.next_due().is_none())
+    while !pacer.is_complete()
+        && (pacer.held() <= pacing::MAX_HELD || pacer.next_due().is_none())
         && c.owed() <= RELAY_BACKLOG
     {
         let Some(conn) = cx.ups.conns.get_mut(up) else { return Next::Close };

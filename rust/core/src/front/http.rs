@@ -163,7 +163,8 @@ pub fn parse_head(buf: &[u8], end: usize) -> Result<Head, Malformed> {
                 if part.is_empty() || part.len() > 18 || !part.iter().all(u8::is_ascii_digit) {
                     return Err(Malformed::ContentLength);
                 }
-                let parsed: u64 = std::str::from_utf8(part).ok().and_then(|s| s.parse().ok()).ok_or(Malformed::ContentLength)?;
+                let parsed: u64 =
+                    std::str::from_utf8(part).ok().and_then(|s| s.parse().ok()).ok_or(Malformed::ContentLength)?;
                 if length.is_some_and(|l| l != parsed) {
                     return Err(Malformed::ContentLength);
                 }
@@ -228,8 +229,8 @@ fn is_authority(value: &[u8]) -> bool {
         }
     };
     let port_ok = port.is_empty() || (port[0] == b':' && port.len() <= 6 && port[1..].iter().all(u8::is_ascii_digit));
-    let host_ok = host.starts_with(b"[")
-        || host.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    let host_ok =
+        host.starts_with(b"[") || host.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
     port_ok && host_ok
 }
 
@@ -360,7 +361,6 @@ impl ChunkedDecoder {
         }
         Ok(i)
     }
-
 }
 
 #[cfg(test)]
@@ -419,7 +419,8 @@ mod tests {
             let raw = [&b"GET / HTTP/1.1\r\nHost: "[..], good, b"\r\n\r\n"].concat();
             assert!(head(&raw).is_ok(), "{}", String::from_utf8_lossy(good));
         }
-        for bad in [&b"javascript://evil.example/x"[..], b"a b", b"evil.example/path", b"a:port", b"[zz]", b"a:123456"] {
+        for bad in [&b"javascript://evil.example/x"[..], b"a b", b"evil.example/path", b"a:port", b"[zz]", b"a:123456"]
+        {
             let raw = [&b"GET / HTTP/1.1\r\nHost: "[..], bad, b"\r\n\r\n"].concat();
             assert_eq!(head(&raw).unwrap_err(), Malformed::Host, "{}", String::from_utf8_lossy(bad));
         }

@@ -65,7 +65,10 @@ impl Rejection {
         };
         let mut out = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            self.status, reason, self.content_type, self.body.len()
+            self.status,
+            reason,
+            self.content_type,
+            self.body.len()
         )
         .into_bytes();
         out.extend_from_slice(&self.body);
@@ -175,7 +178,9 @@ impl Front {
         let waker = mio::Waker::new(poll.registry(), event_loop::WAKER)?;
         let _ = self.waker.set(waker);
         let front = Arc::clone(self);
-        thread::Builder::new().name("sentra-front".into()).spawn(move || event_loop::EventLoop::new(front, poll, listener).run())?;
+        thread::Builder::new()
+            .name("sentra-front".into())
+            .spawn(move || event_loop::EventLoop::new(front, poll, listener).run())?;
         Ok(())
     }
 

@@ -95,7 +95,9 @@ pub fn parse_note(value: &[u8]) -> Option<Note> {
                 for item in items(list) {
                     let fields: Vec<&[u8]> = item.split(|&b| b == b':').collect();
                     match fields[..] {
-                        [b"copy", offset, len, from] => note.body.push((Fill::Copy(number(from)?), number(offset)?, number(len)?)),
+                        [b"copy", offset, len, from] => {
+                            note.body.push((Fill::Copy(number(from)?), number(offset)?, number(len)?))
+                        }
                         [k, offset, len] => note.body.push((kind(k)?, number(offset)?, number(len)?)),
                         _ => return None,
                     }
@@ -490,7 +492,8 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         assert!(text.contains(&format!("date: {}\r\n", String::from_utf8_lossy(&http_date(created)))[..17]));
         // Everything else is the worker's answer, byte for byte.
         let mut same = text.clone();
-        same = same.replacen(id, "AbC123", 1).replacen(rid, "0123abcd", 1).replacen(&created.to_string(), "1796186087", 1);
+        same =
+            same.replacen(id, "AbC123", 1).replacen(rid, "0123abcd", 1).replacen(&created.to_string(), "1796186087", 1);
         same = same.replacen("openai-processing-ms: 0", "openai-processing-ms: 7", 1);
         let date_at = same.find("date: ").unwrap() + 6;
         same.replace_range(date_at..date_at + DATE_LEN, "Wed, 02 Dec 2026 04:34:46 GMT");
@@ -501,11 +504,11 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
     fn a_note_that_does_not_fit_its_answer_keeps_nothing() {
         let now = Instant::now();
         for note in [
-            &b"ttl=1000;body=b62:9:6"[..],                 // starts at the dash: not base62
-            b"ttl=1000;body=unix:30:12",                    // runs past the body
-            b"ttl=1000;body=b62:10:6,b62:12:3",             // overlapping
-            b"ttl=1000;headers=x-missing:ms",               // no such header
-            b"ttl=1000;headers=x-request-id:hex:4:9",       // past the value
+            &b"ttl=1000;body=b62:9:6"[..],            // starts at the dash: not base62
+            b"ttl=1000;body=unix:30:12",              // runs past the body
+            b"ttl=1000;body=b62:10:6,b62:12:3",       // overlapping
+            b"ttl=1000;headers=x-missing:ms",         // no such header
+            b"ttl=1000;headers=x-request-id:hex:4:9", // past the value
         ] {
             assert!(Template::new(&head(), BODY, &parse_note(note).unwrap(), b"t", now).is_none(), "{note:?}");
         }

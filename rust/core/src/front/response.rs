@@ -190,7 +190,8 @@ impl CutWatch {
             return true;
         }
         // Keep the longest end of the window that is a proper start of the marker.
-        let keep = (1..m.min(window.len() + 1)).rev().find(|&k| window[window.len() - k..] == self.marker[..k]).unwrap_or(0);
+        let keep =
+            (1..m.min(window.len() + 1)).rev().find(|&k| window[window.len() - k..] == self.marker[..k]).unwrap_or(0);
         out.extend_from_slice(&window[..window.len() - keep]);
         self.held.extend_from_slice(&window[window.len() - keep..]);
         false
@@ -261,14 +262,30 @@ impl BodyTracker {
                     None if b == b'\n' => Self::after_size(value),
                     None => Chunk::Line { value },
                 },
-                Chunk::Line { value } => if b == b'\n' { Self::after_size(value) } else { Chunk::Line { value } },
+                Chunk::Line { value } => {
+                    if b == b'\n' {
+                        Self::after_size(value)
+                    } else {
+                        Chunk::Line { value }
+                    }
+                }
                 Chunk::Data { remaining } => {
                     let take = (remaining as usize).min(data.len() - i);
                     i += take;
-                    self.chunk = if remaining == take as u64 { Chunk::DataEnd } else { Chunk::Data { remaining: remaining - take as u64 } };
+                    self.chunk = if remaining == take as u64 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data { remaining: remaining - take as u64 }
+                    };
                     continue;
                 }
-                Chunk::DataEnd => if b == b'\n' { Chunk::Size { value: 0 } } else { Chunk::DataEnd },
+                Chunk::DataEnd => {
+                    if b == b'\n' {
+                        Chunk::Size { value: 0 }
+                    } else {
+                        Chunk::DataEnd
+                    }
+                }
                 Chunk::Trailer { empty } => match b {
                     b'\n' if empty => Chunk::Done,
                     b'\n' => Chunk::Trailer { empty: true },
@@ -281,7 +298,11 @@ impl BodyTracker {
     }
 
     fn after_size(value: u64) -> Chunk {
-        if value == 0 { Chunk::Trailer { empty: true } } else { Chunk::Data { remaining: value } }
+        if value == 0 {
+            Chunk::Trailer { empty: true }
+        } else {
+            Chunk::Data { remaining: value }
+        }
     }
 }
 
@@ -295,7 +316,8 @@ mod tests {
         assert_eq!((h.status, h.body, h.close, h.len), (200, ResponseBody::Length(5), false, 38));
         let h = parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true).unwrap().unwrap();
         assert_eq!(h.body, ResponseBody::None);
-        let h = parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", false);
+        let h =
+            parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", false);
         assert_eq!(h.unwrap().unwrap().body, ResponseBody::Chunked);
         assert!(parse_response_head(b"HTTP/1.1 200 OK\r\n", false).is_none());
         assert_eq!(h.unwrap().unwrap().cut, None);
@@ -327,7 +349,8 @@ mod tests {
 
     #[test]
     fn a_malformed_cut_token_is_removed_but_cuts_nothing() {
-        for value in [&b"short"[..], b"0123456789abcdef 0123456789abcdef", b"0123456789abcdef\x000123456789abcdef", b""] {
+        for value in [&b"short"[..], b"0123456789abcdef 0123456789abcdef", b"0123456789abcdef\x000123456789abcdef", b""]
+        {
             let head = [&b"HTTP/1.1 200 OK\r\nx-sentra-cut: "[..], value, b"\r\ncontent-length: 0\r\n\r\n"].concat();
             let (relayed, token) = without_cut_line(&head);
             assert_eq!(token, None, "{}", String::from_utf8_lossy(value));

@@ -100,7 +100,8 @@ fn a_stream_that_reaches_its_cut_marker_ends_without_its_last_chunk() {
     let marker = [&[0u8][..], TOKEN].concat();
     let head = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n"].concat();
     let marker_chunk = [format!("{:x}\r\n", marker.len()).as_bytes(), &marker, b"\r\n"].concat();
-    let parts = vec![head, event_chunk("one"), event_chunk("two"), marker_chunk, event_chunk("never"), b"0\r\n\r\n".to_vec()];
+    let parts =
+        vec![head, event_chunk("one"), event_chunk("two"), marker_chunk, event_chunk("never"), b"0\r\n\r\n".to_vec()];
     let front = front(worker(parts));
     let got = exchange(&front);
     let expected = [HEAD, b"\r\n", &event_chunk("one"), &event_chunk("two")].concat();
@@ -119,7 +120,9 @@ fn a_cut_leaves_out_the_size_line_of_the_marker_chunk_only() {
 #[test]
 fn the_marker_in_the_first_read_cuts_right_after_the_head() {
     let marker = [&[0u8][..], TOKEN].concat();
-    let first = [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n", &event_chunk("one"), b"21\r\n", &marker, b"\r\n0\r\n\r\n"].concat();
+    let first =
+        [HEAD, b"x-sentra-cut: ", TOKEN, b"\r\n\r\n", &event_chunk("one"), b"21\r\n", &marker, b"\r\n0\r\n\r\n"]
+            .concat();
     let front = front(worker(vec![first]));
     let got = exchange(&front);
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&[HEAD, b"\r\n", &event_chunk("one")].concat()));
@@ -355,7 +358,10 @@ fn each_request_of_a_kept_alive_connection_is_stamped_when_it_arrives() {
     // Not the connection's first byte or the first request's time: the second request's own arrival, after the wait
     // (a stamp may only come out early, by a pause of the front's thread: 100 ms of slack for that).
     assert!(first[0] + 300_000_000 <= before_second, "{first:?} {before_second}");
-    assert!(before_second <= second[0] + 100_000_000 && second[0] <= clock_monotonic_nanos(), "{before_second} {second:?}");
+    assert!(
+        before_second <= second[0] + 100_000_000 && second[0] <= clock_monotonic_nanos(),
+        "{before_second} {second:?}"
+    );
 }
 
 #[test]
@@ -379,7 +385,10 @@ fn an_arrival_stamp_is_seconds_with_nine_decimals() {
     let mut out = Vec::new();
     super::arrival::write_header(12_345_678_901_234, &mut out);
     super::arrival::write_header(5, &mut out);
-    assert_eq!(String::from_utf8(out).unwrap(), "x-sentra-arrived: 12345.678901234\r\nx-sentra-arrived: 0.000000005\r\n");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "x-sentra-arrived: 12345.678901234\r\nx-sentra-arrived: 0.000000005\r\n"
+    );
 }
 
 #[test]
@@ -393,7 +402,6 @@ fn an_instant_converts_to_the_monotonic_clock_it_was_read_from() {
     assert!(converted <= after, "{converted} <= {after}");
     assert!(earlier + 2_000_000_000 <= converted + 1_000_000 && earlier < converted, "{earlier} {converted}");
 }
-
 
 /// A worker that answers each request (one read) with what `answer` returns, called when the request came.
 fn answering_worker(answer: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> SocketAddr {
@@ -475,7 +483,6 @@ fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_cal
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
-
 /// A worker that answers with a paced stream: three events due 30, 60 and 90 ms after the request came, written at
 /// once, then (with `cut`) a cut marker; the body chunked or with a Content-Length.
 fn pacing_worker(cut: bool, chunked: bool) -> SocketAddr {
@@ -494,8 +501,11 @@ fn pacing_worker(cut: bool, chunked: bool) -> SocketAddr {
             String::new()
         };
         if !chunked {
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\
-                                x-sentra-pace: {pace}\r\n{cut_line}\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\
+                                x-sentra-pace: {pace}\r\n{cut_line}\r\n",
+                body.len()
+            );
             return [head.into_bytes(), body].concat();
         }
         let head = format!("{}x-sentra-pace: {pace}\r\n{cut_line}\r\n", String::from_utf8_lossy(HEAD));
@@ -561,7 +571,6 @@ fn a_paced_stream_with_a_cut_sends_its_events_then_drops_the_connection_without_
     assert!(text.contains("data: 2\n\n\r\n") && !text.contains("\r\n0\r\n\r\n") && !text.contains('\0'), "{text}");
 }
 
-
 /// A worker that counts the requests it got and answers none of them until `open` is set.
 fn gated_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicBool>) {
     let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -581,7 +590,8 @@ fn gated_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>, Arc<std::
 fn a_worker_gets_at_most_its_share_of_unanswered_requests_and_the_rest_wait_in_line() {
     use std::sync::atomic::Ordering::SeqCst;
     let (addr, got, open) = gated_worker();
-    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { max_connections: 1000, ..config() }).unwrap();
+    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { max_connections: 1000, ..config() })
+        .unwrap();
     front.start().unwrap();
     let extra = 3;
     let mut clients: Vec<TcpStream> = (0..super::upstream::MAX_UNANSWERED + extra)

@@ -53,7 +53,11 @@ pub(crate) fn token(index: usize) -> Token {
 
 impl Upstreams {
     pub fn new(addrs: &[SocketAddr]) -> Self {
-        Upstreams { workers: addrs.iter().map(|&addr| Worker { addr, active: 0, unanswered: 0, idle: Vec::new() }).collect(), conns: Slab::new(), turn: 0 }
+        Upstreams {
+            workers: addrs.iter().map(|&addr| Worker { addr, active: 0, unanswered: 0, idle: Vec::new() }).collect(),
+            conns: Slab::new(),
+            turn: 0,
+        }
     }
 
     /// Workers by preference: those with room first, then fewest requests in progress; ties go round-robin, so

@@ -79,12 +79,7 @@ pub fn decide(request: &Request<'_>, tats: &mut [u64]) -> Decision {
     let now = request.now_ns();
     let mut verdicts = Vec::with_capacity(tats.len());
     let mut admitted_tats = Vec::with_capacity(tats.len());
-    for ((limit, &cost), &tat) in request
-        .limits()
-        .iter()
-        .zip(request.costs())
-        .zip(tats.iter())
-    {
+    for ((limit, &cost), &tat) in request.limits().iter().zip(request.costs()).zip(tats.iter()) {
         let (verdict, new_tat) = check(limit.capacity, limit.period_ns, cost, tat, now);
         verdicts.push(verdict);
         admitted_tats.push(new_tat);

@@ -65,34 +65,19 @@ impl MemoryStore {
     /// A store whose shards first sweep expired buckets once they hold more than `threshold` keys.
     pub fn with_sweep_threshold(threshold: usize) -> Self {
         let threshold = threshold.max(1);
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    keys: HashMap::new(),
-                    sweep_at: threshold,
-                })
-            })
-            .collect();
-        MemoryStore {
-            shards,
-            hasher: RandomState::new(),
-            min_sweep_threshold: threshold,
-        }
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { keys: HashMap::new(), sweep_at: threshold })).collect();
+        MemoryStore { shards, hasher: RandomState::new(), min_sweep_threshold: threshold }
     }
 
     /// Buckets currently held, expired or not (for tests and metrics).
     pub fn bucket_count(&self) -> usize {
-        (0..SHARDS)
-            .map(|i| self.lock(i).keys.values().map(Vec::len).sum::<usize>())
-            .sum()
+        (0..SHARDS).map(|i| self.lock(i).keys.values().map(Vec::len).sum::<usize>()).sum()
     }
 
     fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         // A panic elsewhere while holding the lock cannot leave a half-written TAT (writes are
         // single u64 stores after the decision), so a poisoned shard is still consistent.
-        self.shards[shard]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shards[shard].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn shard_of(&self, key: &str) -> usize {
@@ -107,15 +92,8 @@ impl Store for MemoryStore {
         let mut shard = self.lock(self.shard_of(request.key()));
 
         let known = shard.keys.get(request.key()).map_or(&[][..], Vec::as_slice);
-        let mut tats: Vec<u64> = limits
-            .iter()
-            .map(|l| {
-                known
-                    .iter()
-                    .find(|b| &*b.name == l.name)
-                    .map_or(now, |b| b.tat)
-            })
-            .collect();
+        let mut tats: Vec<u64> =
+            limits.iter().map(|l| known.iter().find(|b| &*b.name == l.name).map_or(now, |b| b.tat)).collect();
         let decision = gcra::decide(request, &mut tats);
         if !decision.allowed {
             // Nothing charged, nothing to write: a refused request never creates a bucket.
@@ -131,18 +109,13 @@ impl Store for MemoryStore {
         for (limit, tat) in limits.iter().zip(tats) {
             match buckets.iter_mut().find(|b| &*b.name == limit.name) {
                 Some(bucket) => bucket.tat = tat,
-                None => buckets.push(Bucket {
-                    name: limit.name.into(),
-                    tat,
-                }),
+                None => buckets.push(Bucket { name: limit.name.into(), tat }),
             }
         }
         Ok(decision)
     }
 
     fn evict_expired(&self, now_ns: u64) -> usize {
-        (0..SHARDS)
-            .map(|i| self.lock(i).evict_expired(now_ns))
-            .sum()
+        (0..SHARDS).map(|i| self.lock(i).evict_expired(now_ns)).sum()
     }
 }

@@ -35,11 +35,7 @@ pub struct Limit<'a> {
 
 impl<'a> Limit<'a> {
     pub fn new(name: &'a str, capacity: u64, period_ns: u64) -> Self {
-        Limit {
-            name,
-            capacity,
-            period_ns,
-        }
+        Limit { name, capacity, period_ns }
     }
 }
 
@@ -75,11 +71,7 @@ impl Decision {
     /// The wait after which the whole request would be admitted ([`gcra::NEVER`] if never).
     /// Each limit's wait shrinks monotonically with time, so the maximum of them suffices.
     pub fn retry_after_ns(&self) -> u64 {
-        self.verdicts
-            .iter()
-            .map(|v| v.retry_after_ns)
-            .max()
-            .unwrap_or(0)
+        self.verdicts.iter().map(|v| v.retry_after_ns).max().unwrap_or(0)
     }
 }
 
@@ -122,10 +114,7 @@ impl fmt::Display for LimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LimitError::LengthMismatch { limits, costs } => {
-                write!(
-                    f,
-                    "got {limits} limits but {costs} costs: pass one cost per limit"
-                )
+                write!(f, "got {limits} limits but {costs} costs: pass one cost per limit")
             }
             LimitError::ZeroCapacity { name } => {
                 write!(f, "limit {name:?}: capacity must be at least 1")
@@ -134,16 +123,10 @@ impl fmt::Display for LimitError {
                 write!(f, "limit {name:?}: period must be at least 1 ns")
             }
             LimitError::DuplicateName { name } => {
-                write!(
-                    f,
-                    "limit name {name:?} appears twice in one request: names identify buckets"
-                )
+                write!(f, "limit name {name:?} appears twice in one request: names identify buckets")
             }
             LimitError::TimeOverflow { name } => {
-                write!(
-                    f,
-                    "limit {name:?}: now_ns + period_ns exceeds 2**64 - 1 nanoseconds"
-                )
+                write!(f, "limit {name:?}: now_ns + period_ns exceeds 2**64 - 1 nanoseconds")
             }
             LimitError::UnknownStore { spec } => write!(
                 f,
@@ -172,17 +155,9 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn new(
-        key: &'a str,
-        limits: &'a [Limit<'a>],
-        costs: &'a [u64],
-        now_ns: u64,
-    ) -> Result<Self, LimitError> {
+    pub fn new(key: &'a str, limits: &'a [Limit<'a>], costs: &'a [u64], now_ns: u64) -> Result<Self, LimitError> {
         if limits.len() != costs.len() {
-            return Err(LimitError::LengthMismatch {
-                limits: limits.len(),
-                costs: costs.len(),
-            });
+            return Err(LimitError::LengthMismatch { limits: limits.len(), costs: costs.len() });
         }
         for (i, limit) in limits.iter().enumerate() {
             let name = || limit.name.to_owned();
@@ -200,12 +175,7 @@ impl<'a> Request<'a> {
                 return Err(LimitError::DuplicateName { name: name() });
             }
         }
-        Ok(Request {
-            key,
-            limits,
-            costs,
-            now_ns,
-        })
+        Ok(Request { key, limits, costs, now_ns })
     }
 
     pub fn key(&self) -> &'a str {
@@ -252,9 +222,7 @@ pub fn open_store(spec: &str) -> Result<Box<dyn Store>, LimitError> {
     if let Some(rest) = spec.strip_prefix("shm:") {
         return Ok(Box::new(ShmStore::open_spec(rest)?));
     }
-    Err(LimitError::UnknownStore {
-        spec: spec.to_owned(),
-    })
+    Err(LimitError::UnknownStore { spec: spec.to_owned() })
 }
 
 /// What every store's tests need: a clock origin and an `acquire` that takes the request as parts.
@@ -267,16 +235,8 @@ pub(crate) mod test_support {
     pub const T0: u64 = 1_000 * S;
 
     /// Panics on invalid requests and store errors: tests that expect those call the store directly.
-    pub fn acquire(
-        store: &dyn Store,
-        key: &str,
-        limits: &[Limit<'_>],
-        costs: &[u64],
-        now: u64,
-    ) -> Decision {
-        store
-            .acquire(&Request::new(key, limits, costs, now).unwrap())
-            .unwrap()
+    pub fn acquire(store: &dyn Store, key: &str, limits: &[Limit<'_>], costs: &[u64], now: u64) -> Decision {
+        store.acquire(&Request::new(key, limits, costs, now).unwrap()).unwrap()
     }
 }
 
@@ -316,10 +276,7 @@ mod tests {
         assert_eq!(d.verdicts[0].remaining, 0);
         // A full period after the last charge the bucket is full again.
         let d = acquire(&store, "k", &tpm, &[0], T0 + 63 * S);
-        assert_eq!(
-            (d.verdicts[0].remaining, d.verdicts[0].reset_after_ns),
-            (600, 0)
-        );
+        assert_eq!((d.verdicts[0].remaining, d.verdicts[0].reset_after_ns), (600, 0));
     }
 
     #[test]
@@ -329,19 +286,13 @@ mod tests {
         assert_eq!(gcra::emission_interval(1, 3, 10), 4);
         assert_eq!(gcra::emission_interval(3, 3, 10), 10);
         assert_eq!(gcra::emission_interval(0, 3, 10), 0);
-        assert_eq!(
-            gcra::emission_interval(u64::MAX, u64::MAX, u64::MAX),
-            u64::MAX
-        );
+        assert_eq!(gcra::emission_interval(u64::MAX, u64::MAX, u64::MAX), u64::MAX);
     }
 
     #[test]
     fn retry_after_is_exact() {
         let store = MemoryStore::new();
-        let limits = [
-            Limit::new("requests", 3, 7 * S),
-            Limit::new("tokens", 1000, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 3, 7 * S), Limit::new("tokens", 1000, 60 * S)];
         assert!(acquire(&store, "k", &limits, &[1, 900], T0).allowed);
         let refused = acquire(&store, "k", &limits, &[1, 500], T0 + S);
         assert!(!refused.allowed);
@@ -355,21 +306,12 @@ mod tests {
     #[test]
     fn refusal_by_one_limit_charges_no_bucket() {
         let store = MemoryStore::new();
-        let limits = [
-            Limit::new("requests", 10, 60 * S),
-            Limit::new("tokens", 100, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 10, 60 * S), Limit::new("tokens", 100, 60 * S)];
         assert!(acquire(&store, "k", &limits, &[1, 90], T0).allowed);
         let refused = acquire(&store, "k", &limits, &[1, 20], T0);
         assert!(!refused.allowed);
-        assert!(
-            refused.verdicts[0].allowed,
-            "the requests limit alone would admit"
-        );
-        assert_eq!(
-            refused.verdicts[0].remaining, 9,
-            "but reports its uncharged state"
-        );
+        assert!(refused.verdicts[0].allowed, "the requests limit alone would admit");
+        assert_eq!(refused.verdicts[0].remaining, 9, "but reports its uncharged state");
         assert_eq!(refused.verdicts[0].retry_after_ns, 0);
         // Nine more single requests still fit: the refused one took nothing.
         for _ in 0..9 {
@@ -381,24 +323,14 @@ mod tests {
     #[test]
     fn cost_above_capacity_is_refused_forever_without_charge() {
         let store = MemoryStore::new();
-        let limits = [
-            Limit::new("requests", 10, 60 * S),
-            Limit::new("tokens", 100, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 10, 60 * S), Limit::new("tokens", 100, 60 * S)];
         let d = acquire(&store, "k", &limits, &[1, 101], T0);
         assert!(!d.allowed);
         assert!(d.verdicts[1].too_large && !d.verdicts[0].too_large);
         assert_eq!(d.verdicts[1].retry_after_ns, gcra::NEVER);
         assert_eq!(d.retry_after_ns(), gcra::NEVER);
-        assert_eq!(
-            (d.verdicts[1].remaining, d.verdicts[1].reset_after_ns),
-            (100, 0)
-        );
-        assert_eq!(
-            store.bucket_count(),
-            0,
-            "a refused request creates no bucket"
-        );
+        assert_eq!((d.verdicts[1].remaining, d.verdicts[1].reset_after_ns), (100, 0));
+        assert_eq!(store.bucket_count(), 0, "a refused request creates no bucket");
         let d = acquire(&store, "k", &limits, &[1, u64::MAX], T0 + 3600 * S);
         assert!(d.verdicts[1].too_large);
         assert!(acquire(&store, "k", &limits, &[10, 100], T0).allowed);
@@ -417,29 +349,11 @@ mod tests {
     #[test]
     fn invalid_requests_are_errors() {
         let ok = Limit::new("r", 1, 1);
-        assert_eq!(
-            Request::new("k", &[ok], &[], 0).unwrap_err(),
-            LimitError::LengthMismatch {
-                limits: 1,
-                costs: 0
-            }
-        );
-        assert!(matches!(
-            Request::new("k", &[Limit::new("r", 0, 1)], &[1], 0),
-            Err(LimitError::ZeroCapacity { .. })
-        ));
-        assert!(matches!(
-            Request::new("k", &[Limit::new("r", 1, 0)], &[1], 0),
-            Err(LimitError::ZeroPeriod { .. })
-        ));
-        assert!(matches!(
-            Request::new("k", &[ok, ok], &[1, 1], 0),
-            Err(LimitError::DuplicateName { .. })
-        ));
-        assert!(matches!(
-            Request::new("k", &[ok], &[1], u64::MAX),
-            Err(LimitError::TimeOverflow { .. })
-        ));
+        assert_eq!(Request::new("k", &[ok], &[], 0).unwrap_err(), LimitError::LengthMismatch { limits: 1, costs: 0 });
+        assert!(matches!(Request::new("k", &[Limit::new("r", 0, 1)], &[1], 0), Err(LimitError::ZeroCapacity { .. })));
+        assert!(matches!(Request::new("k", &[Limit::new("r", 1, 0)], &[1], 0), Err(LimitError::ZeroPeriod { .. })));
+        assert!(matches!(Request::new("k", &[ok, ok], &[1, 1], 0), Err(LimitError::DuplicateName { .. })));
+        assert!(matches!(Request::new("k", &[ok], &[1], u64::MAX), Err(LimitError::TimeOverflow { .. })));
         assert!(Request::new("k", &[], &[], 0).is_ok());
     }
 
@@ -449,9 +363,7 @@ mod tests {
         for spec in ["", "Memory", "shm/dev/shm/x", "redis://localhost:6379/0"] {
             let message = open_store(spec).err().expect(spec).to_string();
             assert!(
-                message.contains("\"memory\"")
-                    && message.contains("shm:/path")
-                    && message.contains("redis://"),
+                message.contains("\"memory\"") && message.contains("shm:/path") && message.contains("redis://"),
                 "{message}"
             );
         }
@@ -491,9 +403,7 @@ mod tests {
             .map(|_| {
                 let store = store.clone();
                 std::thread::spawn(move || {
-                    (0..500)
-                        .filter(|_| acquire(&*store, "k", &limits, &[1], T0).allowed)
-                        .count() as u64
+                    (0..500).filter(|_| acquire(&*store, "k", &limits, &[1], T0).allowed).count() as u64
                 })
             })
             .collect::<Vec<_>>()
@@ -511,9 +421,6 @@ mod tests {
         let d = acquire(&store, "k", &limits, &[0], T0 - 5 * S); // 15 s ahead of this clock
         assert!(!d.allowed);
         assert_eq!(d.verdicts[0].retry_after_ns, 5 * S);
-        assert_eq!(
-            (d.verdicts[0].remaining, d.verdicts[0].reset_after_ns),
-            (0, 15 * S)
-        );
+        assert_eq!((d.verdicts[0].remaining, d.verdicts[0].reset_after_ns), (0, 15 * S));
     }
 }

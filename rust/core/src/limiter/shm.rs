@@ -141,14 +141,9 @@ impl ShmStore {
     /// exclusive `flock` on the file while the header is checked or written.
     pub fn open(path: impl AsRef<Path>, slots_if_new: usize) -> Result<Self, LimitError> {
         let path = path.as_ref();
-        let fail = |reason: String| LimitError::StoreUnavailable {
-            spec: format!("shm:{}", path.display()),
-            reason,
-        };
+        let fail = |reason: String| LimitError::StoreUnavailable { spec: format!("shm:{}", path.display()), reason };
         if !(1..=MAX_SLOTS).contains(&slots_if_new) {
-            return Err(fail(format!(
-                "the slot count must be in [1, {MAX_SLOTS}], got {slots_if_new}"
-            )));
+            return Err(fail(format!("the slot count must be in [1, {MAX_SLOTS}], got {slots_if_new}")));
         }
         let file = OpenOptions::new()
             .read(true)
@@ -158,28 +153,19 @@ impl ShmStore {
             .mode(0o600)
             .open(path)
             .map_err(|e| fail(format!("cannot open the file: {e}")))?;
-        file.lock()
-            .map_err(|e| fail(format!("cannot lock the file: {e}")))?;
+        file.lock().map_err(|e| fail(format!("cannot lock the file: {e}")))?;
         let checked = Self::map_and_check(&file, slots_if_new);
         // Explicitly: a mapping keeps the open file alive, and with it a flock that closing the
         // descriptor alone would not release.
         let unlocked = file.unlock();
         let (map, slots, probe) = checked.map_err(fail)?;
         unlocked.map_err(|e| fail(format!("cannot unlock the file: {e}")))?;
-        Ok(ShmStore {
-            map,
-            slots,
-            probe,
-            stale_lock_after: STALE_LOCK_AFTER,
-        })
+        Ok(ShmStore { map, slots, probe, stale_lock_after: STALE_LOCK_AFTER })
     }
 
     /// Under the file lock: initialise an empty (or half-initialised) file, or validate a table.
     fn map_and_check(file: &File, slots_if_new: usize) -> Result<(MmapRaw, usize, usize), String> {
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot stat the file: {e}"))?
-            .len();
+        let len = file.metadata().map_err(|e| format!("cannot stat the file: {e}"))?.len();
         let header_bytes = (HEADER_WORDS * 8) as u64;
         if len >= header_bytes {
             let map = map_file(file, len)?;
@@ -188,9 +174,7 @@ impl ShmStore {
             if magic == MAGIC {
                 let version = words[WORD_VERSION].load(Ordering::Relaxed);
                 if version != VERSION {
-                    return Err(format!(
-                        "the table has layout version {version}, this build reads version {VERSION}"
-                    ));
+                    return Err(format!("the table has layout version {version}, this build reads version {VERSION}"));
                 }
                 let slots = words[WORD_SLOTS].load(Ordering::Relaxed) as usize;
                 let probe = words[WORD_PROBE].load(Ordering::Relaxed) as usize;
@@ -222,8 +206,7 @@ impl ShmStore {
                 && words[WORD_LOCK].load(Ordering::Relaxed) == 0
                 && (len - header_bytes).is_multiple_of(WORDS_PER_SLOT as u64 * 8)
                 && (slots == 0
-                    || usize::try_from(slots)
-                        .is_ok_and(|slots| slots <= MAX_SLOTS && table_bytes(slots) == len));
+                    || usize::try_from(slots).is_ok_and(|slots| slots <= MAX_SLOTS && table_bytes(slots) == len));
             if !half_made {
                 return Err("the file exists and is not a sentra limiter table".to_owned());
             }
@@ -249,26 +232,20 @@ impl ShmStore {
     /// Open from the text after `shm:` in a store specification: `/path` or `/path?slots=N`
     /// (the size applies only when the file is created).
     pub fn open_spec(rest: &str) -> Result<Self, LimitError> {
-        let unavailable = |reason: &str| LimitError::StoreUnavailable {
-            spec: format!("shm:{rest}"),
-            reason: reason.to_owned(),
-        };
+        let unavailable =
+            |reason: &str| LimitError::StoreUnavailable { spec: format!("shm:{rest}"), reason: reason.to_owned() };
         let (path, slots) = match rest.split_once('?') {
             None => (rest, DEFAULT_SLOTS),
             Some((path, query)) => {
                 let slots = query
                     .strip_prefix("slots=")
                     .and_then(|n| n.parse::<usize>().ok())
-                    .ok_or_else(|| {
-                        unavailable("the only option is ?slots=N with N a positive integer")
-                    })?;
+                    .ok_or_else(|| unavailable("the only option is ?slots=N with N a positive integer"))?;
                 (path, slots)
             }
         };
         if path.is_empty() {
-            return Err(unavailable(
-                "no file path: write shm:/dev/shm/NAME (a file on a tmpfs is best)",
-            ));
+            return Err(unavailable("no file path: write shm:/dev/shm/NAME (a file on a tmpfs is best)"));
         }
         Self::open(path, slots)
     }
@@ -365,10 +342,7 @@ impl ShmStore {
         loop {
             let current = word.load(Ordering::Relaxed);
             if current == 0 {
-                if word
-                    .compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
+                if word.compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return TableLock { word, token };
                 }
                 continue;
@@ -386,9 +360,7 @@ impl ShmStore {
             }
             let stuck = watched_since.elapsed() >= self.stale_lock_after;
             if (stuck || (spins.is_multiple_of(64) && owner_is_gone(current, me)))
-                && word
-                    .compare_exchange(current, token, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+                && word.compare_exchange(current, token, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return TableLock { word, token };
             }
@@ -405,9 +377,7 @@ struct TableLock<'a> {
 impl Drop for TableLock<'_> {
     fn drop(&mut self) {
         // Fails only if a waiter took the lock over from us, which then is its to release.
-        let _ = self
-            .word
-            .compare_exchange(self.token, 0, Ordering::Release, Ordering::Relaxed);
+        let _ = self.word.compare_exchange(self.token, 0, Ordering::Release, Ordering::Relaxed);
     }
 }
 
@@ -427,9 +397,7 @@ fn owner_is_gone(lock_word: u64, me: u32) -> bool {
 
 /// A hash of this boot's id (Linux: /proc/sys/kernel/random/boot_id), 0 where there is none.
 fn boot_id() -> u64 {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|id| bucket_hash(id.trim(), "boot"))
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|id| bucket_hash(id.trim(), "boot")).unwrap_or(0)
 }
 
 /// Only for `slots <= MAX_SLOTS`, where the size cannot overflow.
@@ -439,10 +407,7 @@ fn table_bytes(slots: usize) -> u64 {
 
 fn map_file(file: &File, len: u64) -> Result<MmapRaw, String> {
     let len = usize::try_from(len).map_err(|_| "the file is too large to map".to_owned())?;
-    MmapOptions::new()
-        .len(len)
-        .map_raw(file)
-        .map_err(|e| format!("cannot map the file: {e}"))
+    MmapOptions::new().len(len).map_raw(file).map_err(|e| format!("cannot map the file: {e}"))
 }
 
 fn words_of(map: &MmapRaw) -> &[AtomicU64] {
@@ -455,17 +420,10 @@ fn words_of(map: &MmapRaw) -> &[AtomicU64] {
 impl Store for ShmStore {
     fn acquire(&self, request: &Request<'_>) -> Result<Decision, LimitError> {
         let now = request.now_ns();
-        let hashes: Vec<u64> = request
-            .limits()
-            .iter()
-            .map(|limit| bucket_hash(request.key(), limit.name))
-            .collect();
+        let hashes: Vec<u64> = request.limits().iter().map(|limit| bucket_hash(request.key(), limit.name)).collect();
         let _lock = self.lock();
         let slots: Vec<Option<usize>> = hashes.iter().map(|&h| self.find(h)).collect();
-        let mut tats: Vec<u64> = slots
-            .iter()
-            .map(|slot| slot.map_or(now, |slot| self.slot_tat(slot)))
-            .collect();
+        let mut tats: Vec<u64> = slots.iter().map(|slot| slot.map_or(now, |slot| self.slot_tat(slot))).collect();
         let decision = gcra::decide(request, &mut tats);
         if decision.allowed {
             for ((&hash, &tat), slot) in hashes.iter().zip(&tats).zip(slots) {
@@ -507,10 +465,7 @@ mod tests {
         fn new(tag: &str) -> Self {
             static COUNTER: AtomicU32 = AtomicU32::new(0);
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!(
-                "sentra-shm-test-{}-{tag}-{n}.limits",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir().join(format!("sentra-shm-test-{}-{tag}-{n}.limits", std::process::id()));
             let _ = std::fs::remove_file(&path);
             TempTable(path)
         }
@@ -527,18 +482,8 @@ mod tests {
         let table = TempTable::new("fixed");
         let shm = ShmStore::open(&table.0, 1024).unwrap();
         let memory = MemoryStore::new();
-        let limits = [
-            Limit::new("requests", 3, 7 * S),
-            Limit::new("tokens", 1000, 60 * S),
-        ];
-        let steps = [
-            (0, 1, 900),
-            (S, 1, 500),
-            (0, 1, 50),
-            (S / 3, 1, 0),
-            (9 * S, 1, 1001),
-            (0, 3, 1000),
-        ];
+        let limits = [Limit::new("requests", 3, 7 * S), Limit::new("tokens", 1000, 60 * S)];
+        let steps = [(0, 1, 900), (S, 1, 500), (0, 1, 50), (S / 3, 1, 0), (9 * S, 1, 1001), (0, 3, 1000)];
         let mut now = T0;
         for (i, &(step, requests, tokens)) in steps.iter().enumerate() {
             now += step;
@@ -567,19 +512,10 @@ mod tests {
     #[test]
     fn a_foreign_file_is_refused_not_overwritten() {
         let table = TempTable::new("foreign");
-        std::fs::write(
-            &table.0,
-            b"not a limiter table, just some text of 64 bytes or more......",
-        )
-        .unwrap();
+        std::fs::write(&table.0, b"not a limiter table, just some text of 64 bytes or more......").unwrap();
         let error = ShmStore::open(&table.0, 16).err().unwrap();
-        assert!(
-            error.to_string().contains("not a sentra limiter table"),
-            "{error}"
-        );
-        assert!(std::fs::read(&table.0)
-            .unwrap()
-            .starts_with(b"not a limiter"));
+        assert!(error.to_string().contains("not a sentra limiter table"), "{error}");
+        assert!(std::fs::read(&table.0).unwrap().starts_with(b"not a limiter"));
         // Zeros of a table's size: a creator died before publishing the header; start over.
         std::fs::write(&table.0, vec![0u8; table_bytes(16) as usize]).unwrap();
         assert_eq!(ShmStore::open(&table.0, 32).unwrap().slot_count(), 32);
@@ -593,10 +529,7 @@ mod tests {
         std::fs::write(&table.0, &header).unwrap();
         assert!(ShmStore::open(&table.0, 32).is_err());
         assert_eq!(std::fs::read(&table.0).unwrap(), header);
-        assert!(matches!(
-            ShmStore::open_spec(""),
-            Err(LimitError::StoreUnavailable { .. })
-        ));
+        assert!(matches!(ShmStore::open_spec(""), Err(LimitError::StoreUnavailable { .. })));
         assert!(ShmStore::open_spec("/tmp/x?size=3").is_err());
     }
 
@@ -613,14 +546,9 @@ mod tests {
                 let (path, start) = (table.0.clone(), start.clone());
                 std::thread::spawn(move || {
                     let store = ShmStore::open(&path, 1024).unwrap();
-                    let limits = [
-                        Limit::new("requests", 100_000, 60 * S),
-                        Limit::new("tokens", 150_000, 60 * S),
-                    ];
+                    let limits = [Limit::new("requests", 100_000, 60 * S), Limit::new("tokens", 150_000, 60 * S)];
                     start.wait();
-                    (0..25_000)
-                        .filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed)
-                        .count() as u64
+                    (0..25_000).filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed).count() as u64
                 })
             })
             .collect::<Vec<_>>()
@@ -629,17 +557,8 @@ mod tests {
             .sum();
         assert_eq!(admitted, 75_000);
         let store = ShmStore::open(&table.0, 1024).unwrap();
-        let probe = acquire(
-            &store,
-            "k",
-            &[Limit::new("requests", 100_000, 60 * S)],
-            &[0],
-            T0,
-        );
-        assert_eq!(
-            probe.verdicts[0].remaining, 25_000,
-            "refused requests charged nothing"
-        );
+        let probe = acquire(&store, "k", &[Limit::new("requests", 100_000, 60 * S)], &[0], T0);
+        assert_eq!(probe.verdicts[0].remaining, 25_000, "refused requests charged nothing");
     }
 
     #[test]
@@ -652,23 +571,14 @@ mod tests {
         store.words()[WORD_LOCK].store((7 << 32) | u64::from(dead_pid), Ordering::SeqCst);
         let started = Instant::now();
         assert!(acquire(&store, "k", &[Limit::new("r", 1, S)], &[1], T0).allowed);
-        assert!(
-            started.elapsed() < STALE_LOCK_AFTER,
-            "taken over because the owner died"
-        );
-        assert_eq!(
-            store.words()[WORD_LOCK].load(Ordering::SeqCst),
-            0,
-            "released after use"
-        );
+        assert!(started.elapsed() < STALE_LOCK_AFTER, "taken over because the owner died");
+        assert_eq!(store.words()[WORD_LOCK].load(Ordering::SeqCst), 0, "released after use");
     }
 
     #[test]
     fn a_lock_held_too_long_by_a_live_process_is_taken_over() {
         let table = TempTable::new("stuck");
-        let store = ShmStore::open(&table.0, 64)
-            .unwrap()
-            .with_stale_lock_after(Duration::from_millis(50));
+        let store = ShmStore::open(&table.0, 64).unwrap().with_stale_lock_after(Duration::from_millis(50));
         // Our own parent is alive and never touches the table: a stand-in for a frozen holder.
         let parent = std::os::unix::process::parent_id();
         store.words()[WORD_LOCK].store((9 << 32) | u64::from(parent), Ordering::SeqCst);
@@ -683,17 +593,11 @@ mod tests {
     fn a_full_table_evicts_the_stalest_bucket_and_keeps_working() {
         let table = TempTable::new("full");
         let store = ShmStore::open(&table.0, 8).unwrap();
-        let limits = [
-            Limit::new("requests", 2, 60 * S),
-            Limit::new("tokens", 100, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 2, 60 * S), Limit::new("tokens", 100, 60 * S)];
         for i in 0..100u64 {
             let key = format!("user-{i}");
             let d = acquire(&store, &key, &limits, &[1, 10], T0 + i);
-            assert!(
-                d.allowed,
-                "a fresh key is admitted even when the table is full"
-            );
+            assert!(d.allowed, "a fresh key is admitted even when the table is full");
         }
         assert_eq!(store.bucket_count(), 8);
         assert!(store.live_evictions() > 0);
@@ -729,10 +633,7 @@ mod tests {
         // Two slots, a request with two buckets: both must be written, neither over the other.
         let table = TempTable::new("tiny");
         let store = ShmStore::open(&table.0, 2).unwrap();
-        let limits = [
-            Limit::new("requests", 5, 60 * S),
-            Limit::new("tokens", 5, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 5, 60 * S), Limit::new("tokens", 5, 60 * S)];
         assert!(acquire(&store, "k", &limits, &[1, 2], T0).allowed);
         let d = acquire(&store, "k", &limits, &[1, 2], T0);
         assert_eq!((d.verdicts[0].remaining, d.verdicts[1].remaining), (3, 1));
@@ -758,22 +659,12 @@ mod tests {
         let table = TempTable::new("timing");
         let shm = ShmStore::open(&table.0, DEFAULT_SLOTS).unwrap();
         let memory = MemoryStore::new();
-        let limits = [
-            Limit::new("requests", 1 << 40, 60 * S),
-            Limit::new("tokens", 1 << 50, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 1 << 40, 60 * S), Limit::new("tokens", 1 << 50, 60 * S)];
         let n = 1_000_000u64;
-        for (name, store) in [
-            ("memory", &memory as &dyn Store),
-            ("shm", &shm as &dyn Store),
-        ] {
+        for (name, store) in [("memory", &memory as &dyn Store), ("shm", &shm as &dyn Store)] {
             let started = Instant::now();
             for i in 0..n {
-                let key = if i % 2 == 0 {
-                    "sk-a\u{1f}gpt-4o"
-                } else {
-                    "sk-b\u{1f}gpt-4o-mini"
-                };
+                let key = if i % 2 == 0 { "sk-a\u{1f}gpt-4o" } else { "sk-b\u{1f}gpt-4o-mini" };
                 std::hint::black_box(acquire(store, key, &limits, &[1, 100], T0 + i));
             }
             let ns = started.elapsed().as_nanos() as f64 / n as f64;
@@ -789,22 +680,14 @@ mod tests {
             return;
         };
         let store = ShmStore::open(&path, 1024).unwrap();
-        let limits = [
-            Limit::new("requests", 15_000, 60 * S),
-            Limit::new("tokens", 45_000, 60 * S),
-        ];
+        let limits = [Limit::new("requests", 15_000, 60 * S), Limit::new("tokens", 45_000, 60 * S)];
         // Both children start at the same wall-clock instant, so that they really contend.
-        let start: u64 = std::env::var("SENTRA_SHM_CHILD_START")
-            .unwrap()
-            .parse()
-            .unwrap();
+        let start: u64 = std::env::var("SENTRA_SHM_CHILD_START").unwrap().parse().unwrap();
         let start = std::time::UNIX_EPOCH + Duration::from_nanos(start);
         while std::time::SystemTime::now() < start {
             std::hint::spin_loop();
         }
-        let admitted = (0..20_000)
-            .filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed)
-            .count();
+        let admitted = (0..20_000).filter(|_| acquire(&store, "k", &limits, &[1, 2], T0).allowed).count();
         println!("admitted={admitted}");
     }
 
@@ -813,10 +696,8 @@ mod tests {
         let table = TempTable::new("procs");
         ShmStore::open(&table.0, 1024).unwrap();
         let exe = std::env::current_exe().unwrap();
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            + Duration::from_millis(300);
+        let start =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_millis(300);
         let children: Vec<_> = (0..2)
             .map(|_| {
                 std::process::Command::new(&exe)
