@@ -20,7 +20,7 @@ RESPONSES_PATH = "/v1/responses"
 RESPONSES_BODY = '{"model":"gpt-4o-mini","input":"Summarize the benefits of unit tests.","max_output_tokens":16%s}'
 # Extra single runs on the same server as "ours": (name, path, body or None for post_chat.lua's, unique prompts).
 # A repeated request whose answer is a pure function of it is answered by the front from its first answer (README
-# "Benchmarks": front replay); a stored response (Responses' default) always goes through the engine.
+# "Benchmarks": front replay); so is a stored response (Responses' default), whose row the front writes itself.
 EXTRA_RUNS = (
     ("ours_unique_prompts", CHAT_PATH, None, True),
     ("ours_responses", RESPONSES_PATH, RESPONSES_BODY % ',"store":false', False),

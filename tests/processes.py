@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,3 +54,21 @@ def worker_port(server_log: str) -> int:
 def worker_pid(server_log: str) -> int:
     """The worker of a one-process server, from the port its log says the workers listen on."""
     return listener_pid(worker_port(server_log))
+
+
+def stop(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP, then wait until every thread of `pid` has stopped: the signal only asks, and a thread that has not
+    yet seen it (one waiting for a CPU on a busy machine) can still answer a request sent meanwhile."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                states.append(Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                continue  # the thread ended
+        if all(state in "Tt" for state in states):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop within {timeout} s")

@@ -4,8 +4,10 @@ for fresh ids, times and elapsed milliseconds."""
 
 from __future__ import annotations
 
+import base64
 import random
 import re
+import sqlite3
 import string
 import time
 
@@ -14,8 +16,9 @@ import pytest
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, MonotonicClock, Request, build_engine
 from sentra_openai.engine.core import ARRIVAL_HEADER
-from sentra_openai.engine.replay import REPLAY_HEADER, TAG_HEADER, TTL_MS, replayed_record
+from sentra_openai.engine.replay import DOC_HEADER, MAX_DOC_BYTES, REPLAY_HEADER, TAG_HEADER, TTL_MS, replayed_record
 from sentra_openai.state import MemoryStore
+from sentra_openai.state.sqlite import SqliteStore
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Tell me about rivers"}], "max_tokens": 40}
 RESPONSES = {"model": "gpt-4o-mini", "input": "Tell me about rivers", "store": False, "max_output_tokens": 40}
@@ -54,6 +57,12 @@ def repeat(engine, path, body, stamped=True, **headers):
 def parse_note(value: str):
     parts = dict(part.split("=", 1) for part in value.split(";"))
     assert set(parts) == {"ttl", "body", "headers"}
+    return parse_note_parts(value)
+
+
+def parse_note_parts(value: str):
+    """A note's ttl, body fills and header fills, whatever else it has."""
+    parts = dict(part.split("=", 1) for part in value.split(";"))
     body = [tuple(int(f) if f.isdigit() else f for f in item.split(":")) for item in parts["body"].split(",") if item]
     headers = [tuple(int(f) if f.isdigit() else f for f in item.split(":")) for item in parts["headers"].split(",")]
     return int(parts["ttl"]), body, headers
@@ -96,7 +105,7 @@ def values_of(answer: bytes, fills):
             assert all(c in HEX for c in text)
         elif kind == "unix":
             assert text.isdigit()
-        elif kind == "copy":
+        elif kind in ("copy", "ans"):
             continue  # written from its source
         found[offset] = answer[offset:offset + length]
     in_order = iter(sorted(found.items()))  # render asks in offset order
@@ -202,8 +211,8 @@ UNNOTED = {
     "bad request": ("/v1/chat/completions", {**CHAT, "temperature": 9}, {}, True),
     "cached prompt": ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": LONG_PROMPT}]}, {},
                       True),
-    "responses stored (the default)": ("/v1/responses", {k: v for k, v in RESPONSES.items() if k != "store"}, {},
-                                       True),
+    "responses stored (the default), in a memory store": ("/v1/responses",
+                                                          {k: v for k, v in RESPONSES.items() if k != "store"}, {}, True),
     "responses background": ("/v1/responses", {**RESPONSES, "background": True, "store": True}, {}, True),
     "responses stream": ("/v1/responses", {**RESPONSES, "stream": True}, {}, True),
     "responses encrypted reasoning": ("/v1/responses", {**RESPONSES, "model": "gpt-5-mini",
@@ -293,3 +302,99 @@ def test_only_a_repeat_is_noted_so_a_new_prompt_costs_nothing_extra(case):
         new = {**body, "messages": [{"role": "user", "content": prompt}]} if "messages" in body else {
             **body, "input": prompt}
         assert REPLAY_HEADER not in send(engine, path, new).headers
+
+
+STORED = {**RESPONSES, "store": True}
+
+
+def sqlite_engine(path, **overrides):
+    """An engine on a SQLite file, as a host's workers are: the front writes a replay's row into that file."""
+    settings = load_settings(mode="fast", environ={}, cli=overrides)
+    return build_engine(settings, clock=MonotonicClock(), state=SqliteStore(str(path / "state.sqlite3"),
+                                                                         default_ttl=settings.state.ttl_seconds))
+
+
+@pytest.fixture
+def stored_engine(tmp_path):
+    return sqlite_engine(tmp_path)
+
+
+def parse_stored_note(value: str):
+    """The note's store and doc parts: ((collection, id_at, id_len, parent_at, parent_len, ttl), doc fills)."""
+    parts = dict(part.split("=", 1) for part in value.split(";"))
+    assert set(parts) == {"ttl", "body", "headers", "store", "doc"}
+    collection, *numbers, ttl = parts["store"].split(":")
+    doc = [tuple(int(f) if f.isdigit() else f for f in item.split(":")) for item in parts["doc"].split(",") if item]
+    return (collection, *map(int, numbers), ttl), doc
+
+
+def render_doc(doc: bytes, fills, answer: bytes, values) -> bytes:
+    """The document with its fills applied as the front applies them: `ans` from the rendered `answer`."""
+    plain = [f for f in fills if f[0] != "ans"]
+    out = bytearray(render(doc, plain, values))
+    for _, offset, length, source in (f for f in fills if f[0] == "ans"):
+        out[offset:offset + length] = answer[source:source + length]
+    return bytes(out)
+
+
+def row_of(engine, response_id: str) -> tuple[str, bytes, float]:
+    """A stored response's parent, document and time to live, as the SQLite file has them."""
+    with sqlite3.connect(engine.services.state.path) as conn:
+        return conn.execute("SELECT parent, body, expires_at - created_at FROM docs WHERE collection = 'responses' "
+                            "AND id = ?", (response_id,)).fetchone()
+
+
+def test_a_stored_response_is_noted_with_the_row_the_worker_wrote_and_where_it_differs(stored_engine):
+    first, second = repeat(stored_engine, "/v1/responses", STORED), send(stored_engine, "/v1/responses", STORED)
+    assert first.status == second.status == 200
+    (collection, id_at, id_len, parent_at, parent_len, ttl), doc_fills = parse_stored_note(first.headers[REPLAY_HEADER])
+    doc = base64.b64decode(first.headers[DOC_HEADER])
+    first_id = orjson.loads(first.body)["id"]
+    parent, row_doc, lifetime = row_of(stored_engine, first_id)
+    assert (parent, row_doc) == (first_id[5:21], doc)  # the very row, byte for byte, and its parent
+    assert collection == "responses" and float(ttl) == pytest.approx(lifetime) == 30 * 86400  # state.ttl_seconds
+    assert doc[id_at:id_at + id_len].decode() == first_id and doc[parent_at:parent_at + parent_len] == first_id[5:21].encode()
+    # The first row with the second answer's values at the fills is the second row, byte for byte.
+    _, body_fills, _ = parse_note_parts(first.headers[REPLAY_HEADER])
+    second_doc = row_of(stored_engine, orjson.loads(second.body)["id"])[1]
+    assert render_doc(doc, doc_fills, second.body, values_of(second_doc, doc_fills)) == second_doc
+    # Fresh values: the row shows the replayed answer's ids and time, and its input item shares them.
+    now = int(time.time()) + 7
+    answer = render(first.body, body_fills, fresh_values(now))
+    row = orjson.loads(render_doc(doc, doc_fills, answer, fresh_values(now)))
+    assert row["response"] == orjson.loads(answer)
+    item_id = row["input_items"][0]["id"]
+    assert item_id[4:20] == row["response"]["id"][5:21] and item_id[22:30] == f"{now:08x}"
+    assert item_id != orjson.loads(doc)["input_items"][0]["id"]
+
+
+STORED_UNNOTED = {
+    "reasoning (a second row)": {**STORED, "model": "gpt-5-mini", "reasoning": {"effort": "low"},
+                                 "max_output_tokens": 400},
+    "an input item with its own id": {**STORED, "input": [{"type": "message", "role": "user", "id": "msg_mine",
+                                                           "content": "Tell me about rivers"}]},
+    "background": {**STORED, "background": True},
+}
+
+
+@pytest.mark.parametrize("case", STORED_UNNOTED)
+def test_a_stored_response_that_writes_more_than_its_own_row_gets_no_note(stored_engine, case):
+    outcome = repeat(stored_engine, "/v1/responses", STORED_UNNOTED[case])
+    assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers and DOC_HEADER not in outcome.headers
+
+
+def test_a_stored_response_continuing_a_chain_or_in_a_store_the_front_cannot_write_gets_no_note(engine, stored_engine):
+    assert REPLAY_HEADER not in repeat(engine, "/v1/responses", STORED).headers  # a memory store: the worker's own
+    previous = orjson.loads(send(stored_engine, "/v1/responses", STORED).body)["id"]
+    chained = repeat(stored_engine, "/v1/responses", {**STORED, "previous_response_id": previous})
+    assert chained.status == 200 and REPLAY_HEADER not in chained.headers
+
+
+def test_a_stored_response_whose_document_is_too_large_for_the_front_gets_no_note(tmp_path):
+    engine = sqlite_engine(tmp_path, **{"prompt_caching.enable": False})  # a long input is not cached, so noted
+    long = {**STORED, "input": "Tell me about rivers. " * 500}
+    assert DOC_HEADER in repeat(engine, "/v1/responses", long).headers
+    longer = {**long, "input": long["input"] * 8}
+    assert len(orjson.dumps(longer)) * 4 / 3 > MAX_DOC_BYTES  # its document, in base64, is longer still
+    outcome = repeat(engine, "/v1/responses", longer)
+    assert outcome.status == 200 and REPLAY_HEADER not in outcome.headers and DOC_HEADER not in outcome.headers

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -15,13 +17,14 @@ import pytest
 from conftest import start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from processes import worker_pid
+from processes import stop, worker_pid
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.server
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Tell me about rivers"}], "max_tokens": 30}
 RESPONSES = {"model": "gpt-4o-mini", "input": "Tell me about rivers", "store": False, "max_output_tokens": 30}
+STORED = {**RESPONSES, "store": True}
 AUTH = {"authorization": "Bearer sk-front-replay-0001"}
 NOTE_HEADERS = ("x-sentra-replay", "x-sentra-replay-tag")
 
@@ -136,12 +139,12 @@ def test_a_control_api_change_reaches_the_next_identical_request(server, http):
 def answered_while_stopped(server, prime, repeat, timeout_error=httpx.TimeoutException, then=None):
     """`prime()` (answered by the worker, whose answer becomes the template), then `repeat()` while the worker is
     stopped (SIGSTOP, as tests/realism/test_arrival.py holds one), and `then()` still stopped: only the front can
-    answer. A template lives for the note's ttl (1 s): on a busy machine the stop may come too late, so a few attempts
-    are allowed."""
+    answer. A template is replayed for three quarters of the note's ttl (1 s) before a request goes to a worker to
+    renew it: on a busy machine the stop may come too late, so a few attempts are allowed."""
     worker = worker_pid(server.log())
     for _ in range(5):
         primed = prime()
-        os.kill(worker, signal.SIGSTOP)
+        stop(worker)
         try:
             try:
                 repeated = repeat()
@@ -168,6 +171,58 @@ def test_the_front_answers_a_repeat_while_the_worker_is_stopped_and_nothing_else
                                               then=a_different_request_waits_for_the_worker)
     assert primed.status_code == repeated.status_code == 200
     assert repeated.json()["usage"] == primed.json()["usage"] and repeated.json()["id"] != primed.json()["id"]
+
+
+def stored_rows(server) -> dict[str, bytes]:
+    """The stored responses in the server's SQLite file (conftest gives each server its own), by id."""
+    path = server.log_path.parent / f"state-{server.port}.sqlite3"
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT id, body FROM docs WHERE collection = 'responses'"))
+
+
+def _without_ids_and_times(text: str) -> str:
+    text = re.sub(r"\b(resp|msg)_[0-9a-f]{50}", r"\1_*", text)
+    return re.sub(r'"(created_at|completed_at)": ?\d+', r'"\1":*', text)
+
+
+def test_a_repeated_stored_response_is_stored_by_the_front_and_every_route_finds_it(server, http):
+    primed, repeated = answered_while_stopped(server, lambda: http.post("/responses", json=STORED),
+                                              lambda: [http.post("/responses", json=STORED, timeout=2) for _ in range(3)])
+    answers = [primed, *repeated]  # the repeats came while the worker was stopped: the front stored them
+    rows = stored_rows(server)
+    for answer in answers:
+        body = answer.json()
+        assert answer.status_code == 200 and body["id"] in rows
+        assert http.get(f"/responses/{body['id']}").json() == body
+        items = http.get(f"/responses/{body['id']}/input_items").json()["data"]
+        assert [item["content"][0]["text"] for item in items] == ["Tell me about rivers"]
+        assert items[0]["id"][4:20] == body["id"][5:21], "an input item shares its response's prefix"
+    # The worker's row and the front's are the same document but for ids and times.
+    assert len({_without_ids_and_times(rows[a.json()["id"]].decode()) for a in answers}) == 1
+    # A chain can start from a response the front stored; a deleted one is gone.
+    latest = repeated[-1].json()
+    follow = http.post("/responses", json={**STORED, "input": "And lakes?", "previous_response_id": latest["id"]})
+    assert follow.status_code == 200
+    assert follow.json()["usage"]["input_tokens"] > latest["usage"]["input_tokens"]
+    assert http.delete(f"/responses/{latest['id']}").json()["deleted"] is True
+    assert http.get(f"/responses/{latest['id']}").status_code == 404
+
+
+def test_many_stored_repeats_at_once_are_each_stored_by_the_front_with_their_own_id(server, http):
+    body = {**STORED, "input": "Tell me about many rivers"}
+
+    def create(_):
+        with httpx.Client(base_url=server.api_url, headers=AUTH, timeout=2) as client:
+            return [client.post("/responses", json=body).json()["id"] for _ in range(5)]
+
+    def at_once():
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            return [made for batch in pool.map(create, range(20)) for made in batch]
+
+    _, ids = answered_while_stopped(server, lambda: http.post("/responses", json=body), at_once)
+    assert len(set(ids)) == 100
+    rows = stored_rows(server)
+    assert all(made in rows for made in ids)
 
 
 def _normalised(answer: httpx.Response) -> tuple[int, dict[str, str], str]:

@@ -148,6 +148,7 @@ class Call:
         self.created_at = 0
         self.issued_ids: list[tuple[str, str]] = []  # (prefix, id) of each `new_id`
         self.response_ids: Any = None  # a Responses answer's ids (endpoints/responses/ids.py ResponseIds)
+        self.stored_row: Any = None  # (collection, id, doc, parent) when the answer's one write was its own row
         self.sequence_used = False
         self.made_content = False  # `generated` had to make some content: no earlier request asked for it
 

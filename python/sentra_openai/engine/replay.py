@@ -13,10 +13,16 @@ is exact, and anything that cannot be located exactly means no note (the request
 Body fills: `b62`/`hex` LEN random characters at byte OFF, `unix` the current Unix time as LEN decimal digits,
 `hexunix` that same time as LEN lowercase hex digits (a Responses id embeds it), `copy:OFF:LEN:FROM` the LEN bytes at
 FROM once the fills before it are applied (a Responses id shares its response's 16-hex prefix).
+
+A stored answer (a Responses create with store: true whose one write is its own row, `call.stored_row`) is replayed
+too when the store is this host's SQLite file: the note adds `store=` and `doc=` (rust/core/src/front/replay.rs) and
+`x-sentra-replay-doc` carries the row's document, and the front writes each replay's row itself (front/store.rs)
+before it sends the answer. Doc fills may also be `ans:OFF:LEN:FROM`: the bytes at FROM of the answer's body.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from itertools import pairwise
@@ -32,6 +38,10 @@ if TYPE_CHECKING:
 
 REPLAY_HEADER = "x-sentra-replay"
 TAG_HEADER = "x-sentra-replay-tag"
+DOC_HEADER = "x-sentra-replay-doc"  # a stored answer's row document (base64), for the front to write
+# The largest document sent: the front keeps templates of requests up to 64 KiB (rust/core/src/front/replay.rs
+# MAX_BYTES) and refuses a worker's response head over 256 KiB (exchange.rs MAX_RESPONSE_HEAD).
+MAX_DOC_BYTES = 96 * 1024
 # How long a stored answer may be replayed. Control changes made through this host's front drop every stored answer
 # at once; what else can change an answer with no request passing (a model's shutdown day under models.as_of: today,
 # fixture files edited on disk) is then at most this stale.
@@ -46,19 +56,31 @@ ELAPSED_HEADERS = ("openai-processing-ms", "x-response-time-ms")
 _REQUEST_ID = re.compile(r"req_[0-9a-f]{32}\Z")
 # A JSON integer under a key that names a moment (`created`, `created_at`, `completed_at`, `expires_at` ...): each one
 # must be the request's own creation time, which the front renews; any other would be served stale.
-_MOMENT = re.compile(rb'"(created|[a-z_]*_at)": (-?\d+)')
+_MOMENT = re.compile(rb'"(created|[a-z_]*_at)": ?(-?\d+)')  # the answer is indented, the stored document compact
+_COLLECTION = re.compile(r"[a-z_]+")  # the front's grammar for a row's collection (replay.rs store_note)
+_DECIMAL = re.compile(r"\d+(\.\d+)?")  # a time to live in seconds, as the front parses one
 
 
 def attach(call: Call, outcome: Outcome) -> None:
     """Adds the note to `outcome`'s headers when the answer may be replayed (after the engine set every header)."""
     if not call.replayable or not _eligible(call, outcome):
         return
-    body_fills = _body_fills(call, outcome.body)
+    body = _fills(call, outcome.body, _made_ids(call))
     header_fills = _header_fills(call, outcome.headers)
-    if body_fills is None or header_fills is None:
+    if body is None or header_fills is None:
         return
+    note = f"ttl={TTL_MS};body={','.join(body.fills)};headers={','.join(header_fills)}"
+    if call.stored_row is not None:
+        stored = _store_note(call, body)
+        if stored is None:
+            return
+        doc = base64.b64encode(stored[1]).decode()
+        if len(doc) > MAX_DOC_BYTES:
+            return
+        note += stored[0]
+        outcome.headers[DOC_HEADER] = doc
     record = call.record
-    outcome.headers[REPLAY_HEADER] = f"ttl={TTL_MS};body={','.join(body_fills)};headers={','.join(header_fills)}"
+    outcome.headers[REPLAY_HEADER] = note
     outcome.headers[TAG_HEADER] = orjson.dumps([record.model, record.endpoint, record.status, record.input_tokens,
                                                 record.cached_tokens, record.output_tokens,
                                                 record.cost_picodollars]).decode()
@@ -99,71 +121,118 @@ def _eligible(call: Call, outcome: Outcome) -> bool:
             and KNOWN_HEADERS.issuperset(outcome.headers))
 
 
-def _body_fills(call: Call, body: bytes) -> list[str] | None:
-    fills: list[str] = []
-    spans: list[tuple[int, int]] = []  # every filled byte range, which must not overlap
-    for prefix, made in call.issued_ids:
-        where = _only(body, made.encode())
-        if where is None:
-            return None
-        fills.append(f"b62:{where + len(prefix)}:{len(made) - len(prefix)}")
-        spans.append((where, where + len(made)))
+class _Located:
+    """A text's fills (the answer body's, or the stored document's) and where it shows each id, for `ans` fills."""
+
+    def __init__(self) -> None:
+        self.fills: list[str] = []
+        self.spans: list[tuple[int, int]] = []  # every filled byte range, which must not overlap
+        self.at: dict[str, int] = {}  # id -> its offset
+        self.prefix_at: int | None = None  # where the Responses prefix is drawn (the body's first prefixed id)
+
+    def add(self, kind: str, offset: int, length: int, *source: int) -> None:
+        self.fills.append(":".join([kind, str(offset), str(length), *map(str, source)]))
+        self.spans.append((offset, offset + length))
+
+
+def _made_ids(call: Call) -> list[tuple[str, str, bool]]:
+    """(kind, id, drawn in base62) of every id the answer shows: `new_id`'s, and a Responses answer's (ids.py), whose
+    call ids are base62 and all others carry the response's prefix and creation time."""
+    made = [(prefix, id_, True) for prefix, id_ in call.issued_ids]
     if call.response_ids is not None:
-        found = _response_id_fills(body, call.response_ids, fills, spans)
-        if not found:
-            return None
-    moments = _moment_fills(call, body, fills, spans)
-    if not moments:
+        made += [(kind, id_, kind == "call_") for kind, id_ in call.response_ids.issued]
+    return made
+
+
+def _fills(call: Call, text: bytes, ids: list[tuple[str, str, bool]], answer: _Located | None = None) -> _Located | None:
+    """The fills of the answer body `text`; or, given the body's fills (`answer`), of the stored document `text`,
+    whose ids the body shows too are copied from it (`ans`) and whose own ids (input items') are drawn anew but for
+    the response's prefix (the body's). None unless every byte that differs between two identical requests is
+    located exactly: each id once, no other copy of the prefix, time stamp or creation time, nor the request id."""
+    located = _Located()
+    if not _id_fills(call, text, ids, answer, located) or not _moment_fills(call, text, located):
         return None
-    spans.sort()
+    spans = sorted(located.spans)
     if any(end > start for (_, end), (start, _) in pairwise(spans)):
         return None
-    if call.request_id[4:].encode() in body:
+    if call.request_id[4:].encode() in text:
         return None
-    return fills
+    return located
 
 
-def _response_id_fills(body: bytes, response_ids, fills: list[str], spans: list[tuple[int, int]]) -> bool:
+def _id_fills(call: Call, text: bytes, ids, answer: _Located | None, located: _Located) -> bool:
     """A Responses id is kind + 16 hex shared by the response's ids + "00" + 8 hex of its creation time + 24 hex
-    (responses/ids.py); `call_…` ids are base62. The first id in the body draws the prefix anew, the others copy it."""
-    shared = response_ids.prefix
-    stamp = f"{response_ids.created_at & 0xFFFFFFFF:08x}"
-    stamped: list[tuple[int, int]] = []  # (where the id's prefix starts, the id's length after its kind)
-    for kind, made in response_ids.issued:
-        where = _only(body, made.encode())
+    (responses/ids.py); `call_…` and `new_id`'s ids are base62. In the body the first prefixed id draws the prefix
+    anew, the others copy it."""
+    response_ids = call.response_ids
+    shared = response_ids.prefix if response_ids is not None else None
+    stamp = f"{response_ids.created_at & 0xFFFFFFFF:08x}" if response_ids is not None else None
+    prefixed: list[tuple[int, int]] = []  # (where the id's prefix starts, the id's length after its kind)
+    stamped = 0
+    for kind, made, base62 in ids:
+        where = _only(text, made.encode())
         if where is None:
             return False
-        spans.append((where, where + len(made)))
-        rest = made[len(kind):]
-        if rest.startswith(shared):
-            if rest[16:26] != "00" + stamp:  # made at another moment than its response
-                return False
-            stamped.append((where + len(kind), len(rest)))
-        elif kind == "call_":
-            fills.append(f"b62:{where + len(kind)}:{len(rest)}")
+        located.at[made] = where
+        start, rest = where + len(kind), made[len(kind):]
+        if not base62:
+            if shared is None or not rest.startswith(shared) or rest[16:26] != "00" + stamp:
+                return False  # not the response's, or made at another moment than it
+            stamped += 1
+        if answer is not None and made in answer.at:
+            located.add("ans", start, len(rest), answer.at[made] + len(kind))
+        elif base62:
+            located.add("b62", start, len(rest))
         else:
-            return False
-    stamped.sort()
-    for index, (start, length) in enumerate(stamped):
-        fills.append(f"hex:{start}:16" if index == 0 else f"copy:{start}:16:{stamped[0][0]}")
-        fills.append(f"hexunix:{start + 18}:8")
-        fills.append(f"hex:{start + 26}:{length - 26}")
+            prefixed.append((start, len(rest)))
+    prefixed.sort()
+    for start, length in prefixed:
+        if answer is not None:
+            if answer.prefix_at is None:
+                return False
+            located.add("ans", start, 16, answer.prefix_at)
+        elif located.prefix_at is None:
+            located.prefix_at = start
+            located.add("hex", start, 16)
+        else:
+            located.add("copy", start, 16, located.prefix_at)
+        located.add("hexunix", start + 18, 8)
+        located.add("hex", start + 26, length - 26)
     # Nothing else may show the prefix or the time stamp: it would keep the first answer's.
-    return body.count(shared.encode()) == len(stamped) and body.count(stamp.encode()) == len(stamped)
+    return shared is None or (text.count(shared.encode()) == stamped and text.count(stamp.encode()) == stamped)
 
 
-def _moment_fills(call: Call, body: bytes, fills: list[str], spans: list[tuple[int, int]]) -> bool:
-    """The creation time wherever the body shows one; no other moment and no other copy of it."""
+def _moment_fills(call: Call, text: bytes, located: _Located) -> bool:
+    """The creation time wherever the text shows one; no other moment and no other copy of it."""
     created = str(call.created_at).encode()
     found = 0
-    for match in _MOMENT.finditer(body):
+    for match in _MOMENT.finditer(text):
         if match.group(2) != created:
             return False
         start, end = match.span(2)
-        fills.append(f"unix:{start}:{end - start}")
-        spans.append((start, end))
+        located.add("unix", start, end - start)
         found += 1
-    return found > 0 and body.count(created) == found
+    return found > 0 and text.count(created) == found
+
+
+def _store_note(call: Call, answer: _Located) -> tuple[str, bytes] | None:
+    """The note's store and doc parts and the row's document, exactly as put_many would write it, for the front to
+    write in the worker's place; its own ids are its input items' (normalize_input's, all of the response's prefix in
+    the one-row case)."""
+    collection, row_id, doc, parent = call.stored_row
+    text = orjson.dumps(doc)  # what SqliteStore.put_many writes: no options
+    inputs = [(item["id"].partition("_")[0] + "_", item["id"], False) for item in doc.get("input_items") or []]
+    located = _fills(call, text, [*_made_ids(call), *inputs], answer)
+    if located is None or not _COLLECTION.fullmatch(collection) or row_id not in located.at:
+        return None
+    parent_in_id = row_id.find(parent) if parent else -1
+    ttl = call.services.state.default_ttl  # put_many's expires_at: created_at + the store's default TTL
+    ttl_text = "none" if ttl is None else repr(ttl)
+    if parent_in_id < 0 or not (ttl_text == "none" or _DECIMAL.fullmatch(ttl_text)):
+        return None
+    id_at = located.at[row_id]
+    store = f"{collection}:{id_at}:{len(row_id)}:{id_at + parent_in_id}:{len(parent)}:{ttl_text}"
+    return f";store={store};doc={','.join(located.fills)}", text
 
 
 def _header_fills(call: Call, headers: dict[str, str]) -> list[str] | None:

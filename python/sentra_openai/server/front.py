@@ -27,6 +27,7 @@ import time
 from .._native import NativeFront
 from ..config import Settings
 from ..engine.errors import ApiError, body_too_large
+from ..state import default_sqlite_path
 from .adapter import METHODS
 from .signals import drain_on_stop_signals
 
@@ -76,9 +77,19 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             keepalive_requests=s.keepalive_requests, max_connections=connection_cap(s.max_connections),
             max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
             routed_methods=list(METHODS), rejections=_rejections(settings), replay=s.front_replay,
+            store_path=_store_path(settings),
         )
     except OSError as exc:
         raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None
+
+
+def _store_path(settings: Settings) -> str | None:
+    """The SQLite file the front writes the rows of replayed stored answers to (the workers' own store); None: the
+    store is not SQLite, and stored answers are always the workers'."""
+    state = settings.state
+    if state.store != "sqlite":
+        return None
+    return os.path.abspath(state.path or default_sqlite_path(settings.server.port))
 
 
 def run_front(front: NativeFront, drain_seconds: float, count_replays: bool = False) -> None:

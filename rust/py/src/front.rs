@@ -40,7 +40,7 @@ impl NativeFront {
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
                         keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections,
-                        replay=false))]
+                        replay=false, store_path=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -57,6 +57,7 @@ impl NativeFront {
         routed_methods: Vec<String>,
         rejections: HashMap<String, (u16, String, Vec<u8>)>,
         replay: bool,
+        store_path: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
             let (status, content_type, body) = rejections
@@ -90,6 +91,7 @@ impl NativeFront {
                 unavailable: take("unavailable")?,
             },
             replay,
+            store: store_path,
         };
         let upstreams: Vec<SocketAddr> =
             upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();

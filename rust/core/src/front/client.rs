@@ -42,6 +42,13 @@ pub(crate) enum Phase {
         last_read: Instant,
     },
     Upstream(Exchange),
+    /// A replayed stored answer waiting for its row to be committed (store.rs); if the row cannot be written the
+    /// request goes to a worker after all (`close`, `head_request`: what its exchange needs).
+    Storing {
+        answer: Vec<u8>,
+        close: bool,
+        head_request: bool,
+    },
     /// Sends what is owed, then closes.
     Closing,
     /// Sends the refusal, then stops sending and drains the input until `until` (see [`Client::linger`]).

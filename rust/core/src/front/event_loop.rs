@@ -15,8 +15,9 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::client::{Client, Phase, Step};
 use super::exchange::{self, Context, Exchange};
-use super::replay::Replays;
+use super::replay::{Replays, Ticket};
 use super::slab::Slab;
+use super::store::{Row, RowWriter};
 use super::upstream::Upstreams;
 use super::Front;
 
@@ -44,6 +45,8 @@ pub(crate) struct EventLoop {
     scratch: Vec<u8>,
     next_id: u64,
     replays: Replays,
+    /// Writes the rows of replayed stored answers (`None`: no store given, or replay off).
+    rows: Option<RowWriter>,
     /// Requests waiting for a worker with room (upstream.rs), oldest first: (client index, client id).
     queued: VecDeque<(usize, u64)>,
 }
@@ -51,7 +54,11 @@ pub(crate) struct EventLoop {
 impl EventLoop {
     pub fn new(front: Arc<Front>, poll: Poll, listener: TcpListener) -> Self {
         let ups = Upstreams::new(&front.upstreams);
-        let replays = Replays::new(front.config.replay);
+        let rows = front.config.store.clone().filter(|_| front.config.replay).and_then(|path| {
+            let waking = Arc::clone(&front);
+            RowWriter::start(path, move || waking.wake()).ok()
+        });
+        let replays = Replays::new(front.config.replay, rows.is_some());
         EventLoop {
             front,
             poll,
@@ -63,6 +70,7 @@ impl EventLoop {
             scratch: vec![0; SCRATCH],
             next_id: 0,
             replays,
+            rows,
             queued: VecDeque::new(),
         }
     }
@@ -85,7 +93,10 @@ impl EventLoop {
                 let writable = event.is_writable() || event.is_write_closed() || event.is_error();
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => self.stop(),
+                    WAKER => {
+                        self.stop();
+                        self.stored(now);
+                    }
                     Token(t) if t % 2 == 0 => {
                         let ci = t / 2;
                         if let Some(c) = self.clients.get_mut(ci) {
@@ -111,6 +122,27 @@ impl EventLoop {
             }
             self.expire(now);
             self.wake_queued(now);
+        }
+    }
+
+    /// Sends the replayed stored answers whose rows are committed; one whose row failed goes to a worker instead.
+    fn stored(&mut self, now: Instant) {
+        let Some(rows) = &self.rows else { return };
+        for ((ci, id), written) in rows.take_done() {
+            let Some(c) = self.clients.get_mut(ci) else { continue };
+            if c.id != id {
+                continue; // closed meanwhile (its row is stored all the same, as a worker's would be)
+            }
+            let Phase::Storing { answer, close, head_request } = std::mem::replace(&mut c.phase, Phase::Closing) else {
+                continue;
+            };
+            if written {
+                c.owe(&answer, now);
+                c.phase = Phase::Head { idle_since: now, started: None };
+            } else {
+                c.phase = Phase::Upstream(Exchange::new(close, head_request, now, Ticket::none()));
+            }
+            self.drive(ci, now);
         }
     }
 
@@ -248,7 +280,7 @@ impl EventLoop {
             Phase::Body { last_read, .. } => Some(*last_read + config.body_timeout),
             Phase::Upstream(x) => x.deadline(),
             Phase::Lingering { until } => Some(*until),
-            Phase::Closing | Phase::Refusing => None,
+            Phase::Closing | Phase::Refusing | Phase::Storing { .. } => None,
         };
         c.deadline = match (send, phase) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -303,9 +335,16 @@ impl EventLoop {
                         // connection header of its own to agree with.
                         let eligible = !close && head.minor_version == 1 && c.request.starts_with(b"POST ");
                         let ticket = self.replays.begin(&c.request, stamp, eligible);
-                        if let Some(answer) = self.replays.answer(&ticket, arrived, now, &front.replays) {
-                            c.owe(answer, now);
-                            c.phase = Phase::Head { idle_since: now, started: None };
+                        if let Some((answer, row)) = self.replays.answer(&ticket, arrived, now, &front.replays) {
+                            c.phase = match row {
+                                None => {
+                                    c.owe(answer, now);
+                                    Phase::Head { idle_since: now, started: None }
+                                }
+                                Some(row) => {
+                                    hold_for(self.rows.as_ref(), (ci, c.id), row, answer, close, head_request, now)
+                                }
+                            };
                         } else {
                             c.phase = Phase::Upstream(Exchange::new(close, head_request, now, ticket));
                         }
@@ -338,6 +377,7 @@ impl EventLoop {
                 }
                 Phase::Refusing => Step::Wait,
                 Phase::Lingering { .. } => c.linger(&mut self.scratch, now),
+                Phase::Storing { .. } => Step::Wait,
             };
             settle(&front, c);
             match step {
@@ -367,10 +407,26 @@ impl EventLoop {
 
 /// Once a response is relayed (or refused), its request no longer holds a drain back.
 fn settle(front: &Front, c: &mut Client) {
-    let relayed = !matches!(c.phase, Phase::Upstream(_) | Phase::Closing)
+    let relayed = !matches!(c.phase, Phase::Upstream(_) | Phase::Closing | Phase::Storing { .. })
         && (c.owes_nothing() || matches!(c.phase, Phase::Refusing | Phase::Lingering { .. }));
     if c.in_flight && relayed {
         c.in_flight = false;
         front.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A replayed stored answer waits for its row; with no writer to take the row, the request goes to a worker.
+fn hold_for(
+    rows: Option<&RowWriter>,
+    waiter: (usize, u64),
+    row: Row,
+    answer: &[u8],
+    close: bool,
+    head_request: bool,
+    now: Instant,
+) -> Phase {
+    match rows {
+        Some(rows) if rows.submit(waiter, row) => Phase::Storing { answer: answer.to_vec(), close, head_request },
+        _ => Phase::Upstream(Exchange::new(close, head_request, now, Ticket::none())),
     }
 }

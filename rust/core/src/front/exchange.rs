@@ -53,6 +53,7 @@ struct Capture {
     head_len: usize,
     note: Vec<u8>,
     tag: Vec<u8>,
+    doc: Option<Vec<u8>>,
 }
 
 enum State {
@@ -466,6 +467,7 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
                 head_len,
                 note: response[note.value.0..note.value.1].to_vec(),
                 tag: response[tag.value.0..tag.value.1].to_vec(),
+                doc: head.doc.map(|doc| response[doc.value.0..doc.value.1].to_vec()),
             })
         }
         _ => None,
@@ -502,7 +504,7 @@ fn finish(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next
     if let Some(kept) = capture.take() {
         let ticket = std::mem::replace(&mut x.replay, Ticket::none());
         let (head, body) = kept.bytes.split_at(kept.head_len);
-        cx.replays.keep(ticket, head, body, &kept.note, &kept.tag, cx.now);
+        cx.replays.keep(ticket, head, body, &kept.note, kept.doc.as_deref(), &kept.tag, cx.now);
     }
     cx.ups.release(up, !close, cx.clients);
     x.state = State::Choose { retry_at: None };

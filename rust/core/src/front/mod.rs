@@ -16,7 +16,8 @@
 //! * `event_loop`: accepting, readiness, deadlines, shedding and stopping.
 //! * `arrival`: the `x-sentra-arrived` stamp (when the front had all of a request, CLOCK_MONOTONIC).
 //! * `pacing`: streams the application wrote at once, each event sent when due.
-//! * `replay`: answers the front gives itself, from templates of the application's earlier answers.
+//! * `replay`: answers the front gives itself, from templates of the application's earlier answers; `store`: the
+//!   state-store rows of the stored ones, written in batches on a thread of their own.
 //! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
 //!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
 mod arrival;
@@ -28,6 +29,7 @@ mod pacing;
 mod replay;
 pub mod response;
 mod slab;
+mod store;
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -108,6 +110,9 @@ pub struct FrontConfig {
     pub rejections: Rejections,
     /// Answers the application notes as replayable are kept and given to identical requests (replay.rs).
     pub replay: bool,
+    /// The application's SQLite state store, into which the front writes the rows of the stored answers it replays
+    /// (store.rs); `None`: stored answers are not replayed.
+    pub store: Option<std::path::PathBuf>,
 }
 
 pub struct Front {
@@ -197,6 +202,13 @@ impl Front {
         self.shed.load(Ordering::Relaxed)
     }
 
+    /// Wakes the event loop (the writer of rows says its results are ready; a stop).
+    pub(crate) fn wake(&self) {
+        if let Some(waker) = self.waker.get() {
+            let _ = waker.wake();
+        }
+    }
+
     /// Stops accepting at once (the listening socket is shut down, so connection attempts are refused) and closes
     /// idle keep-alive connections; connections with a request in progress finish it and then close.
     pub fn stop_accepting(&self) {
@@ -208,8 +220,6 @@ impl Front {
         unsafe {
             libc::shutdown(self.listener_fd, libc::SHUT_RD);
         }
-        if let Some(waker) = self.waker.get() {
-            let _ = waker.wake();
-        }
+        self.wake();
     }
 }

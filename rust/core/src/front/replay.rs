@@ -17,6 +17,13 @@
 //! A body FILL may also be `copy:OFFSET:LEN:FROM`: the LEN bytes at FROM as this answer has them (ids that share a
 //! part). A `date` header is always renewed. A note that does not fit its answer byte for byte is ignored.
 //!
+//! A stored answer (a Responses create with `store: true`) also has a row in the state store, which the front writes
+//! itself (store.rs) before it sends the answer: the note then has `store=COLLECTION:ID_OFF:ID_LEN:PARENT_OFF:PARENT_LEN:TTL`
+//! (where the row's id and parent are in the document, and its time to live in seconds, or `none`) and `doc=FILL,...`,
+//! and `x-sentra-replay-doc` carries the document (base64) as the application would have written it. Doc fills are
+//! body fills into the document, plus `ans:OFFSET:LEN:FROM`: the LEN bytes at FROM of this answer's body as rendered
+//! (the ids the row shares with the answer). Unix times show the same moment in both.
+//!
 //! Any request to the application's control API (`/sentra/...`) may change what answers say: it drops every
 //! template, and none is kept from an exchange that overlapped one.
 use std::cell::Cell;
@@ -26,11 +33,16 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
 use super::arrival;
 use super::http::eq_ignore_case;
+use super::store::Row;
 
 pub const NOTE_HEADER: &[u8] = b"x-sentra-replay";
 pub const TAG_HEADER: &[u8] = b"x-sentra-replay-tag";
+pub const DOC_HEADER: &[u8] = b"x-sentra-replay-doc";
 const CONTROL_PREFIX: &[u8] = b"/sentra/";
 /// Templates kept at most; beyond, all are dropped (a test of unique prompts makes only templates nobody asks for).
 const MAX_TEMPLATES: usize = 1024;
@@ -51,14 +63,63 @@ enum Fill {
     Date,
     /// The bytes at this offset of the body (earlier in it) as rendered.
     Copy(usize),
+    /// In a document: the bytes at this offset of the answer's body as rendered.
+    Answer(usize),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Note {
     ttl: Duration,
     body: Vec<(Fill, usize, usize)>,
     /// (lowercase name, fill, offset, length); `Millis` replaces the whole value.
     headers: Vec<(Vec<u8>, Fill, usize, usize)>,
+    store: Option<StoreNote>,
+    doc: Vec<(Fill, usize, usize)>,
+}
+
+/// Where a stored answer's row takes its id and parent from (ranges of the rendered document) and how long it lives.
+#[derive(Debug, Clone, PartialEq)]
+struct StoreNote {
+    collection: String,
+    id: Range<usize>,
+    parent: Range<usize>,
+    ttl_seconds: Option<f64>,
+}
+
+fn store_note(list: &[u8]) -> Option<StoreNote> {
+    let fields: Vec<&[u8]> = list.split(|&b| b == b':').collect();
+    let [collection, id_at, id_len, parent_at, parent_len, ttl] = fields[..] else { return None };
+    if collection.is_empty() || !collection.iter().all(|b| b.is_ascii_lowercase() || *b == b'_') {
+        return None;
+    }
+    let ttl_seconds = match ttl {
+        b"none" => None,
+        text => Some(std::str::from_utf8(text).ok()?.parse::<f64>().ok().filter(|t| t.is_finite() && *t > 0.0)?),
+    };
+    let range = |at: &[u8], len: &[u8]| Some(number(at)?..number(at)? + number(len)?);
+    Some(StoreNote {
+        collection: String::from_utf8(collection.to_vec()).ok()?,
+        id: range(id_at, id_len)?,
+        parent: range(parent_at, parent_len)?,
+        ttl_seconds,
+    })
+}
+
+/// A body's fills (`doc`: a document's, which may also copy from the answer's body).
+fn body_fills(list: &[u8], doc: bool) -> Option<Vec<(Fill, usize, usize)>> {
+    let mut fills = Vec::new();
+    for item in items(list) {
+        let fields: Vec<&[u8]> = item.split(|&b| b == b':').collect();
+        match fields[..] {
+            [b"copy", offset, len, from] => fills.push((Fill::Copy(number(from)?), number(offset)?, number(len)?)),
+            [b"ans", offset, len, from] if doc => {
+                fills.push((Fill::Answer(number(from)?), number(offset)?, number(len)?))
+            }
+            [k, offset, len] => fills.push((kind(k)?, number(offset)?, number(len)?)),
+            _ => return None,
+        }
+    }
+    Some(fills)
 }
 
 fn number(text: &[u8]) -> Option<usize> {
@@ -84,25 +145,16 @@ fn items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Parses a note; `None` if any part of it is malformed.
 pub fn parse_note(value: &[u8]) -> Option<Note> {
-    let mut note = Note { ttl: Duration::ZERO, body: Vec::new(), headers: Vec::new() };
+    let mut note = Note { ttl: Duration::ZERO, body: Vec::new(), headers: Vec::new(), store: None, doc: Vec::new() };
     for part in value.split(|&b| b == b';') {
         let part = part.trim_ascii();
         let eq = part.iter().position(|&b| b == b'=')?;
         let (key, list) = (&part[..eq], &part[eq + 1..]);
         match key {
             b"ttl" => note.ttl = Duration::from_millis((number(list)? as u64).min(MAX_TTL_MS)),
-            b"body" => {
-                for item in items(list) {
-                    let fields: Vec<&[u8]> = item.split(|&b| b == b':').collect();
-                    match fields[..] {
-                        [b"copy", offset, len, from] => {
-                            note.body.push((Fill::Copy(number(from)?), number(offset)?, number(len)?))
-                        }
-                        [k, offset, len] => note.body.push((kind(k)?, number(offset)?, number(len)?)),
-                        _ => return None,
-                    }
-                }
-            }
+            b"body" => note.body = body_fills(list, false)?,
+            b"doc" => note.doc = body_fills(list, true)?,
+            b"store" => note.store = Some(store_note(list)?),
             b"headers" => {
                 for item in items(list) {
                     let fields: Vec<&[u8]> = item.split(|&b| b == b':').collect();
@@ -131,9 +183,31 @@ struct Patch {
 #[derive(Debug)]
 pub(crate) struct Template {
     bytes: Vec<u8>,
+    body_len: usize,
     patches: Vec<Patch>,
+    row: Option<RowTemplate>,
     tag: Arc<[u8]>,
     expires: Instant,
+    /// From then on one request goes to a worker to renew the template, while the others are still replayed: a
+    /// template that simply lapsed would send every request in flight to the workers at once (the stored ones each
+    /// with a commit of their own), which is the tail of a replayed load's latency.
+    renew_at: Instant,
+    renewing: bool,
+}
+
+/// The state-store row a stored answer comes with: its document and the document's spans.
+#[derive(Debug)]
+struct RowTemplate {
+    bytes: Vec<u8>,
+    patches: Vec<Patch>,
+    store: StoreNote,
+}
+
+/// One reading of the wall clock, which every time a replay shows comes from.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    unix: u64,
+    seconds: f64,
 }
 
 /// The value range of header `name` in `head` (status line, header lines, the blank line).
@@ -162,16 +236,130 @@ fn header_value(head: &[u8], name: &[u8]) -> Option<Range<usize>> {
 
 fn fits(fill: Fill, text: &[u8]) -> bool {
     match fill {
-        Fill::Base62 => text.iter().all(u8::is_ascii_alphanumeric),
+        Fill::Base62 | Fill::Answer(_) => text.iter().all(u8::is_ascii_alphanumeric),
         Fill::Hex | Fill::HexUnix | Fill::Copy(_) => text.iter().all(|b| HEX.contains(b)),
         Fill::Unix | Fill::Millis => !text.is_empty() && text.iter().all(u8::is_ascii_digit),
         Fill::Date => text.len() == DATE_LEN,
     }
 }
 
+/// Sorts `patches` and checks that they are disjoint, inside `bytes` and each fit for its fill.
+fn checked(mut patches: Vec<Patch>, bytes: &[u8]) -> Option<Vec<Patch>> {
+    patches.sort_by_key(|p| p.start);
+    let mut previous = 0;
+    for p in &patches {
+        if p.start < previous || p.end > bytes.len() || p.start == p.end || !fits(p.fill, &bytes[p.start..p.end]) {
+            return None;
+        }
+        previous = p.end;
+    }
+    Some(patches)
+}
+
+impl RowTemplate {
+    /// The row template of a stored answer, if the note's doc fills fit `doc` and its copies of the answer's `body`
+    /// copy what the document really shows.
+    fn new(doc: Vec<u8>, body: &[u8], note: &Note) -> Option<RowTemplate> {
+        let store = note.store.clone()?;
+        let mut patches = Vec::new();
+        for &(fill, start, len) in &note.doc {
+            let copied = match fill {
+                Fill::Copy(from) if from + len <= start => doc.get(from..from + len),
+                Fill::Answer(from) => body.get(from..from + len),
+                Fill::Copy(_) => return None,
+                _ => None,
+            };
+            if copied.is_some_and(|copied| doc.get(start..start + len) != Some(copied)) {
+                return None;
+            }
+            patches.push(Patch { start, end: start + len, fill });
+        }
+        let patches = checked(patches, &doc)?;
+        if store.id.end > doc.len() || store.parent.end > doc.len() || store.id.is_empty() {
+            return None;
+        }
+        Some(RowTemplate { bytes: doc, patches, store })
+    }
+
+    /// The row of one replay, whose answer's body (as rendered) is `body`.
+    fn render(&self, fresh: &mut Fresh, moment: Moment, body: &[u8]) -> Option<Row> {
+        let mut doc = Vec::with_capacity(self.bytes.len());
+        if !render_spans(&self.bytes, &self.patches, fresh, moment, 0, body, &mut doc) {
+            return None;
+        }
+        let text = |range: &Range<usize>| String::from_utf8(doc[range.clone()].to_vec()).ok();
+        Some(Row {
+            collection: self.store.collection.clone(),
+            id: text(&self.store.id)?,
+            parent: Some(text(&self.store.parent)?),
+            created_at: moment.seconds,
+            expires_at: self.store.ttl_seconds.map(|ttl| moment.seconds + ttl),
+            body: doc,
+        })
+    }
+}
+
+/// Writes `bytes` into `out` with each patch drawn anew; false if one cannot be (a Unix time of another length).
+fn render_spans(
+    bytes: &[u8],
+    patches: &[Patch],
+    fresh: &mut Fresh,
+    moment: Moment,
+    elapsed_ms: u64,
+    answer: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let unix = moment.unix;
+    let mut at = 0;
+    for p in patches {
+        out.extend_from_slice(&bytes[at..p.start]);
+        let len = p.end - p.start;
+        match p.fill {
+            Fill::Base62 => fresh.chars(BASE62, 62, len, out),
+            Fill::Hex => fresh.chars(HEX, 16, len, out),
+            Fill::Unix | Fill::HexUnix => {
+                let digits = if p.fill == Fill::Unix {
+                    unix.to_string()
+                } else {
+                    format!("{:0len$x}", if len < 16 { unix & ((1 << (4 * len)) - 1) } else { unix })
+                };
+                if digits.len() != len {
+                    return false;
+                }
+                out.extend_from_slice(digits.as_bytes());
+            }
+            Fill::Millis => out.extend_from_slice(elapsed_ms.to_string().as_bytes()),
+            Fill::Date => out.extend_from_slice(&fresh.date(unix)),
+            Fill::Copy(from) => {
+                // Header values before the body may have changed length: the body has moved by as much.
+                let shift = out.len() as isize - p.start as isize;
+                let source = (from as isize + shift) as usize;
+                out.extend_from_within(source..source + len);
+            }
+            Fill::Answer(from) => out.extend_from_slice(&answer[from..from + len]),
+        }
+        at = p.end;
+    }
+    out.extend_from_slice(&bytes[at..]);
+    true
+}
+
 impl Template {
-    /// The template of an answer (`head`: its head as relayed, blank line included), if the note fits it exactly.
-    pub fn new(head: &[u8], body: &[u8], note: &Note, tag: &[u8], now: Instant) -> Option<Template> {
+    /// The template of an answer (`head`: its head as relayed, blank line included), if the note fits it exactly;
+    /// `doc`: the row document of a stored answer (decoded), which a note with `store=` needs.
+    pub fn new(
+        head: &[u8],
+        body: &[u8],
+        note: &Note,
+        doc: Option<Vec<u8>>,
+        tag: &[u8],
+        now: Instant,
+    ) -> Option<Template> {
+        let row = match (&note.store, doc) {
+            (None, _) => None,
+            (Some(_), Some(doc)) => Some(RowTemplate::new(doc, body, note)?),
+            (Some(_), None) => return None,
+        };
         let mut patches = Vec::new();
         for &(fill, offset, len) in &note.body {
             let start = head.len() + offset;
@@ -196,52 +384,31 @@ impl Template {
             patches.push(Patch { start: value.start, end: value.end, fill: Fill::Date });
         }
         let bytes = [head, body].concat();
-        patches.sort_by_key(|p| p.start);
-        let mut previous = 0;
-        for p in &patches {
-            if p.start < previous || p.end > bytes.len() || p.start == p.end || !fits(p.fill, &bytes[p.start..p.end]) {
-                return None;
-            }
-            previous = p.end;
-        }
-        Some(Template { bytes, patches, tag: Arc::from(tag), expires: now + note.ttl })
+        let patches = checked(patches, &bytes)?;
+        Some(Template {
+            bytes,
+            body_len: body.len(),
+            patches,
+            row,
+            tag: Arc::from(tag),
+            expires: now + note.ttl,
+            renew_at: now + note.ttl * 3 / 4,
+            renewing: false,
+        })
     }
 
-    /// Writes the answer with fresh spans into `out`; false if it cannot be (the Unix time has another length).
-    fn render(&self, fresh: &mut Fresh, elapsed_ms: u64, out: &mut Vec<u8>) -> bool {
+    /// Writes the answer with fresh spans into `out`, and its row if it has one; `None` if it cannot be (the Unix
+    /// time has another length).
+    fn render(&self, fresh: &mut Fresh, elapsed_ms: u64, out: &mut Vec<u8>) -> Option<Option<Row>> {
         out.clear();
-        let unix = fresh.unix(); // one moment for every field that shows it
-        let mut at = 0;
-        for p in &self.patches {
-            out.extend_from_slice(&self.bytes[at..p.start]);
-            let len = p.end - p.start;
-            match p.fill {
-                Fill::Base62 => fresh.chars(BASE62, 62, len, out),
-                Fill::Hex => fresh.chars(HEX, 16, len, out),
-                Fill::Unix | Fill::HexUnix => {
-                    let digits = if p.fill == Fill::Unix {
-                        unix.to_string()
-                    } else {
-                        format!("{:0len$x}", if len < 16 { unix & ((1 << (4 * len)) - 1) } else { unix })
-                    };
-                    if digits.len() != len {
-                        return false;
-                    }
-                    out.extend_from_slice(digits.as_bytes());
-                }
-                Fill::Millis => out.extend_from_slice(elapsed_ms.to_string().as_bytes()),
-                Fill::Date => out.extend_from_slice(&fresh.date(unix)),
-                Fill::Copy(from) => {
-                    // Header values before the body may have changed length: the body has moved by as much.
-                    let shift = out.len() as isize - p.start as isize;
-                    let source = (from as isize + shift) as usize;
-                    out.extend_from_within(source..source + len);
-                }
-            }
-            at = p.end;
+        let moment = fresh.now(); // one moment for every field that shows it
+        if !render_spans(&self.bytes, &self.patches, fresh, moment, elapsed_ms, &[], out) {
+            return None;
         }
-        out.extend_from_slice(&self.bytes[at..]);
-        true
+        match &self.row {
+            None => Some(None),
+            Some(row) => Some(Some(row.render(fresh, moment, &out[out.len() - self.body_len..])?)),
+        }
     }
 }
 
@@ -289,8 +456,9 @@ impl Fresh {
         }
     }
 
-    fn unix(&mut self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    fn now(&mut self) -> Moment {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Moment { unix: since.as_secs(), seconds: since.as_secs_f64() }
     }
 
     fn date(&mut self, now: u64) -> [u8; DATE_LEN] {
@@ -370,6 +538,8 @@ pub type ReplayCounts = Mutex<HashMap<(Arc<[u8]>, u64), u64>>;
 /// The event loop's templates.
 pub(crate) struct Replays {
     enabled: bool,
+    /// The front writes the rows of stored answers (store.rs): only then are their templates kept.
+    stores: bool,
     templates: HashMap<Vec<u8>, Template>,
     answer: Vec<u8>,
     fresh: Fresh,
@@ -378,9 +548,10 @@ pub(crate) struct Replays {
 }
 
 impl Replays {
-    pub fn new(enabled: bool) -> Replays {
+    pub fn new(enabled: bool, stores: bool) -> Replays {
         Replays {
             enabled,
+            stores,
             templates: HashMap::new(),
             answer: Vec::new(),
             fresh: Fresh::new(),
@@ -406,29 +577,55 @@ impl Replays {
     }
 
     /// The answer to the ticket's request from a live template, rendered into a buffer of the front's, with the
-    /// replay counted under its tag; `None`: forward it.
-    pub fn answer(&mut self, ticket: &Ticket, arrived: u64, now: Instant, counts: &ReplayCounts) -> Option<&[u8]> {
+    /// replay counted under its tag, and the row to store before it is sent (a stored answer); `None`: forward it.
+    pub fn answer(
+        &mut self,
+        ticket: &Ticket,
+        arrived: u64,
+        now: Instant,
+        counts: &ReplayCounts,
+    ) -> Option<(&[u8], Option<Row>)> {
         let key = ticket.key.as_deref()?;
-        let template = self.templates.get(key)?;
-        let elapsed_ms = arrival::clock_monotonic_nanos().saturating_sub(arrived) / 1_000_000;
-        if now >= template.expires || !template.render(&mut self.fresh, elapsed_ms, &mut self.answer) {
-            self.templates.remove(key);
+        let template = self.templates.get_mut(key)?;
+        if now >= template.renew_at && !template.renewing && now < template.expires {
+            template.renewing = true; // this request's answer replaces the template (`keep`)
             return None;
         }
+        let elapsed_ms = arrival::clock_monotonic_nanos().saturating_sub(arrived) / 1_000_000;
+        let rendered = (now < template.expires).then(|| template.render(&mut self.fresh, elapsed_ms, &mut self.answer));
+        let Some(Some(row)) = rendered else {
+            self.templates.remove(key);
+            return None;
+        };
         if let Ok(mut counts) = counts.lock() {
             *counts.entry((Arc::clone(&template.tag), elapsed_ms)).or_insert(0) += 1;
         }
-        Some(&self.answer)
+        Some((&self.answer, row))
     }
 
     /// Keeps the answer to the ticket's request, if nothing could have changed it since the exchange began.
-    pub fn keep(&mut self, ticket: Ticket, head: &[u8], body: &[u8], note: &[u8], tag: &[u8], now: Instant) {
+    /// `doc`: the `x-sentra-replay-doc` value (base64) of a stored answer.
+    #[allow(clippy::too_many_arguments)] // the answer's parts and the three notes about it, as the exchange has them
+    pub fn keep(
+        &mut self,
+        ticket: Ticket,
+        head: &[u8],
+        body: &[u8],
+        note: &[u8],
+        doc: Option<&[u8]>,
+        tag: &[u8],
+        now: Instant,
+    ) {
         let Some(key) = ticket.key else { return };
         if ticket.generation != self.generation.get() || self.active.get() > 0 {
             return;
         }
         let Some(note) = parse_note(note) else { return };
-        let Some(template) = Template::new(head, body, &note, tag, now) else { return };
+        if note.store.is_some() && !self.stores {
+            return;
+        }
+        let doc = doc.and_then(|text| BASE64.decode(text).ok());
+        let Some(template) = Template::new(head, body, &note, doc, tag, now) else { return };
         if self.templates.len() >= MAX_TEMPLATES {
             self.templates.clear();
         }
@@ -457,7 +654,7 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
 
     fn render(t: &Template, elapsed_ms: u64) -> Vec<u8> {
         let mut out = Vec::new();
-        assert!(t.render(&mut Fresh::new(), elapsed_ms, &mut out));
+        assert!(t.render(&mut Fresh::new(), elapsed_ms, &mut out).is_some());
         out
     }
 
@@ -476,7 +673,7 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
 
     #[test]
     fn a_replay_changes_only_the_noted_spans_and_the_date() {
-        let t = Template::new(&head(), BODY, &parse_note(NOTE).unwrap(), b"tag", Instant::now()).unwrap();
+        let t = Template::new(&head(), BODY, &parse_note(NOTE).unwrap(), None, b"tag", Instant::now()).unwrap();
         let a = render(&t, 0);
         let b = render(&t, 12);
         let text = String::from_utf8(a.clone()).unwrap();
@@ -488,7 +685,7 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         let rid = &text[text.find("req_").unwrap() + 4..][..8];
         assert!(rid.bytes().all(|c| HEX.contains(&c)) && rid != "0123abcd");
         let created: u64 = text[text.find("\"created\": ").unwrap() + 11..][..10].parse().unwrap();
-        assert!(created.abs_diff(Fresh::new().unix()) <= 1);
+        assert!(created.abs_diff(Fresh::new().now().unix) <= 1);
         assert!(text.contains(&format!("date: {}\r\n", String::from_utf8_lossy(&http_date(created)))[..17]));
         // Everything else is the worker's answer, byte for byte.
         let mut same = text.clone();
@@ -510,7 +707,7 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
             b"ttl=1000;headers=x-missing:ms",         // no such header
             b"ttl=1000;headers=x-request-id:hex:4:9", // past the value
         ] {
-            assert!(Template::new(&head(), BODY, &parse_note(note).unwrap(), b"t", now).is_none(), "{note:?}");
+            assert!(Template::new(&head(), BODY, &parse_note(note).unwrap(), None, b"t", now).is_none(), "{note:?}");
         }
     }
 
@@ -519,18 +716,98 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         let head = b"HTTP/1.1 200 OK\r\nx-t: 5\r\n\r\n";
         let body = b"{\"id\": \"resp_0123456789abcdef6b0f3ae7\", \"item\": \"msg_0123456789abcdef6b0f3ae7\"}";
         let note = parse_note(b"ttl=10;body=hex:13:16,hexunix:29:8,copy:53:16:13,hexunix:69:8;headers=x-t:ms").unwrap();
-        let t = Template::new(head, body, &note, b"", Instant::now()).unwrap();
+        let t = Template::new(head, body, &note, None, b"", Instant::now()).unwrap();
         let out = render(&t, 12345);
         let text = String::from_utf8(out).unwrap();
         let first = &text[text.find("resp_").unwrap() + 5..][..24];
         let second = &text[text.find("msg_").unwrap() + 4..][..24];
         assert_eq!(first, second, "{text}");
         assert_ne!(&first[..16], "0123456789abcdef");
-        let now = Fresh::new().unix();
+        let now = Fresh::new().now().unix;
         assert!(u64::from_str_radix(&first[16..], 16).unwrap().abs_diff(now & 0xffff_ffff) <= 1);
         assert!(text.contains("x-t: 12345\r\n"));
         let backwards = parse_note(b"ttl=10;body=copy:13:16:53").unwrap();
-        assert!(Template::new(head, body, &backwards, b"", Instant::now()).is_none(), "only from what comes before");
+        assert!(
+            Template::new(head, body, &backwards, None, b"", Instant::now()).is_none(),
+            "only from what comes before"
+        );
+    }
+
+    const STORED_NOTE: &[u8] = b"ttl=1000;body=hex:13:16,hexunix:31:8,hex:39:24,unix:80:10;headers=x-t:ms;\
+store=responses:19:55:24:16:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,hexunix:145:8,hex:153:24";
+
+    /// A stored answer: the body shows the response id; the row's document shows it too, and an input item id that
+    /// shares its prefix and time stamp but has a random tail of its own.
+    fn stored() -> (&'static [u8], &'static [u8], Vec<u8>, Note) {
+        let head = b"HTTP/1.1 200 OK\r\nx-t: 5\r\n\r\n";
+        let body = b"{\"id\": \"resp_0123456789abcdef006b0f3ae7aaaaaaaaaaaaaaaaaaaaaaaa\", \"created_at\": 1796186087}";
+        let doc = b"{\"response\":{\"id\":\"resp_0123456789abcdef006b0f3ae7aaaaaaaaaaaaaaaaaaaaaaaa\",\"created_at\":1796186087},\
+\"input_items\":[{\"id\":\"msg_0123456789abcdef006b0f3ae7bbbbbbbbbbbbbbbbbbbbbbbb\"}]}"
+            .to_vec();
+        (head, body, doc, parse_note(STORED_NOTE).unwrap())
+    }
+
+    #[test]
+    fn a_stored_answer_comes_with_its_row_sharing_its_ids_and_moment() {
+        let (head, body, doc, note) = stored();
+        let t = Template::new(head, body, &note, Some(doc.clone()), b"", Instant::now()).unwrap();
+        let mut out = Vec::new();
+        let row = t.render(&mut Fresh::new(), 3, &mut out).unwrap().unwrap();
+        let answer = String::from_utf8(out).unwrap();
+        let id = &answer[answer.find("resp_").unwrap()..][..55];
+        assert_ne!(id, "resp_0123456789abcdef006b0f3ae7aaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_eq!(row.id, id);
+        assert_eq!(row.collection, "responses");
+        assert_eq!(row.parent.as_deref(), Some(&id[5..21]));
+        let text = String::from_utf8(row.body.clone()).unwrap();
+        let created = &answer[answer.find("\"created_at\": ").unwrap() + 14..][..10];
+        assert_eq!(text.matches(created).count(), 1, "{text}");
+        assert_eq!(row.created_at.floor() as u64, created.parse::<u64>().unwrap());
+        assert_eq!(row.expires_at, Some(row.created_at + 2_592_000.0));
+        let item = &text[text.find("msg_").unwrap() + 4..][..50];
+        assert_eq!(&item[..26], &id[5..31], "the response's prefix and time stamp");
+        assert_ne!(&item[26..], "bbbbbbbbbbbbbbbbbbbbbbbb");
+        // Everything else is the document the worker sent.
+        let mut same = text.replacen(id, "resp_0123456789abcdef006b0f3ae7aaaaaaaaaaaaaaaaaaaaaaaa", 1);
+        same = same.replacen(item, "0123456789abcdef006b0f3ae7bbbbbbbbbbbbbbbbbbbbbbbb", 1).replacen(
+            created,
+            "1796186087",
+            1,
+        );
+        assert_eq!(same.as_bytes(), &doc[..]);
+    }
+
+    #[test]
+    fn a_stored_answer_without_a_document_that_fits_is_not_kept() {
+        let (head, body, doc, note) = stored();
+        assert!(Template::new(head, body, &note, None, b"", Instant::now()).is_none(), "no document");
+        let mut other = doc.clone();
+        other[30] = b'f'; // the document's copy of the id is not the answer's
+        assert!(Template::new(head, body, &note, Some(other), b"", Instant::now()).is_none());
+        let past_end = parse_note(b"ttl=1000;store=responses:19:500:24:16:none;doc=").unwrap();
+        assert!(Template::new(head, body, &past_end, Some(doc.clone()), b"", Instant::now()).is_none());
+        for bad in [
+            &b"ttl=5;store=responses:1:2:3"[..],
+            b"ttl=5;store=Resp:1:2:3:4:5",
+            b"ttl=5;store=r:1:2:3:4:-1",
+            b"ttl=5;body=ans:1:2:3",
+        ] {
+            assert_eq!(parse_note(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // A front that writes no rows keeps no stored answer.
+        let (request, stamp) = request("{}");
+        let mut replays = Replays::new(true, false);
+        let ticket = replays.begin(&request, stamp, true);
+        let encoded = BASE64.encode(&doc);
+        replays.keep(ticket, head, body, STORED_NOTE, Some(encoded.as_bytes()), b"", Instant::now());
+        assert_eq!(replays.kept(), 0);
+        let mut storing = Replays::new(true, true);
+        let (request, stamp) = self::request("{}");
+        let ticket = storing.begin(&request, stamp.clone(), true);
+        storing.keep(ticket, head, body, STORED_NOTE, Some(encoded.as_bytes()), b"", Instant::now());
+        let again = storing.begin(&request, stamp, true);
+        let (_, row) = storing.answer(&again, 0, Instant::now(), &ReplayCounts::default()).unwrap();
+        assert!(row.is_some_and(|row| row.body.len() == doc.len()));
     }
 
     #[test]
@@ -550,13 +827,13 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
     #[test]
     fn identical_requests_share_a_template_until_it_expires_or_the_control_api_is_called() {
         let counts = ReplayCounts::default();
-        let mut replays = Replays::new(true);
+        let mut replays = Replays::new(true, false);
         let note = parse_note(NOTE).unwrap();
         let now = Instant::now();
         let (req, stamp) = request("{}");
         let first = replays.begin(&req, stamp.clone(), true);
         assert!(replays.answer(&first, 0, now, &counts).is_none());
-        replays.keep(first, &head(), BODY, NOTE, b"t1", now);
+        replays.keep(first, &head(), BODY, NOTE, None, b"t1", now);
         // Another stamp, the same request: answered, and counted under its tag.
         let (mut again, stamp2) = request("{}");
         again[stamp2.start + 18] = b'7';
@@ -566,12 +843,22 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         let (other, stamp3) = request("{\"a\":1}");
         let other = replays.begin(&other, stamp3, true);
         assert!(replays.answer(&other, 0, now, &counts).is_none());
+        // Late in its life, one request goes to a worker to renew the template; the others are still replayed.
+        let late = now + note.ttl * 3 / 4;
+        assert!(replays.answer(&ticket, 0, late, &counts).is_none(), "the one that renews it");
+        assert!(replays.answer(&ticket, 0, late, &counts).is_some());
         assert!(replays.answer(&ticket, 0, now + note.ttl, &counts).is_none(), "expired");
         assert_eq!(replays.kept(), 0);
+        let renewing = replays.begin(&req, stamp.clone(), true);
+        replays.keep(renewing, &head(), BODY, NOTE, None, b"t1", now);
+        let renewing = replays.begin(&req, stamp.clone(), true);
+        assert!(replays.answer(&renewing, 0, late, &counts).is_none());
+        replays.keep(renewing, &head(), BODY, NOTE, None, b"t1", late);
+        assert!(replays.answer(&ticket, 0, now + note.ttl, &counts).is_some(), "renewed");
 
         // A control call drops templates, and an exchange that overlapped it keeps nothing.
         let t = replays.begin(&req, stamp.clone(), true);
-        replays.keep(t, &head(), BODY, NOTE, b"t1", now);
+        replays.keep(t, &head(), BODY, NOTE, None, b"t1", now);
         assert_eq!(replays.kept(), 1);
         let overlapping = replays.begin(&req, stamp.clone(), true);
         let reset = b"POST /sentra/v1/reset HTTP/1.1\r\n\r\n";
@@ -579,15 +866,15 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
         assert_eq!(replays.kept(), 0);
         assert!(!control.replayable());
         let during = replays.begin(&req, stamp.clone(), true);
-        replays.keep(during, &head(), BODY, NOTE, b"t1", now);
+        replays.keep(during, &head(), BODY, NOTE, None, b"t1", now);
         drop(control);
-        replays.keep(overlapping, &head(), BODY, NOTE, b"t1", now);
+        replays.keep(overlapping, &head(), BODY, NOTE, None, b"t1", now);
         assert_eq!(replays.kept(), 0);
         let after = replays.begin(&req, stamp.clone(), true);
-        replays.keep(after, &head(), BODY, NOTE, b"t1", now);
+        replays.keep(after, &head(), BODY, NOTE, None, b"t1", now);
         assert_eq!(replays.kept(), 1);
 
-        let mut off = Replays::new(false);
+        let mut off = Replays::new(false, false);
         let t = off.begin(&req, stamp, true);
         assert!(!t.replayable());
     }

@@ -28,6 +28,8 @@ pub struct ResponseHead {
     /// The application's replay note and tag (replay.rs), whole lines and values: never relayed.
     pub note: Option<NoteHeader>,
     pub tag: Option<NoteHeader>,
+    /// A stored answer's row document (replay.rs).
+    pub doc: Option<NoteHeader>,
     /// The announcement of a stream the front paces (pacing.rs); `value` is its token.
     pub pace: Option<NoteHeader>,
     /// When a whole answer is due (CLOCK_MONOTONIC ns): the front holds it until then (pacing.rs).
@@ -47,6 +49,7 @@ impl ResponseHead {
             self.cut.map(|c| c.line),
             self.note.map(|n| n.line),
             self.tag.map(|t| t.line),
+            self.doc.map(|d| d.line),
             self.pace.map(|p| p.line),
             self.due.map(|d| d.line),
         ];
@@ -86,7 +89,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     let mut length = None;
     let mut chunked = false;
     let mut cut = None;
-    let (mut note, mut tag, mut pace, mut due) = (None, None, None, None);
+    let (mut note, mut tag, mut doc, mut pace, mut due) = (None, None, None, None, None);
     let mut close = status_line.starts_with(b"HTTP/1.0");
     while let Some((start, line)) = lines.next() {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
@@ -112,6 +115,8 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
                 note = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, replay::TAG_HEADER) {
                 tag = Some(NoteHeader { line, value: value_range });
+            } else if eq_ignore_case(name, replay::DOC_HEADER) {
+                doc = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, pacing::PACE_HEADER) {
                 pace = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, pacing::DUE_HEADER) {
@@ -128,7 +133,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     } else {
         ResponseBody::UntilClose
     };
-    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, pace, due }))
+    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, doc, pace, due }))
 }
 
 /// The head's lines with their start offsets; a line ends at LF (a CR before it is dropped). `at` is where the next

@@ -28,6 +28,7 @@ fn config() -> FrontConfig {
             unavailable: r,
         },
         replay: true,
+        store: None,
     }
 }
 
@@ -427,14 +428,27 @@ fn answering_worker(answer: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> Soc
 
 /// A worker that answers every request with a replay note and counts the requests it got.
 fn noting_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    worker_noting("", "")
+}
+
+/// A worker whose every answer is a stored one: a note with the row's document, whose id is the answer's.
+fn storing_worker() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use base64::Engine as _;
+    let doc = base64::engine::general_purpose::STANDARD.encode(b"{\"id\":\"x-AAAAAAAA\"}");
+    worker_noting(";store=responses:7:10:9:8:none;doc=ans:9:8:10", &format!("x-sentra-replay-doc: {doc}\r\n"))
+}
+
+/// A counting worker whose note ends with `note_tail`, and with `lines` among its headers.
+fn worker_noting(note_tail: &str, lines: &str) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&requests);
+    let (note_tail, lines) = (note_tail.to_string(), lines.to_string());
     let addr = answering_worker(move || {
         counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let body = b"{\"id\": \"x-AAAAAAAA\"}";
         let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-sentra-replay: ttl=5000;body=b62:10:8;headers=\r\n\
-             x-request-id: req_00000000\r\nx-sentra-replay-tag: [\"m\",1]\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-sentra-replay: ttl=5000;body=b62:10:8;headers={note_tail}\r\n\
+             {lines}x-request-id: req_00000000\r\nx-sentra-replay-tag: [\"m\",1]\r\n\r\n",
             body.len()
         );
         [head.as_bytes(), body].concat()
@@ -481,6 +495,40 @@ fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_cal
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
     ask_and_read(&mut client, same);
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+#[test]
+fn a_replayed_stored_answer_is_sent_once_the_front_stored_its_row_or_else_the_worker_answers() {
+    let same = b"POST /v1/responses HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}";
+    let (_dir, path) = super::store::testing::store();
+    let (addr, requests) = storing_worker();
+    let front =
+        Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { store: Some(path.clone()), ..config() })
+            .unwrap();
+    front.start().unwrap();
+    let mut client = client_of(&front);
+    let answers: Vec<String> = (0..3).map(|_| ask_and_read(&mut client, same)).collect();
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "the worker saw only the first");
+    assert!(answers.iter().all(|a| !a.contains("x-sentra-replay")), "{answers:?}");
+    let rows = super::store::testing::rows(&path);
+    let stored: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let replayed: Vec<String> =
+        answers[1..].iter().map(|a| a[a.find("\"x-").unwrap() + 1..][..10].to_string()).collect();
+    assert_eq!(stored, replayed, "each replay's row, with the replay's own id");
+    assert_eq!(rows[0].body, format!("{{\"id\":\"{}\"}}", replayed[0]).into_bytes());
+    assert_eq!(rows[0].parent.as_deref(), Some(&replayed[0][2..]));
+
+    // A store the front cannot write: every request goes to the worker, and is answered.
+    let (addr, requests) = storing_worker();
+    let nowhere = path.with_file_name("missing/state.sqlite3");
+    let front =
+        Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { store: Some(nowhere), ..config() }).unwrap();
+    front.start().unwrap();
+    let mut client = client_of(&front);
+    for _ in 0..3 {
+        assert!(ask_and_read(&mut client, same).starts_with("HTTP/1.1 200 OK"));
+    }
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
 /// A worker that answers with a paced stream: three events due 30, 60 and 90 ms after the request came, written at

@@ -271,10 +271,11 @@ _PURE_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output"
 
 def _leaves_no_trace(call: Call, prepared: Prepared, planned, moderation, encrypted, input_tokens: int) -> bool:
     """Whether this answer is a pure function of the request bytes and the config, as the front's replay needs:
-    nothing stored or read from the store (no chain, conversation or item reference), no prompt cache entry, no
+    nothing read from the store (no chain, conversation or item reference) and nothing stored but the response's own
+    row, which the front can write in a replay's place (on this host's SQLite file); no prompt cache entry, no
     built-in tool, moderation or encrypted reasoning (whose blobs are random and signed)."""
     req = prepared.req
-    return (not req.store and not req.background and not req.stream and req.previous_response_id is None
+    return ((not req.store or call.stored_row is not None) and not req.background and not req.stream and req.previous_response_id is None
             and req.conversation is None and prepared.input_from_body
             and all(item.get("type", "message") in _PURE_ITEM_TYPES for item in prepared.items)
             and moderation is None and planned.builtin is None and encrypted is None

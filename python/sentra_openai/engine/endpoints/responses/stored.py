@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ....state.sqlite import SqliteStore
 from ... import errors, respond
 from ...core import Call, Engine
 from ...errors import ApiError
@@ -122,7 +123,10 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
     entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
                if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
                and (prefix is None or _prefix(item["id"]) != prefix)]
-    store.put_many([*also, *entries, (RESPONSES, rid, doc, prefix)], created_at=now)  # one write: all visible at once
+    row = (RESPONSES, rid, doc, prefix)
+    store.put_many([*also, *entries, row], created_at=now)  # one write: all visible at once
+    if not also and not entries and isinstance(store, SqliteStore):
+        call.stored_row = row  # the front may write it for a replay (engine/replay.py), into this host's file
 
 
 def _prefix(id_: str) -> str | None:
