@@ -211,8 +211,8 @@ UNNOTED = {
     "bad request": ("/v1/chat/completions", {**CHAT, "temperature": 9}, {}, True),
     "cached prompt": ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": LONG_PROMPT}]}, {},
                       True),
-    "responses stored (the default), in a memory store": ("/v1/responses",
-                                                          {k: v for k, v in RESPONSES.items() if k != "store"}, {}, True),
+    "responses stored (the default), in a memory store": (
+        "/v1/responses", {k: v for k, v in RESPONSES.items() if k != "store"}, {}, True),
     "responses background": ("/v1/responses", {**RESPONSES, "background": True, "store": True}, {}, True),
     "responses stream": ("/v1/responses", {**RESPONSES, "stream": True}, {}, True),
     "responses encrypted reasoning": ("/v1/responses", {**RESPONSES, "model": "gpt-5-mini",
@@ -353,7 +353,8 @@ def test_a_stored_response_is_noted_with_the_row_the_worker_wrote_and_where_it_d
     parent, row_doc, lifetime = row_of(stored_engine, first_id)
     assert (parent, row_doc) == (first_id[5:21], doc)  # the very row, byte for byte, and its parent
     assert collection == "responses" and float(ttl) == pytest.approx(lifetime) == 30 * 86400  # state.ttl_seconds
-    assert doc[id_at:id_at + id_len].decode() == first_id and doc[parent_at:parent_at + parent_len] == first_id[5:21].encode()
+    assert doc[id_at:id_at + id_len].decode() == first_id
+    assert doc[parent_at:parent_at + parent_len] == first_id[5:21].encode()
     # The first row with the second answer's values at the fills is the second row, byte for byte.
     _, body_fills, _ = parse_note_parts(first.headers[REPLAY_HEADER])
     second_doc = row_of(stored_engine, orjson.loads(second.body)["id"])[1]

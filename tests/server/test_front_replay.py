@@ -186,8 +186,9 @@ def _without_ids_and_times(text: str) -> str:
 
 
 def test_a_repeated_stored_response_is_stored_by_the_front_and_every_route_finds_it(server, http):
-    primed, repeated = answered_while_stopped(server, lambda: http.post("/responses", json=STORED),
-                                              lambda: [http.post("/responses", json=STORED, timeout=2) for _ in range(3)])
+    primed, repeated = answered_while_stopped(
+        server, lambda: http.post("/responses", json=STORED),
+        lambda: [http.post("/responses", json=STORED, timeout=2) for _ in range(3)])
     answers = [primed, *repeated]  # the repeats came while the worker was stopped: the front stored them
     rows = stored_rows(server)
     for answer in answers:

@@ -144,7 +144,8 @@ def _made_ids(call: Call) -> list[tuple[str, str, bool]]:
     return made
 
 
-def _fills(call: Call, text: bytes, ids: list[tuple[str, str, bool]], answer: _Located | None = None) -> _Located | None:
+def _fills(call: Call, text: bytes, ids: list[tuple[str, str, bool]],
+           answer: _Located | None = None) -> _Located | None:
     """The fills of the answer body `text`; or, given the body's fills (`answer`), of the stored document `text`,
     whose ids the body shows too are copied from it (`ans`) and whose own ids (input items') are drawn anew but for
     the response's prefix (the body's). None unless every byte that differs between two identical requests is

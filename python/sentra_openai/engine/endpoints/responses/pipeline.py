@@ -275,8 +275,8 @@ def _leaves_no_trace(call: Call, prepared: Prepared, planned, moderation, encryp
     row, which the front can write in a replay's place (on this host's SQLite file); no prompt cache entry, no
     built-in tool, moderation or encrypted reasoning (whose blobs are random and signed)."""
     req = prepared.req
-    return ((not req.store or call.stored_row is not None) and not req.background and not req.stream and req.previous_response_id is None
-            and req.conversation is None and prepared.input_from_body
+    return ((not req.store or call.stored_row is not None) and not req.background and not req.stream
+            and req.previous_response_id is None and req.conversation is None and prepared.input_from_body
             and all(item.get("type", "message") in _PURE_ITEM_TYPES for item in prepared.items)
             and moderation is None and planned.builtin is None and encrypted is None
             and _uncacheable(call, input_tokens))
