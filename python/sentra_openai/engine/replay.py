@@ -65,20 +65,18 @@ def attach(call: Call, outcome: Outcome) -> None:
     """Adds the note to `outcome`'s headers when the answer may be replayed (after the engine set every header)."""
     if not call.replayable or not _eligible(call, outcome):
         return
-    body = _fills(call, outcome.body, _made_ids(call))
+    ids = _made_ids(call)
+    body = _fills(call, outcome.body, ids)
     header_fills = _header_fills(call, outcome.headers)
     if body is None or header_fills is None:
         return
     note = f"ttl={TTL_MS};body={','.join(body.fills)};headers={','.join(header_fills)}"
     if call.stored_row is not None:
-        stored = _store_note(call, body)
+        stored = _store_note(call, body, ids)
         if stored is None:
             return
-        doc = base64.b64encode(stored[1]).decode()
-        if len(doc) > MAX_DOC_BYTES:
-            return
         note += stored[0]
-        outcome.headers[DOC_HEADER] = doc
+        outcome.headers[DOC_HEADER] = base64.b64encode(stored[1]).decode()
     record = call.record
     outcome.headers[REPLAY_HEADER] = note
     outcome.headers[TAG_HEADER] = orjson.dumps([record.model, record.endpoint, record.status, record.input_tokens,
@@ -216,14 +214,16 @@ def _moment_fills(call: Call, text: bytes, located: _Located) -> bool:
     return found > 0 and text.count(created) == found
 
 
-def _store_note(call: Call, answer: _Located) -> tuple[str, bytes] | None:
+def _store_note(call: Call, answer: _Located, ids: list[tuple[str, str, bool]]) -> tuple[str, bytes] | None:
     """The note's store and doc parts and the row's document, exactly as put_many would write it, for the front to
-    write in the worker's place; its own ids are its input items' (normalize_input's, all of the response's prefix in
-    the one-row case)."""
+    write in the worker's place (`ids`: the answer's); its own ids are its input items' (normalize_input's, all of
+    the response's prefix in the one-row case)."""
     collection, row_id, doc, parent = call.stored_row
     text = orjson.dumps(doc)  # what SqliteStore.put_many writes: no options
+    if 4 * ((len(text) + 2) // 3) > MAX_DOC_BYTES:  # its base64 length
+        return None
     inputs = [(item["id"].partition("_")[0] + "_", item["id"], False) for item in doc.get("input_items") or []]
-    located = _fills(call, text, [*_made_ids(call), *inputs], answer)
+    located = _fills(call, text, [*ids, *inputs], answer)
     if located is None or not _COLLECTION.fullmatch(collection) or row_id not in located.at:
         return None
     parent_in_id = row_id.find(parent) if parent else -1

@@ -27,7 +27,7 @@ import time
 from .._native import NativeFront
 from ..config import Settings
 from ..engine.errors import ApiError, body_too_large
-from ..state import default_sqlite_path
+from ..state import sqlite_path
 from .adapter import METHODS
 from .signals import drain_on_stop_signals
 
@@ -86,10 +86,9 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
 def _store_path(settings: Settings) -> str | None:
     """The SQLite file the front writes the rows of replayed stored answers to (the workers' own store); None: the
     store is not SQLite, and stored answers are always the workers'."""
-    state = settings.state
-    if state.store != "sqlite":
+    if settings.state.store != "sqlite":
         return None
-    return os.path.abspath(state.path or default_sqlite_path(settings.server.port))
+    return os.path.abspath(sqlite_path(settings))
 
 
 def run_front(front: NativeFront, drain_seconds: float, count_replays: bool = False) -> None:

@@ -14,13 +14,18 @@ from .memory import MemoryStore
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["MemoryStore", "StateStore", "default_sqlite_path", "open_store"]
+__all__ = ["MemoryStore", "StateStore", "default_sqlite_path", "open_store", "sqlite_path"]
 
 
 def default_sqlite_path(port: int) -> str:
     """One file per server port in the system temp dir: every worker of that server shares it, and it outlives a
     restart (as OpenAI's stored responses outlive a connection)."""
     return os.path.join(tempfile.gettempdir(), f"sentra-openai-{port}.state.sqlite3")
+
+
+def sqlite_path(settings: Settings) -> str:
+    """The SQLite file of `settings.state` (the workers' store, and the one the front writes replayed rows to)."""
+    return settings.state.path or default_sqlite_path(settings.server.port)
 
 
 def open_store(settings: Settings, *, clock: Callable[[], float] | None = None) -> StateStore:
@@ -32,7 +37,7 @@ def open_store(settings: Settings, *, clock: Callable[[], float] | None = None) 
     if state.store == "sqlite":
         from .sqlite import SqliteStore
 
-        return SqliteStore(state.path or default_sqlite_path(settings.server.port), **common)
+        return SqliteStore(sqlite_path(settings), **common)
     if state.store == "redis":
         from .redis_store import RedisStore
 
