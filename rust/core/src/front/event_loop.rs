@@ -133,7 +133,9 @@ impl EventLoop {
             if c.id != id {
                 continue; // closed meanwhile (its row is stored all the same, as a worker's would be)
             }
-            let Phase::Storing { answer, close, head_request } = std::mem::replace(&mut c.phase, Phase::Closing) else {
+            let phase = std::mem::replace(&mut c.phase, Phase::Closing);
+            let Phase::Storing { answer, close, head_request } = phase else {
+                c.phase = phase; // not waiting for a row: left as it was
                 continue;
             };
             if written {
