@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 from conftest import start_server
-from processes import listener_pid, worker_port
+from processes import listener_pid, stop, worker_port
 from sentra_openai.config import load_settings
 from sentra_openai.engine import ManualClock, MonotonicClock, Request, build_engine
 from sentra_openai.engine.core import ARRIVAL_HEADER, arrival
@@ -120,7 +120,7 @@ def test_a_request_that_waited_for_a_held_worker_is_not_slowed_by_the_wait(serve
 
     threads = [threading.Thread(target=send, args=("whole", CHAT)),
                threading.Thread(target=send, args=("stream", {**CHAT, "stream": True}))]
-    os.kill(worker, signal.SIGSTOP)
+    stop(worker)
     try:
         for thread in threads:
             thread.start()

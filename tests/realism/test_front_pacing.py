@@ -15,7 +15,7 @@ import orjson
 import pytest
 import yaml
 from conftest import start_server
-from processes import worker_pid
+from processes import stop, worker_pid
 from sentra_openai.config import config_dir
 
 pytestmark = pytest.mark.server
@@ -119,7 +119,7 @@ def test_a_paced_stream_goes_on_while_its_worker_is_stopped(server):
             headers={"content-type": "application/json"}) as response:
         chunks = response.iter_raw()
         received += next(chunks)  # the first event: the worker has answered
-        os.kill(worker, signal.SIGSTOP)
+        stop(worker)
         try:
             for chunk in chunks:
                 received += chunk
@@ -145,7 +145,7 @@ def test_an_answer_with_latency_is_held_by_the_front_not_the_worker(server):
     thread = threading.Thread(target=ask)
     thread.start()
     time.sleep(0.5)  # the worker answered long since; the front holds the answer
-    os.kill(worker, signal.SIGSTOP)
+    stop(worker)
     try:
         thread.join(15)
     finally:
