@@ -320,7 +320,7 @@ def stored_engine(tmp_path):
 
 
 def parse_stored_note(value: str):
-    """The note's store and doc parts: ((collection, id_at, id_len, parent_at, parent_len, ttl), doc fills)."""
+    """The note's store and doc parts: ((collection, id_at, id_len, ttl), doc fills)."""
     parts = dict(part.split("=", 1) for part in value.split(";"))
     assert set(parts) == {"ttl", "body", "headers", "store", "doc"}
     collection, *numbers, ttl = parts["store"].split(":")
@@ -347,14 +347,13 @@ def row_of(engine, response_id: str) -> tuple[str, bytes, float]:
 def test_a_stored_response_is_noted_with_the_row_the_worker_wrote_and_where_it_differs(stored_engine):
     first, second = repeat(stored_engine, "/v1/responses", STORED), send(stored_engine, "/v1/responses", STORED)
     assert first.status == second.status == 200
-    (collection, id_at, id_len, parent_at, parent_len, ttl), doc_fills = parse_stored_note(first.headers[REPLAY_HEADER])
+    (collection, id_at, id_len, ttl), doc_fills = parse_stored_note(first.headers[REPLAY_HEADER])
     doc = base64.b64decode(first.headers[DOC_HEADER])
     first_id = orjson.loads(first.body)["id"]
     parent, row_doc, lifetime = row_of(stored_engine, first_id)
-    assert (parent, row_doc) == (first_id[5:21], doc)  # the very row, byte for byte, and its parent
+    assert (parent, row_doc) == (None, doc)  # the very row, byte for byte (the front writes no parent)
     assert collection == "responses" and float(ttl) == pytest.approx(lifetime) == 30 * 86400  # state.ttl_seconds
     assert doc[id_at:id_at + id_len].decode() == first_id
-    assert doc[parent_at:parent_at + parent_len] == first_id[5:21].encode()
     # The first row with the second answer's values at the fills is the second row, byte for byte.
     _, body_fills, _ = parse_note_parts(first.headers[REPLAY_HEADER])
     second_doc = row_of(stored_engine, orjson.loads(second.body)["id"])[1]

@@ -1,6 +1,6 @@
 """A Hypothesis state machine drives each store (memory, sqlite, redis) against a plain-Python model of the
 interface in STATE_API.md: put / get / delete / update / list (parent, order, after, limit, where) /
-delete_children / clear, with documents expiring as a driven clock passes their TTL."""
+with_id_prefix / delete_children / clear, with documents expiring as a driven clock passes their TTL."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from stores import make_store
 
 DEFAULT_TTL = 100.0
 COLLECTIONS = st.sampled_from(["responses", "items"])
-IDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+IDS = st.sampled_from(["a", "ab", "abc", "b", "ba", "\U0010ffff", "\U0010ffffx", "\ud7ffz"])  # prefixes of each other
+PREFIXES = st.sampled_from(["", "a", "ab", "b", "c", "\U0010ffff", "\ud7ff"])
 PARENTS = st.sampled_from([None, "p1", "p2"])
 TTLS = st.sampled_from([None, 0, 5.0, 30.0, 250.0])
 
@@ -131,6 +132,13 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.store.list(collection, parent=parent, order=order, after=after, limit=limit,
                                where=where) == expected
 
+    @rule(collection=COLLECTIONS, prefix=PREFIXES, limit=st.integers(1, 4))
+    def with_id_prefix(self, collection, prefix, limit) -> None:
+        ids = sorted(k[1] for k in list(self.model.docs) if k[0] == collection and k[1].startswith(prefix)
+                     and self.model.alive(k))
+        expected = [self.model.docs[(collection, id)]["doc"] for id in ids[:limit]]
+        assert self.store.with_id_prefix(collection, prefix, limit=limit) == expected
+
     @rule(collection=COLLECTIONS, parent=st.sampled_from(["p1", "p2"]))
     def delete_children(self, collection, parent) -> None:
         keys = [k for k in list(self.model.docs) if k[0] == collection and self.model.docs[k]["parent"] == parent]
@@ -186,12 +194,14 @@ def test_purge_leaves_nothing_of_expired_documents(kind, request, tmp_path) -> N
     assert store.purge_expired() == 30
     assert store.list("docs", limit=100) == ([{"n": -1}], False)
     assert store.list("docs", parent="p0", limit=100) == ([{"n": -1}], False)
+    assert store.with_id_prefix("docs", "", limit=100) == [{"n": -1}]
     if kind == "sqlite":
         with store._use() as conn:
             assert conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 1
     if kind == "redis":
         keys = sorted(k.decode().removeprefix(store.prefix) for k in store.client.keys(store.prefix + "*"))
-        assert keys == ["children:docs:p0", "doc:docs:kept", "order:docs", "seq"]
+        assert keys == ["children:docs:p0", "doc:docs:kept", "ids:docs", "order:docs", "seq"]
+        assert store.client.zcard(store.prefix + "ids:docs") == 1
         assert store.client.zcard(store.prefix + "order:docs") == 1
     store.clear()
     store.close()

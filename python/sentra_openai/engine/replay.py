@@ -219,6 +219,8 @@ def _store_note(call: Call, answer: _Located, ids: list[tuple[str, str, bool]]) 
     write in the worker's place (`ids`: the answer's); its own ids are its input items' (normalize_input's, all of
     the response's prefix in the one-row case)."""
     collection, row_id, doc, parent = call.stored_row
+    if parent is not None:  # the front writes rows without one
+        return None
     text = orjson.dumps(doc)  # what SqliteStore.put_many writes: no options
     if 4 * ((len(text) + 2) // 3) > MAX_DOC_BYTES:  # its base64 length
         return None
@@ -226,13 +228,11 @@ def _store_note(call: Call, answer: _Located, ids: list[tuple[str, str, bool]]) 
     located = _fills(call, text, [*ids, *inputs], answer)
     if located is None or not _COLLECTION.fullmatch(collection) or row_id not in located.at:
         return None
-    parent_in_id = row_id.find(parent) if parent else -1
     ttl = call.services.state.default_ttl  # put_many's expires_at: created_at + the store's default TTL
     ttl_text = "none" if ttl is None else repr(ttl)
-    if parent_in_id < 0 or not (ttl_text == "none" or _DECIMAL.fullmatch(ttl_text)):
+    if not (ttl_text == "none" or _DECIMAL.fullmatch(ttl_text)):
         return None
-    id_at = located.at[row_id]
-    store = f"{collection}:{id_at}:{len(row_id)}:{id_at + parent_in_id}:{len(parent)}:{ttl_text}"
+    store = f"{collection}:{located.at[row_id]}:{len(row_id)}:{ttl_text}"
     return f";store={store};doc={','.join(located.fills)}", text
 
 

@@ -61,6 +61,11 @@ class StateStore:
         filtered by `where`; returns (docs, has_more)."""
         raise NotImplementedError
 
+    def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
+        """At most `limit` documents of `collection` whose id starts with `prefix`, in the order of their ids: a
+        lookup by part of an id that needs no index beyond the ids' own."""
+        raise NotImplementedError
+
     def delete_children(self, collection: str, parent: str) -> int:
         """Deletes every document of `collection` with that parent; returns how many there were."""
         raise NotImplementedError
@@ -81,3 +86,15 @@ class StateStore:
 def check_order(order: str) -> None:
     if order not in ("asc", "desc"):
         raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with `prefix` (code point order, which is UTF-8 byte order,
+    SQLite's and Redis's), or None when there is none (the empty prefix, or one of only U+10FFFF)."""
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    successor = ord(stem[-1]) + 1
+    if 0xD800 <= successor <= 0xDFFF:  # surrogates are never in a str that can be encoded
+        successor = 0xE000
+    return stem[:-1] + chr(successor)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .base import Change, Doc, StateStore, Where, check_order
+from .base import Change, Doc, StateStore, Where, check_order, prefix_end
 
 
 def _compact(body: bytes) -> bytes:
@@ -35,6 +35,7 @@ class MemoryStore(StateStore):
         self._docs: dict[tuple[str, str], _Entry] = {}
         self._ids: dict[int, str] = {}  # seq -> id
         self._order: dict[tuple[str, str | None], list[int]] = {}  # (collection, None | parent) -> sorted seqs
+        self._sorted_ids: dict[str, list[str]] = {}  # collection -> its ids, sorted (with_id_prefix)
         self._seq = 0
         self._lock = threading.RLock()
 
@@ -59,6 +60,8 @@ class MemoryStore(StateStore):
         if entry is not None:
             self._unindex(collection, entry.parent, entry.seq)
             self._ids.pop(entry.seq, None)
+            ids = self._sorted_ids[collection]
+            ids.pop(bisect.bisect_left(ids, id))
         return entry
 
     def _expired(self, entry: _Entry) -> bool:
@@ -85,6 +88,7 @@ class MemoryStore(StateStore):
                 self._docs[(collection, id)] = entry
                 self._ids[entry.seq] = id
                 self._index(collection, parent, entry.seq)
+                bisect.insort(self._sorted_ids.setdefault(collection, []), id)
                 return
             if old.parent != parent:
                 self._unindex(collection, old.parent, old.seq)
@@ -149,6 +153,20 @@ class MemoryStore(StateStore):
                 self._remove(collection, id)
             return found, more
 
+    def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
+        with self._lock:
+            ids = self._sorted_ids.get(collection, [])
+            end = prefix_end(prefix)
+            above = len(ids) if end is None else bisect.bisect_left(ids, end)
+            found: list[Doc] = []
+            for id in ids[bisect.bisect_left(ids, prefix):above]:
+                entry = self._live(collection, id)
+                if entry is not None:
+                    found.append(orjson.loads(entry.body))
+                    if len(found) == limit:
+                        break
+            return found
+
     def delete_children(self, collection: str, parent: str) -> int:
         with self._lock:
             live = 0
@@ -171,3 +189,4 @@ class MemoryStore(StateStore):
             self._docs.clear()
             self._ids.clear()
             self._order.clear()
+            self._sorted_ids.clear()

@@ -4,6 +4,7 @@ Layout under a key prefix (default "sentra:state:"):
   doc:<collection>:<id>                  a hash: body (JSON), seq, parent, has_parent, created_at, expires_at
   order:<collection>                     a sorted set of ids by insertion sequence (the order `list` uses)
   children:<collection>:<parent>         the same, per parent
+  ids:<collection>                       the ids, all with score 0 (so in byte order: with_id_prefix's range)
   seq                                    the insertion counter (INCR)
   expiry                                 members "<collection>\n<id>\n<has_parent><parent>" by expires_at: the
                                          sweep (every SWEEP_EVERY puts of a process, or purge_expired()) removes
@@ -22,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from .base import Change, Doc, StateStore, Where, check_order
+from .base import Change, Doc, StateStore, Where, check_order, prefix_end
 
 DEFAULT_PREFIX = "sentra:state:"
 LIST_BATCH = 64
@@ -50,6 +51,7 @@ redis.call('DEL', doc)
 redis.call('HSET', doc, 'seq', seq, 'parent', parent, 'has_parent', has_parent, 'created_at', created,
            'expires_at', expires, 'body', body)
 redis.call('ZADD', prefix .. 'order:' .. coll, seq, id)
+redis.call('ZADD', prefix .. 'ids:' .. coll, 0, id)
 if has_parent == '1' then redis.call('ZADD', prefix .. 'children:' .. coll .. ':' .. parent, seq, id) end
 if ttl_ms ~= '' then redis.call('PEXPIRE', doc, ttl_ms) end
 if expires ~= '' then
@@ -63,6 +65,7 @@ local prefix, coll, id, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local doc = prefix .. 'doc:' .. coll .. ':' .. id
 local old = redis.call('HMGET', doc, 'seq', 'parent', 'has_parent', 'expires_at')
 redis.call('ZREM', prefix .. 'order:' .. coll, id)
+redis.call('ZREM', prefix .. 'ids:' .. coll, id)
 if not old[1] then return 0 end
 if old[3] == '1' then redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. old[2], id) end
 redis.call('ZREM', prefix .. 'expiry', coll .. '\\n' .. id .. '\\n' .. old[3] .. old[2])
@@ -84,6 +87,7 @@ for _, id in ipairs(redis.call('ZRANGE', children, 0, -1)) do
   end
   redis.call('ZREM', prefix .. 'expiry', coll .. '\\n' .. id .. '\\n1' .. parent)
   redis.call('ZREM', prefix .. 'order:' .. coll, id)
+  redis.call('ZREM', prefix .. 'ids:' .. coll, id)
 end
 redis.call('DEL', children)
 return live
@@ -99,6 +103,7 @@ for _, member in ipairs(due) do
   local has_parent, parent = string.sub(member, second + 1, second + 1), string.sub(member, second + 2)
   if has_parent == '1' then redis.call('ZREM', prefix .. 'children:' .. coll .. ':' .. parent, id) end
   redis.call('ZREM', prefix .. 'order:' .. coll, id)
+  redis.call('ZREM', prefix .. 'ids:' .. coll, id)
   redis.call('DEL', prefix .. 'doc:' .. coll .. ':' .. id)
   redis.call('ZREM', prefix .. 'expiry', member)
 end
@@ -229,6 +234,31 @@ class RedisStore(StateStore):
             if stale:  # ids whose hash Redis expired: drop them from the order (they were invisible already)
                 self.client.zrem(zset, *stale)
                 start -= len(stale)
+
+    def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
+        zset = f"{self.prefix}ids:{collection}"
+        end = prefix_end(prefix)
+        low, high = ("[" + prefix) if prefix else "-", "+" if end is None else "(" + end
+        found: list[Doc] = []
+        offset = 0
+        while True:
+            ids = self.client.zrangebylex(zset, low, high, start=offset, num=LIST_BATCH)
+            if not ids:
+                return found
+            offset += len(ids)
+            with self.client.pipeline(transaction=False) as pipe:
+                for raw_id in ids:
+                    pipe.hmget(self._doc_key(collection, raw_id.decode()), "body", "expires_at")
+                rows = pipe.execute()
+            stale = [raw_id for raw_id, (body, _) in zip(ids, rows) if body is None]
+            for body, expires in rows:
+                if body is not None and self._alive(expires):
+                    found.append(orjson.loads(body))
+                    if len(found) == limit:
+                        return found
+            if stale:  # ids whose hash Redis expired (see list)
+                self.client.zrem(zset, *stale)
+                offset -= len(stale)
 
     def delete_children(self, collection: str, parent: str) -> int:
         return int(self._delete_children(args=[self.prefix, collection, parent, repr(self.clock())]))

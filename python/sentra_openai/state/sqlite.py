@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import orjson
 
-from .base import Change, Doc, StateStore, Where, check_order
+from .base import Change, Doc, StateStore, Where, check_order, prefix_end
 
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's transaction before giving up
 # How often a writer waiting for another process's write looks again: first soon (a write holds the lock for a
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS docs (
     body       BLOB NOT NULL,
     UNIQUE (collection, id)
 );
-CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (collection, parent, seq);
+-- Only rows with a parent: in SQLite each index of a row is another page written at its commit (README "State").
+DROP INDEX IF EXISTS docs_by_parent;
+CREATE INDEX IF NOT EXISTS docs_of_parents ON docs (collection, parent, seq) WHERE parent IS NOT NULL;
 CREATE INDEX IF NOT EXISTS docs_by_expiry ON docs (expires_at) WHERE expires_at IS NOT NULL;
 """
 
@@ -197,6 +199,18 @@ class SqliteStore(StateStore):
                 cursor_seq = seq
             if len(batch) < (LIST_BATCH if where else limit + 1):
                 return found, False
+
+    def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
+        bounds, args = "id >= ?", [collection, prefix]
+        end = prefix_end(prefix)
+        if end is not None:
+            bounds += " AND id < ?"
+            args.append(end)
+        with self._use() as conn:
+            rows = conn.execute(
+                f"SELECT body FROM docs WHERE collection = ? AND {bounds} AND (expires_at IS NULL OR expires_at > ?) "
+                "ORDER BY id LIMIT ?", (*args, self.clock(), limit)).fetchall()
+        return [orjson.loads(body) for body, in rows]
 
     def delete_children(self, collection: str, parent: str) -> int:
         with self._write() as conn:

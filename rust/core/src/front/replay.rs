@@ -18,8 +18,8 @@
 //! part). A `date` header is always renewed. A note that does not fit its answer byte for byte is ignored.
 //!
 //! A stored answer (a Responses create with `store: true`) also has a row in the state store, which the front writes
-//! itself (store.rs) before it sends the answer: the note then has `store=COLLECTION:ID_OFF:ID_LEN:PARENT_OFF:PARENT_LEN:TTL`
-//! (where the row's id and parent are in the document, and its time to live in seconds, or `none`) and `doc=FILL,...`,
+//! itself (store.rs) before it sends the answer: the note then has `store=COLLECTION:ID_OFF:ID_LEN:TTL` (where the
+//! row's id is in the document, and its time to live in seconds, or `none`; the row has no parent) and `doc=FILL,...`,
 //! and `x-sentra-replay-doc` carries the document (base64) as the application would have written it. Doc fills are
 //! body fills into the document, plus `ans:OFFSET:LEN:FROM`: the LEN bytes at FROM of this answer's body as rendered
 //! (the ids the row shares with the answer). Unix times show the same moment in both.
@@ -77,18 +77,17 @@ pub struct Note {
     doc: Vec<(Fill, usize, usize)>,
 }
 
-/// Where a stored answer's row takes its id and parent from (ranges of the rendered document) and how long it lives.
+/// Where a stored answer's row takes its id from (a range of the rendered document) and how long it lives.
 #[derive(Debug, Clone, PartialEq)]
 struct StoreNote {
     collection: String,
     id: Range<usize>,
-    parent: Range<usize>,
     ttl_seconds: Option<f64>,
 }
 
 fn store_note(list: &[u8]) -> Option<StoreNote> {
     let fields: Vec<&[u8]> = list.split(|&b| b == b':').collect();
-    let [collection, id_at, id_len, parent_at, parent_len, ttl] = fields[..] else { return None };
+    let [collection, id_at, id_len, ttl] = fields[..] else { return None };
     if collection.is_empty() || !collection.iter().all(|b| b.is_ascii_lowercase() || *b == b'_') {
         return None;
     }
@@ -96,11 +95,9 @@ fn store_note(list: &[u8]) -> Option<StoreNote> {
         b"none" => None,
         text => Some(std::str::from_utf8(text).ok()?.parse::<f64>().ok().filter(|t| t.is_finite() && *t > 0.0)?),
     };
-    let range = |at: &[u8], len: &[u8]| Some(number(at)?..number(at)? + number(len)?);
     Some(StoreNote {
         collection: String::from_utf8(collection.to_vec()).ok()?,
-        id: range(id_at, id_len)?,
-        parent: range(parent_at, parent_len)?,
+        id: number(id_at)?..number(id_at)? + number(id_len)?,
         ttl_seconds,
     })
 }
@@ -275,7 +272,7 @@ impl RowTemplate {
             patches.push(Patch { start, end: start + len, fill });
         }
         let patches = checked(patches, &doc)?;
-        if store.id.end > doc.len() || store.parent.end > doc.len() || store.id.is_empty() {
+        if store.id.end > doc.len() || store.id.is_empty() {
             return None;
         }
         Some(RowTemplate { bytes: doc, patches, store })
@@ -287,11 +284,9 @@ impl RowTemplate {
         if !render_spans(&self.bytes, &self.patches, fresh, moment, 0, body, &mut doc) {
             return None;
         }
-        let text = |range: &Range<usize>| String::from_utf8(doc[range.clone()].to_vec()).ok();
         Some(Row {
             collection: self.store.collection.clone(),
-            id: text(&self.store.id)?,
-            parent: Some(text(&self.store.parent)?),
+            id: String::from_utf8(doc[self.store.id.clone()].to_vec()).ok()?,
             created_at: moment.seconds,
             expires_at: self.store.ttl_seconds.map(|ttl| moment.seconds + ttl),
             body: doc,
@@ -734,7 +729,7 @@ date: Wed, 02 Dec 2026 04:34:46 GMT\r\n\r\n"
     }
 
     const STORED_NOTE: &[u8] = b"ttl=1000;body=hex:13:16,hexunix:31:8,hex:39:24,unix:80:10;headers=x-t:ms;\
-store=responses:19:55:24:16:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,hexunix:145:8,hex:153:24";
+store=responses:19:55:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,hexunix:145:8,hex:153:24";
 
     /// A stored answer: the body shows the response id; the row's document shows it too, and an input item id that
     /// shares its prefix and time stamp but has a random tail of its own.
@@ -758,7 +753,6 @@ store=responses:19:55:24:16:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,he
         assert_ne!(id, "resp_0123456789abcdef006b0f3ae7aaaaaaaaaaaaaaaaaaaaaaaa");
         assert_eq!(row.id, id);
         assert_eq!(row.collection, "responses");
-        assert_eq!(row.parent.as_deref(), Some(&id[5..21]));
         let text = String::from_utf8(row.body.clone()).unwrap();
         let created = &answer[answer.find("\"created_at\": ").unwrap() + 14..][..10];
         assert_eq!(text.matches(created).count(), 1, "{text}");
@@ -784,12 +778,13 @@ store=responses:19:55:24:16:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,he
         let mut other = doc.clone();
         other[30] = b'f'; // the document's copy of the id is not the answer's
         assert!(Template::new(head, body, &note, Some(other), b"", Instant::now()).is_none());
-        let past_end = parse_note(b"ttl=1000;store=responses:19:500:24:16:none;doc=").unwrap();
+        let past_end = parse_note(b"ttl=1000;store=responses:19:500:none;doc=").unwrap();
         assert!(Template::new(head, body, &past_end, Some(doc.clone()), b"", Instant::now()).is_none());
         for bad in [
-            &b"ttl=5;store=responses:1:2:3"[..],
-            b"ttl=5;store=Resp:1:2:3:4:5",
-            b"ttl=5;store=r:1:2:3:4:-1",
+            &b"ttl=5;store=responses:1:2"[..],
+            b"ttl=5;store=responses:1:2:3:4:5",
+            b"ttl=5;store=Resp:1:2:5",
+            b"ttl=5;store=r:1:2:-1",
             b"ttl=5;body=ans:1:2:3",
         ] {
             assert_eq!(parse_note(bad), None, "{:?}", String::from_utf8_lossy(bad));

@@ -7,7 +7,8 @@
 //! worker sends its own only after its write: a client that retrieves what it was just given finds it.
 //!
 //! The row is written exactly as the application's store writes one (python/sentra_openai/state/sqlite.py `put_many`:
-//! the same table, statements, write lock and settings), so every worker reads it as one of its own.
+//! the same table, statements, write lock and settings; rows without a parent), so every worker reads it as one of its
+//! own.
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -30,7 +31,6 @@ const MAX_BATCH: usize = 512;
 pub struct Row {
     pub collection: String,
     pub id: String,
-    pub parent: Option<String>,
     /// Wall-clock Unix seconds.
     pub created_at: f64,
     pub expires_at: Option<f64>,
@@ -134,20 +134,13 @@ impl Db {
             let mut expired =
                 tx.prepare_cached("DELETE FROM docs WHERE collection = ? AND id = ? AND expires_at <= ?")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO docs (collection, id, parent, created_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?) \
+                "INSERT INTO docs (collection, id, parent, created_at, expires_at, body) VALUES (?, ?, NULL, ?, ?, ?) \
                  ON CONFLICT (collection, id) DO UPDATE SET parent = excluded.parent, \
                  created_at = excluded.created_at, expires_at = excluded.expires_at, body = excluded.body",
             )?;
             for row in rows {
                 expired.execute(params![row.collection, row.id, now])?;
-                insert.execute(params![
-                    row.collection,
-                    row.id,
-                    row.parent,
-                    row.created_at,
-                    row.expires_at,
-                    row.body
-                ])?;
+                insert.execute(params![row.collection, row.id, row.created_at, row.expires_at, row.body])?;
                 count += 1;
             }
         }
@@ -222,15 +215,14 @@ pub(crate) mod testing {
     pub fn rows(path: &PathBuf) -> Vec<Row> {
         let conn = Connection::open(path).unwrap();
         let mut stmt =
-            conn.prepare("SELECT collection, id, parent, created_at, expires_at, body FROM docs ORDER BY seq").unwrap();
+            conn.prepare("SELECT collection, id, created_at, expires_at, body FROM docs ORDER BY seq").unwrap();
         stmt.query_map([], |r| {
             Ok(Row {
                 collection: r.get(0)?,
                 id: r.get(1)?,
-                parent: r.get(2)?,
-                created_at: r.get(3)?,
-                expires_at: r.get(4)?,
-                body: r.get(5)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+                body: r.get(4)?,
             })
         })
         .unwrap()
@@ -248,7 +240,6 @@ mod tests {
         Row {
             collection: "responses".into(),
             id: id.into(),
-            parent: Some("0123456789abcdef".into()),
             created_at,
             expires_at,
             body: format!("{{\"id\":\"{id}\"}}").into_bytes(),

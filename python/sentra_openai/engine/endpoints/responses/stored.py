@@ -25,11 +25,11 @@ __all__ = [
     "normalize_input", "queued_view", "register", "save_response",
 ]
 
-RESPONSES = "responses"  # parent = the 16-hex prefix its ids share: how an item is found without its own document
+RESPONSES = "responses"
 # Stored items by id (item_reference), parent = their response: only those whose id does not carry their response's
 # prefix (a client's own ids, items taken from other responses). An item made for a response is found in the
-# response's document by that prefix (`find_item`): one row per stored response instead of one per item, each row
-# in SQLite another page or two written per commit (README "State").
+# response's document, by the 16-hex prefix their ids share (`find_item`): one row per stored response instead of
+# one per item, each row in SQLite another page or two written per commit (README "State").
 ITEMS = "items"
 PREFIX_SCAN = 8  # responses with one prefix searched for an item at most (the prefix is 64 random bits: one, really)
 CANCELS = "response_cancels"  # response id -> {"cancelled_at"}: what a background stream in progress watches
@@ -123,7 +123,7 @@ def save_response(call: Call, response: dict[str, Any], items: list[dict[str, An
     entries = [(ITEMS, item["id"], item, rid) for item in [*items, *(response.get("output") or [])]
                if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
                and (prefix is None or _prefix(item["id"]) != prefix)]
-    row = (RESPONSES, rid, doc, prefix)
+    row = (RESPONSES, rid, doc, None)
     store.put_many([*also, *entries, row], created_at=now)  # one write: all visible at once
     if not also and not entries and isinstance(store, SqliteStore):
         call.stored_row = row  # the front may write it for a replay (engine/replay.py), into this host's file
@@ -177,7 +177,7 @@ def find_item(call: Call, item_id_: str) -> dict[str, Any] | None:
     prefix = _prefix(item_id_)
     if found is not None or prefix is None:
         return found
-    docs, _ = store.list(RESPONSES, parent=prefix, limit=PREFIX_SCAN)
+    docs = store.with_id_prefix(RESPONSES, f"resp_{prefix}", limit=PREFIX_SCAN)
     for doc in docs:
         for item in [*(doc.get("input_items") or []), *(doc["response"].get("output") or [])]:
             if isinstance(item, dict) and item.get("id") == item_id_:
