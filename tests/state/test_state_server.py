@@ -73,6 +73,11 @@ def test_two_servers_share_a_redis_store(server_factory, state_redis_url) -> Non
     created = one.client().responses.create(model="gpt-4o-mini", input="Shared across hosts.")
     assert two.client().responses.retrieve(created.id).output_text == created.output_text
     assert [i.content[0].text for i in two.client().responses.input_items.list(created.id)] == ["Shared across hosts."]
+    # An item_reference is found by the id prefix it shares with its response (the store's with_id_prefix).
+    follow_up = two.client().responses.create(model="gpt-4o-mini", input=[
+        {"type": "item_reference", "id": created.output[0].id}, {"role": "user", "content": "Go on."}])
+    brought = one.client().responses.input_items.list(follow_up.id, order="asc").data[0]
+    assert brought.model_dump() == created.output[0].model_dump()
     two.client().responses.delete(created.id)
     with pytest.raises(Exception) as gone:
         one.client().responses.retrieve(created.id)
