@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import orjson
+from sortedcontainers import SortedList
 
 from .base import Change, Doc, StateStore, Where, check_order, prefix_end
 
@@ -35,7 +36,9 @@ class MemoryStore(StateStore):
         self._docs: dict[tuple[str, str], _Entry] = {}
         self._ids: dict[int, str] = {}  # seq -> id
         self._order: dict[tuple[str, str | None], list[int]] = {}  # (collection, None | parent) -> sorted seqs
-        self._sorted_ids: dict[str, list[str]] = {}  # collection -> its ids, sorted (with_id_prefix)
+        # collection -> its ids in order, for with_id_prefix (a plain list's insort moves ~1 ms of pointers a put
+        # at a million documents)
+        self._sorted_ids: dict[str, SortedList] = {}
         self._seq = 0
         self._lock = threading.RLock()
 
@@ -60,8 +63,7 @@ class MemoryStore(StateStore):
         if entry is not None:
             self._unindex(collection, entry.parent, entry.seq)
             self._ids.pop(entry.seq, None)
-            ids = self._sorted_ids[collection]
-            ids.pop(bisect.bisect_left(ids, id))
+            self._sorted_ids[collection].remove(id)
         return entry
 
     def _expired(self, entry: _Entry) -> bool:
@@ -88,7 +90,7 @@ class MemoryStore(StateStore):
                 self._docs[(collection, id)] = entry
                 self._ids[entry.seq] = id
                 self._index(collection, parent, entry.seq)
-                bisect.insort(self._sorted_ids.setdefault(collection, []), id)
+                self._sorted_ids.setdefault(collection, SortedList()).add(id)
                 return
             if old.parent != parent:
                 self._unindex(collection, old.parent, old.seq)
@@ -155,16 +157,20 @@ class MemoryStore(StateStore):
 
     def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
         with self._lock:
-            ids = self._sorted_ids.get(collection, [])
+            ids = self._sorted_ids.get(collection, SortedList())
             end = prefix_end(prefix)
-            above = len(ids) if end is None else bisect.bisect_left(ids, end)
             found: list[Doc] = []
-            for id in ids[bisect.bisect_left(ids, prefix):above]:
-                entry = self._live(collection, id)
-                if entry is not None:
-                    found.append(orjson.loads(entry.body))
-                    if len(found) == limit:
-                        break
+            expired: list[str] = []
+            for id in ids.irange(prefix, end, inclusive=(True, False)):
+                entry = self._docs[(collection, id)]
+                if self._expired(entry):
+                    expired.append(id)  # removed after the walk, which a removal would disturb
+                    continue
+                found.append(orjson.loads(entry.body))
+                if len(found) == limit:
+                    break
+            for id in expired:
+                self._remove(collection, id)
             return found
 
     def delete_children(self, collection: str, parent: str) -> int:
