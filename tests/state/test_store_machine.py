@@ -200,8 +200,26 @@ def test_purge_leaves_nothing_of_expired_documents(kind, request, tmp_path) -> N
             assert conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 1
     if kind == "redis":
         keys = sorted(k.decode().removeprefix(store.prefix) for k in store.client.keys(store.prefix + "*"))
-        assert keys == ["children:docs:p0", "doc:docs:kept", "ids:docs", "order:docs", "seq"]
+        assert keys == ["children:docs:p0", "doc:docs:kept", "ids-complete:docs", "ids:docs", "order:docs", "seq"]
         assert store.client.zcard(store.prefix + "ids:docs") == 1
         assert store.client.zcard(store.prefix + "order:docs") == 1
     store.clear()
     store.close()
+
+
+def test_a_redis_store_written_before_its_id_index_finds_those_documents_by_id_prefix(state_redis_url) -> None:
+    from sentra_openai.state.redis_store import RedisStore
+
+    old = RedisStore(state_redis_url, prefix="sentra:test-ids:")
+    old.clear()
+    old.put_many([("responses", f"resp_{n:02d}", {"n": n}, None) for n in range(30)], created_at=0.0)
+    old.client.delete(old.prefix + "ids:responses")  # as a version without the index left it
+    new = RedisStore(state_redis_url, prefix="sentra:test-ids:")
+    assert new.with_id_prefix("responses", "resp_1", limit=100) == [{"n": n} for n in range(10, 20)]
+    new.put("responses", "resp_1x", {"n": 99}, created_at=0.0)
+    assert new.with_id_prefix("responses", "resp_1x") == [{"n": 99}]
+    old.delete("responses", "resp_15")
+    assert len(new.with_id_prefix("responses", "resp_1", limit=100)) == 10
+    new.clear()
+    new.close()
+    old.close()

@@ -5,6 +5,7 @@ Layout under a key prefix (default "sentra:state:"):
   order:<collection>                     a sorted set of ids by insertion sequence (the order `list` uses)
   children:<collection>:<parent>         the same, per parent
   ids:<collection>                       the ids, all with score 0 (so in byte order: with_id_prefix's range)
+  ids-complete:<collection>              set once ids:<collection> holds the ids written before it existed too
   seq                                    the insertion counter (INCR)
   expiry                                 members "<collection>\n<id>\n<has_parent><parent>" by expires_at: the
                                          sweep (every SWEEP_EVERY puts of a process, or purge_expired()) removes
@@ -128,6 +129,7 @@ class RedisStore(StateStore):
         self._delete_children = self.client.register_script(_DELETE_CHILDREN)
         self._sweep = self.client.register_script(_SWEEP)
         self._puts = 0
+        self._ids_complete: set[str] = set()  # collections whose ids:<collection> this process knows to be whole
 
     def _doc_key(self, collection: str, id: str) -> str:
         return f"{self.prefix}doc:{collection}:{id}"
@@ -237,6 +239,8 @@ class RedisStore(StateStore):
 
     def with_id_prefix(self, collection: str, prefix: str, *, limit: int = 20) -> list[Doc]:
         zset = f"{self.prefix}ids:{collection}"
+        if collection not in self._ids_complete:
+            self._complete_ids(collection, zset)
         end = prefix_end(prefix)
         low, high = ("[" + prefix) if prefix else "-", "+" if end is None else "(" + end
         found: list[Doc] = []
@@ -259,6 +263,18 @@ class RedisStore(StateStore):
             if stale:  # ids whose hash Redis expired (see list)
                 self.client.zrem(zset, *stale)
                 offset -= len(stale)
+
+    def _complete_ids(self, collection: str, zset: str) -> None:
+        """Adds the ids of documents written by a version without ids:<collection> (their order still lists them).
+        Racing processes add the same ids; one deleted meanwhile is dropped as stale when a lookup meets it."""
+        marker = f"{self.prefix}ids-complete:{collection}"
+        if not self.client.exists(marker):
+            start = 0
+            while ids := self.client.zrange(f"{self.prefix}order:{collection}", start, start + 999):
+                self.client.zadd(zset, dict.fromkeys(ids, 0))
+                start += len(ids)
+            self.client.set(marker, 1)
+        self._ids_complete.add(collection)
 
     def delete_children(self, collection: str, parent: str) -> int:
         return int(self._delete_children(args=[self.prefix, collection, parent, repr(self.clock())]))
