@@ -134,6 +134,13 @@ class RedisStore(StateStore):
     def _doc_key(self, collection: str, id: str) -> str:
         return f"{self.prefix}doc:{collection}:{id}"
 
+    def _bodies(self, collection: str, ids: list[bytes]) -> list[list[bytes | None]]:
+        """[body, expires_at] of each id's hash (None, None when Redis dropped it), in one round trip."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for raw_id in ids:
+                pipe.hmget(self._doc_key(collection, raw_id.decode()), "body", "expires_at")
+            return pipe.execute()
+
     def _alive(self, expires: bytes | None) -> bool:
         return not expires or float(expires) > self.clock()
 
@@ -217,10 +224,7 @@ class RedisStore(StateStore):
             if not ids:
                 return found, False
             start += len(ids)
-            with self.client.pipeline(transaction=False) as pipe:
-                for raw_id in ids:
-                    pipe.hmget(self._doc_key(collection, raw_id.decode()), "body", "expires_at")
-                rows = pipe.execute()
+            rows = self._bodies(collection, ids)
             stale = []
             for raw_id, (body, expires) in zip(ids, rows):
                 if body is None:
@@ -250,10 +254,7 @@ class RedisStore(StateStore):
             if not ids:
                 return found
             offset += len(ids)
-            with self.client.pipeline(transaction=False) as pipe:
-                for raw_id in ids:
-                    pipe.hmget(self._doc_key(collection, raw_id.decode()), "body", "expires_at")
-                rows = pipe.execute()
+            rows = self._bodies(collection, ids)
             stale = [raw_id for raw_id, (body, _) in zip(ids, rows) if body is None]
             for body, expires in rows:
                 if body is not None and self._alive(expires):
