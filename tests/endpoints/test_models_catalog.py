@@ -1,4 +1,4 @@
-"""Every model id the installed official SDK knows (openai 3.57.0) answers as the real API does on the suite's day
+"""Every model id the installed official SDK knows (openai 3.60.0) answers as the real API does on the suite's day
 (conftest.SUITE_AS_OF): a chat or responses request succeeds on the surfaces it serves, or the id is gone (404
 model_not_found) because its announced shutdown date has passed."""
 
