@@ -154,11 +154,12 @@ class NativeFront:
         rejections: dict[str, tuple[int, str, bytes]],
         replay: bool = False,
         store_path: str | None = None,
+        store_synchronous: str = "normal",
     ) -> Self:
         """`replay`: answers the application notes as replayable (`x-sentra-replay`) are kept and given to identical
         requests by the front itself (rust/core/src/front/replay.rs). `store_path`: the SQLite state store into which
         the front writes the rows of the stored answers it replays (rust/core/src/front/store.rs); None: those are not
-        replayed."""
+        replayed. `store_synchronous`: the PRAGMA synchronous of its commits (off, normal or full), the workers'."""
     def start(self) -> None:
         """Starts accepting on a background thread."""
     def take_replays(self) -> list[tuple[bytes, int, int]]:

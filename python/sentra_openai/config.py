@@ -158,6 +158,7 @@ class FixtureSettings:
 class StateSettings:
     store: str
     path: str | None
+    synchronous: str
     redis_url: str | None
     ttl_seconds: float
 

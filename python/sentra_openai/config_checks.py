@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from .config import LOG_LEVELS, STATE_STORES, STORES, TIERS, ConfigError, Settings
+from .state.sqlite import SYNCHRONOUS
 
 
 def validate(s: Settings) -> None:
@@ -39,6 +40,8 @@ def validate(s: Settings) -> None:
         fail("rate_limiting.redis_url", "a redis:// URL when store is redis", None)
     if s.state.store not in STATE_STORES:
         fail("state.store", "one of " + ", ".join(STATE_STORES), s.state.store)
+    if s.state.synchronous not in SYNCHRONOUS:
+        fail("state.synchronous", "one of " + ", ".join(SYNCHRONOUS), s.state.synchronous)
     if s.state.store == "memory" and s.server.processes > 1:
         fail("state.store", "sqlite or redis with several processes (a memory store is private to each worker)",
              s.state.store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 
 import pytest
 from sentra_openai.config import ConfigError, load_settings
@@ -62,3 +63,22 @@ def test_redis_url_falls_back_to_the_limiter_s(monkeypatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     with pytest.raises(ValueError, match="state.redis_url"):
         open_store(load_settings(environ={}, cli={"state.store": "redis"}))
+
+
+@pytest.mark.parametrize(("name", "level"), [("off", 0), ("normal", 1), ("full", 2)])
+def test_state_synchronous_sets_how_the_sqlite_file_commits(tmp_path, name: str, level: int) -> None:
+    settings = load_settings(environ={}, cli={"state.path": str(tmp_path / "s.sqlite3"), "state.synchronous": name})
+    store = open_store(settings)
+    try:
+        store.put("responses", "resp_1", {"id": "resp_1"}, created_at=time.time())
+        with store._use() as conn:
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert store.get("responses", "resp_1") == {"id": "resp_1"}
+    finally:
+        store.close()
+
+
+def test_state_synchronous_must_be_a_level_the_store_offers() -> None:
+    assert load_settings(environ={}).state.synchronous == "normal"
+    with pytest.raises(ConfigError, match="state.synchronous"):
+        load_settings(environ={}, cli={"state.synchronous": "extra"})

@@ -77,7 +77,7 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             keepalive_requests=s.keepalive_requests, max_connections=connection_cap(s.max_connections),
             max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
             routed_methods=list(METHODS), rejections=_rejections(settings), replay=s.front_replay,
-            store_path=_store_path(settings),
+            store_path=_store_path(settings), store_synchronous=settings.state.synchronous,
         )
     except OSError as exc:
         raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None

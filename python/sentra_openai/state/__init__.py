@@ -37,7 +37,7 @@ def open_store(settings: Settings, *, clock: Callable[[], float] | None = None) 
     if state.store == "sqlite":
         from .sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(settings), **common)
+        return SqliteStore(sqlite_path(settings), synchronous=state.synchronous, **common)
     if state.store == "redis":
         from .redis_store import RedisStore
 

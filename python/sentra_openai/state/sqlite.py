@@ -1,9 +1,11 @@
 """The SQLite store: one file per host, shared by every worker process (stdlib sqlite3, WAL journal).
 
 Each process opens its own connection on first use after a fork (a connection must never cross a fork). Every write
-is one transaction, committed before the call returns: with WAL and synchronous=NORMAL a committed transaction
-survives the death of any process (SIGKILL included); synchronous=FULL (`durable=True`) also survives an OS crash or
-power loss, at the cost of an fsync per write. Readers never block the writer and see a commit at once.
+is one transaction, committed before the call returns: with WAL and synchronous=NORMAL (the default) a committed
+transaction survives the death of any process (SIGKILL included); synchronous=FULL also survives an OS crash or power
+loss, at the cost of an fsync per write; synchronous=OFF skips even the checkpoints' fsyncs: a process's death still
+loses nothing, but an OS crash or power loss can corrupt the file. Readers never block the writer and see a commit at
+once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another process's trans
 FIRST_LOOK_S, LAST_LOOK_S = 20e-6, 1e-3
 PURGE_EVERY = 500  # puts of one process between deletions of expired rows (they are invisible meanwhile)
 LIST_BATCH = 64
+SYNCHRONOUS = ("off", "normal", "full")  # the PRAGMA synchronous levels offered (config: state.synchronous)
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked process got from its parent (see `_conn`)
 
 _SCHEMA = """
@@ -47,10 +50,12 @@ CREATE INDEX IF NOT EXISTS docs_by_expiry ON docs (expires_at) WHERE expires_at 
 
 
 class SqliteStore(StateStore):
-    def __init__(self, path: str, *, durable: bool = False, **kwargs) -> None:
+    def __init__(self, path: str, *, synchronous: str = "normal", **kwargs) -> None:
         super().__init__(**kwargs)
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.path = path
-        self.durable = durable
+        self.synchronous = synchronous
         # One connection per process, used under a lock: the server's handlers run on short-lived threads (Robyn
         # gives each call a new thread state), so a connection per thread would be a new connection per request.
         self._lock = threading.RLock()
@@ -66,7 +71,7 @@ class SqliteStore(StateStore):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         return conn
 
     def _connect(self) -> None:

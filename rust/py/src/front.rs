@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use sentra_core::front::{Front, FrontConfig, Rejection, Rejections};
+use sentra_core::front::{Front, FrontConfig, Rejection, Rejections, StoreFile, Synchronous};
 
 const REJECTIONS: [&str; 6] =
     ["bad_request", "head_too_large", "body_too_large", "timeout", "bad_gateway", "unavailable"];
@@ -23,6 +23,11 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| PyValueError::new_err(format!("{name} must be a positive number of seconds, got {value}")))
+}
+
+fn synchronous(name: &str) -> PyResult<Synchronous> {
+    Synchronous::named(name)
+        .ok_or_else(|| PyValueError::new_err(format!("store_synchronous must be off, normal or full, got {name:?}")))
 }
 
 fn address(host: &str, port: u16) -> PyResult<SocketAddr> {
@@ -40,7 +45,7 @@ impl NativeFront {
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
                         keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections,
-                        replay=false, store_path=None))]
+                        replay=false, store_path=None, store_synchronous="normal"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -58,6 +63,7 @@ impl NativeFront {
         rejections: HashMap<String, (u16, String, Vec<u8>)>,
         replay: bool,
         store_path: Option<std::path::PathBuf>,
+        store_synchronous: &str,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
             let (status, content_type, body) = rejections
@@ -91,7 +97,10 @@ impl NativeFront {
                 unavailable: take("unavailable")?,
             },
             replay,
-            store: store_path,
+            store: match store_path {
+                Some(path) => Some(StoreFile { path, synchronous: synchronous(store_synchronous)? }),
+                None => None,
+            },
         };
         let upstreams: Vec<SocketAddr> =
             upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();

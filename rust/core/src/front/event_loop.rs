@@ -54,9 +54,9 @@ pub(crate) struct EventLoop {
 impl EventLoop {
     pub fn new(front: Arc<Front>, poll: Poll, listener: TcpListener) -> Self {
         let ups = Upstreams::new(&front.upstreams);
-        let rows = front.config.store.clone().filter(|_| front.config.replay).and_then(|path| {
+        let rows = front.config.store.clone().filter(|_| front.config.replay).and_then(|file| {
             let waking = Arc::clone(&front);
-            RowWriter::start(path, move || waking.wake()).ok()
+            RowWriter::start(file, move || waking.wake()).ok()
         });
         let replays = Replays::new(front.config.replay, rows.is_some());
         EventLoop {

@@ -30,6 +30,7 @@ mod replay;
 pub mod response;
 mod slab;
 mod store;
+pub use store::{StoreFile, Synchronous};
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -112,7 +113,7 @@ pub struct FrontConfig {
     pub replay: bool,
     /// The application's SQLite state store, into which the front writes the rows of the stored answers it replays
     /// (store.rs); `None`: stored answers are not replayed.
-    pub store: Option<std::path::PathBuf>,
+    pub store: Option<StoreFile>,
 }
 
 pub struct Front {

@@ -26,6 +26,42 @@ const PURGE_EVERY: usize = 500;
 /// Rows written in one transaction at most (a bound on how long the answers of the first rows wait).
 const MAX_BATCH: usize = 512;
 
+/// The store's file and how its commits reach the disk (sqlite.py's `synchronous`, from the config's
+/// `state.synchronous`): the front's writer uses the workers' setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreFile {
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` levels the application offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    /// The config's name of a level (`off`, `normal`, `full`).
+    pub fn named(name: &str) -> Option<Synchronous> {
+        match name {
+            "off" => Some(Synchronous::Off),
+            "normal" => Some(Synchronous::Normal),
+            "full" => Some(Synchronous::Full),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
 /// One document of the state store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -48,13 +84,13 @@ pub(crate) struct RowWriter {
 }
 
 impl RowWriter {
-    pub fn start(path: PathBuf, wake: impl Fn() + Send + 'static) -> std::io::Result<RowWriter> {
+    pub fn start(file: StoreFile, wake: impl Fn() + Send + 'static) -> std::io::Result<RowWriter> {
         let (rows, incoming) = channel();
         let done = Arc::new(Mutex::new(Vec::new()));
         let results = Arc::clone(&done);
         thread::Builder::new()
             .name("sentra-front-store".into())
-            .spawn(move || run(&path, &incoming, &results, &wake))?;
+            .spawn(move || run(&file, &incoming, &results, &wake))?;
         Ok(RowWriter { rows, done })
     }
 
@@ -69,7 +105,7 @@ impl RowWriter {
     }
 }
 
-fn run(path: &PathBuf, incoming: &Receiver<(Waiter, Row)>, done: &Mutex<Vec<(Waiter, bool)>>, wake: &dyn Fn()) {
+fn run(file: &StoreFile, incoming: &Receiver<(Waiter, Row)>, done: &Mutex<Vec<(Waiter, bool)>>, wake: &dyn Fn()) {
     let mut db: Option<Db> = None;
     while let Ok(first) = incoming.recv() {
         let mut batch = vec![first];
@@ -79,7 +115,7 @@ fn run(path: &PathBuf, incoming: &Receiver<(Waiter, Row)>, done: &Mutex<Vec<(Wai
                 Err(_) => break,
             }
         }
-        let written = match db.take().map_or_else(|| Db::open(path), Ok) {
+        let written = match db.take().map_or_else(|| Db::open(file), Ok) {
             Ok(mut open) => {
                 let written = open.write(batch.iter().map(|(_, row)| row)).is_ok();
                 if written {
@@ -105,12 +141,14 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens an existing store (the application creates the file and its schema at start-up).
-    pub fn open(path: &PathBuf) -> rusqlite::Result<Db> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    pub fn open(file: &StoreFile) -> rusqlite::Result<Db> {
+        let conn = Connection::open_with_flags(
+            &file.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut lock_path = path.clone().into_os_string();
+        conn.pragma_update(None, "synchronous", file.synchronous.pragma())?;
+        let mut lock_path = file.path.clone().into_os_string();
         lock_path.push(".lock");
         let lock = OpenOptions::new()
             .read(true)
@@ -198,6 +236,11 @@ pub(crate) mod testing {
         }
     }
 
+    /// `path` as the application opens it by default.
+    pub fn normal(path: &std::path::Path) -> StoreFile {
+        StoreFile { path: path.to_path_buf(), synchronous: Synchronous::Normal }
+    }
+
     pub fn store() -> (Dir, PathBuf) {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
@@ -233,7 +276,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{rows, store};
+    use super::testing::{normal, rows, store};
     use super::*;
 
     fn row(id: &str, created_at: f64, expires_at: Option<f64>) -> Row {
@@ -249,7 +292,7 @@ mod tests {
     #[test]
     fn rows_are_written_in_one_transaction_and_an_expired_one_is_replaced_as_new() {
         let (_dir, path) = store();
-        let mut db = Db::open(&path).unwrap();
+        let mut db = Db::open(&normal(&path)).unwrap();
         let now = unix_now();
         db.write([row("resp_a", now, Some(now + 60.0)), row("resp_b", now, None)].iter()).unwrap();
         db.write([row("resp_c", now, Some(now - 1.0))].iter()).unwrap();
@@ -263,10 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_commits_as_the_config_says() {
+        let (_dir, path) = store();
+        for (name, level) in [("off", 0), ("normal", 1), ("full", 2)] {
+            let file = StoreFile { path: path.clone(), synchronous: Synchronous::named(name).unwrap() };
+            let db = Db::open(&file).unwrap();
+            let used: i64 = db.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+            assert_eq!(used, level, "{name}");
+        }
+        assert_eq!(Synchronous::named("NORMAL"), None);
+    }
+
+    #[test]
     fn the_writer_reports_every_row_once_and_a_missing_store_as_failed() {
         let (_dir, path) = store();
         let (tx, woken) = channel();
-        let writer = RowWriter::start(path.clone(), move || {
+        let writer = RowWriter::start(normal(&path), move || {
             let _ = tx.send(());
         })
         .unwrap();
@@ -284,7 +339,7 @@ mod tests {
         assert_eq!(rows(&path).len(), 50);
 
         let (tx, woken) = channel();
-        let nowhere = RowWriter::start(path.with_file_name("missing/none.sqlite3"), move || {
+        let nowhere = RowWriter::start(normal(&path.with_file_name("missing/none.sqlite3")), move || {
             let _ = tx.send(());
         })
         .unwrap();

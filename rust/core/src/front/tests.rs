@@ -502,9 +502,12 @@ fn a_replayed_stored_answer_is_sent_once_the_front_stored_its_row_or_else_the_wo
     let same = b"POST /v1/responses HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}";
     let (_dir, path) = super::store::testing::store();
     let (addr, requests) = storing_worker();
-    let front =
-        Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { store: Some(path.clone()), ..config() })
-            .unwrap();
+    let front = Front::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &[addr],
+        FrontConfig { store: Some(super::store::testing::normal(&path)), ..config() },
+    )
+    .unwrap();
     front.start().unwrap();
     let mut client = client_of(&front);
     let answers: Vec<String> = (0..3).map(|_| ask_and_read(&mut client, same)).collect();
@@ -520,8 +523,12 @@ fn a_replayed_stored_answer_is_sent_once_the_front_stored_its_row_or_else_the_wo
     // A store the front cannot write: every request goes to the worker, and is answered.
     let (addr, requests) = storing_worker();
     let nowhere = path.with_file_name("missing/state.sqlite3");
-    let front =
-        Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { store: Some(nowhere), ..config() }).unwrap();
+    let front = Front::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &[addr],
+        FrontConfig { store: Some(super::store::testing::normal(&nowhere)), ..config() },
+    )
+    .unwrap();
     front.start().unwrap();
     let mut client = client_of(&front);
     for _ in 0..3 {
