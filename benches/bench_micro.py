@@ -6,6 +6,9 @@
 * sse:     ChunkTemplate.frame_text (one content delta framed as an SSE event) vs the same event built in Python,
            both by orjson-dumping the chunk dict and by concatenating a pre-rendered head/tail around
            orjson.dumps(text). All variants are checked to produce the same bytes before timing.
+* random:  seeding engine.native_random.NativeRandom (the native MersenneTwister, over which the native composer
+           draws) vs random.Random from a 40-character str key, as the engine seeds one generator per request;
+           both are checked to draw the same before timing.
 
 Each case runs in batches until a batch takes >= `min_time` of process CPU time; the best of `repeat` batches is
 reported (the least disturbed by other work on the machine, as timeit does).
@@ -108,10 +111,28 @@ def _sse_cases() -> dict[str, Callable[[], object]]:
     }
 
 
+def _random_cases() -> dict[str, Callable[[], object]]:
+    import random
+
+    from sentra_openai._native import MersenneTwister
+    from sentra_openai.engine.native_random import NativeRandom
+
+    key = "9f2c1e6b7a3d4c58e0b1a2f3c4d5e6f708192a3b"  # 40 characters, like a request's seed key
+    native, python = NativeRandom(key), random.Random(key)
+    if [native.random(), native.getrandbits(40)] != [python.random(), python.getrandbits(40)]:
+        raise AssertionError("NativeRandom and random.Random draw differently from the same key")
+    return {
+        "native_NativeRandom": lambda: NativeRandom(key),
+        "python_random_Random": lambda: random.Random(key),
+        "native_MersenneTwister_alone": lambda: MersenneTwister(key),
+    }
+
+
 def run(ctx) -> dict:
     min_time, repeat = (0.05, 3) if ctx.quick else (0.2, 5)
     out: dict = {"what": "ops per CPU-second of native vs pure-Python paths (best of batches)", "results": {}}
-    for group, build in (("limiter", _limiter_cases), ("cost", _cost_cases), ("sse", _sse_cases)):
+    groups = (("limiter", _limiter_cases), ("cost", _cost_cases), ("sse", _sse_cases), ("random", _random_cases))
+    for group, build in groups:
         cases = build()
         rates = {}
         for name, fn in cases.items():

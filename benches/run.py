@@ -6,7 +6,8 @@
 
 Benchmarks: load (non-streaming req/s vs a bare Robyn ceiling, wrk), overhead (p99 latency at 50 connections and
 service time at 1), stream (100/500/1000 concurrent paced streams vs their exact ideal timing), startup (launch to
-first 200, RSS/PSS idle and under load), micro (native limiter, cost, SSE framing vs pure Python). Running a subset
+first 200, RSS/PSS idle and under load), micro (native limiter, cost, SSE framing, seeding the content RNG vs pure
+Python). Running a subset
 updates only those sections of latest.json. Every server started is stopped (its whole process group) before exit.
 """
 

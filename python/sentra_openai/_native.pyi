@@ -1,13 +1,15 @@
 """Type stubs of the compiled module `sentra_openai._native` (rust/py). Keep in step with rust/py/src."""
 
 from collections.abc import Sequence
+from os import PathLike
 from typing import final
 
 from typing_extensions import Self
 
 __all__ = [
     "__version__", "NativeLimiter", "NativeDecision", "go_duration", "cost_picodollars", "image_cost_picodollars",
-    "format_usd", "DONE", "frame", "json_string", "ChunkTemplate", "FixtureIndex", "NativeFront",
+    "format_usd", "DONE", "frame", "json_string", "ChunkTemplate", "FixtureIndex", "NativeFront", "MersenneTwister",
+    "BpeEncoding", "Lexicon", "generate_answer", "truncate_to_tokens", "salient_phrases",
 ]
 __version__: str
 
@@ -175,3 +177,67 @@ class NativeFront:
     @property
     def shed_connections(self) -> int:
         """Idle connections closed so far to make room under max_connections."""
+
+# --- textgen.pyrandom (rust/py/src/textgen/pyrandom.rs) ---
+
+@final
+class MersenneTwister:
+    """CPython's random.Random generator (MT19937), bit for bit: MersenneTwister(seed) draws what
+    random.Random(seed) draws. seed: a str (seed version 2) or an int of any size (its absolute value); TypeError
+    otherwise. sentra_openai.engine.native_random.NativeRandom puts random.Random's methods over it."""
+
+    def __new__(cls, seed: str | int) -> Self: ...
+    def seed(self, seed: str | int) -> None:
+        """Re-seeds in place, as random.Random.seed(seed)."""
+    def random(self) -> float: ...
+    def getrandbits(self, k: int) -> int:
+        """ValueError if k < 0; getrandbits(0) is 0 and draws nothing."""
+    def getstate(self) -> tuple[int, ...]:
+        """624 words and the index: random.Random.getstate()[1]."""
+    def setstate(self, state: tuple[int, ...]) -> None:
+        """The inverse of getstate (random.Random.getstate()[1] too); ValueError for a wrong size or index."""
+
+# --- textgen.bpe (rust/py/src/textgen/bpe.rs) ---
+
+@final
+class BpeEncoding:
+    """tiktoken's byte-pair encoding without special tokens, from a `.tiktoken` ranks file (`<base64 token> <rank>`
+    lines, uncompressed) and tiktoken's split pattern (`Encoding._pat_str`): the same tokens as tiktoken's
+    `encode_ordinary`. ValueError for a malformed file or pattern. sentra_openai.tokens.native_bpe builds the
+    packaged encodings."""
+
+    def __new__(cls, ranks: bytes, pattern: str) -> Self: ...
+    @staticmethod
+    def from_path(path: str | PathLike[str], pattern: str) -> BpeEncoding:
+        """Reads the ranks file at `path`; OSError (FileNotFoundError, ...) if it cannot be read."""
+    def encode_ordinary(self, text: str) -> list[int]:
+        """tiktoken's encode_ordinary (lone surrogates become U+FFFD first, as tiktoken does)."""
+    def count_ordinary(self, text: str) -> int:
+        """len(encode_ordinary(text)), without building the list."""
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """tiktoken's decode_bytes; KeyError for an id that is not a token of the file."""
+    def token_bytes(self, token: int) -> bytes:
+        """tiktoken's decode_single_token_bytes; KeyError for an id that is not a token of the file."""
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens in the ranks file (tiktoken's n_vocab less the special tokens)."""
+
+# --- textgen.compose (rust/py/src/textgen/compose.rs) ---
+# The prose generator of engine/content/textgen.py, bit for bit (engine/content/native_textgen.py wraps it).
+
+@final
+class Lexicon:
+    """config/lexicon.yaml's word lists, templates and knobs, from `orjson.dumps(lexicon())`; ValueError for a
+    missing key, a value of the wrong shape, an empty word list or a template slot without words."""
+
+    def __new__(cls, json: str) -> Self: ...
+
+def generate_answer(
+    rng: MersenneTwister, max_tokens: int, encoding: BpeEncoding, lexicon: Lexicon, prompt: str, verbosity: str
+) -> tuple[str, int, str]:
+    """textgen.generate_answer's (text, completion_tokens, finish_reason "stop" | "length"), drawing from `rng`
+    exactly as random.Random would. ValueError if max_tokens < 1."""
+def truncate_to_tokens(encoding: BpeEncoding, text: str, n: int) -> str:
+    """textgen.truncate_to_tokens: the longest prefix of at most n of text's tokens that re-encodes to <= n."""
+def salient_phrases(lexicon: Lexicon, prompt: str) -> list[str]:
+    """textgen.salient_phrases: up to two phrases from the prompt's last 2000 characters."""

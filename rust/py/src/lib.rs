@@ -7,6 +7,7 @@ mod front;
 mod ints;
 mod limiter;
 mod sse;
+mod textgen;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -16,5 +17,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sse::register(m)?;
     fixtures::register(m)?;
     front::register(m)?;
+    textgen::register(m)?;
     Ok(())
 }
