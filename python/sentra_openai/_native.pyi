@@ -157,11 +157,16 @@ class NativeFront:
         replay: bool = False,
         store_path: str | None = None,
         store_synchronous: str = "normal",
+        textgen: tuple[str, dict[str, tuple[str, str]]] | None = None,
     ) -> Self:
         """`replay`: answers the application notes as replayable (`x-sentra-replay`) are kept and given to identical
         requests by the front itself (rust/core/src/front/replay.rs). `store_path`: the SQLite state store into which
         the front writes the rows of the stored answers it replays (rust/core/src/front/store.rs); None: those are not
-        replayed. `store_synchronous`: the PRAGMA synchronous of its commits (off, normal or full), the workers'."""
+        replayed. `store_synchronous`: the PRAGMA synchronous of its commits (off, normal or full), the workers'.
+        `textgen`: (the lexicon as JSON, {encoding name: (uncompressed .tiktoken file, tiktoken pattern)}), with which
+        the front composes the answers to new prompts of the shapes the application notes (`x-sentra-replay-gen`,
+        rust/core/src/front/shape.rs), each encoding read on the first shape naming it; None: it never does. A
+        lexicon the composer cannot read raises ValueError."""
     def start(self) -> None:
         """Starts accepting on a background thread."""
     def take_replays(self) -> list[tuple[bytes, int, int]]:

@@ -289,6 +289,8 @@ def test_a_fixture_reply_sequence_gives_no_note(tmp_path):
 @pytest.mark.parametrize("case", ["chat", "responses"])
 def test_only_a_repeat_is_noted_so_a_new_prompt_costs_nothing_extra(case):
     path, body = CASES[case]
+    if case == "chat":  # outside replay_shape's class, whose new prompts get a generation note (test_replay_shape.py)
+        body = {**body, "logprobs": False}
     engine = make_engine()
     first, second = send(engine, path, body), send(engine, path, body)
     assert first.status == second.status == 200

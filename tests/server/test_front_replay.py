@@ -261,3 +261,83 @@ def test_any_request_sent_again_gets_the_same_answer_but_for_ids_and_times(serve
     # is the first the front can answer itself.
     first, second, third = (http.post(path, json=body) for _ in range(3))
     assert _normalised(first) == _normalised(second) == _normalised(third)
+
+
+# --- composed answers: a new prompt in a noted shape (engine/replay_shape.py, rust/core/src/front/shape.rs) ---
+
+
+@pytest.fixture(scope="module")
+def engine_server(tmp_path_factory):
+    """The same configuration with the front answering nothing itself: every answer is the engine's."""
+    running = start_server(tmp_path_factory.mktemp("front-engine"),
+                           {"server": {"processes": 1, "front_replay": False}})
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _shaped(prompt: str, max_tokens: int = 30) -> dict:
+    return {**CHAT, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}],
+            "max_tokens": max_tokens}
+
+
+def _fresh(label: str) -> str:
+    """A prompt no earlier request sent (the shape is noted with an answer the engine generated, not a cached one)."""
+    return f"{label} {time.monotonic_ns()}"
+
+
+def test_new_prompts_are_answered_by_the_front_while_the_worker_is_stopped_as_the_engine_answers(
+        server, engine_server, http):
+    prompts = [_fresh("Explain tides to a child, please."), 'Quote "this" and C:\\path\\to it,\nthen a tab\there.',
+               _fresh("Summarize the benefits of unit tests"), "x", _fresh("Why is the sky blue? " * 40)]
+    before = scrape(server)
+    _, answers = answered_while_stopped(
+        server, lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about lakes"))),
+        lambda: [http.post("/chat/completions", json=_shaped(prompt), timeout=2) for prompt in prompts])
+    after = scrape(server)
+    with httpx.Client(base_url=engine_server.api_url, headers=AUTH, timeout=30) as engine:
+        expected = [engine.post("/chat/completions", json=_shaped(prompt)) for prompt in prompts]
+    assert [_normalised(answer) for answer in answers] == [_normalised(answer) for answer in expected]
+    contents = [answer.json()["choices"][0]["message"]["content"] for answer in answers]
+    assert len(set(contents)) == len(prompts) and all(contents)
+    usage = [answer.json()["usage"] for answer in answers]
+    assert len({u["prompt_tokens"] for u in usage}) > 1  # counted per prompt, not the noted answer's
+    assert total(after, "openai_mock_tokens_total", type="output") - total(
+        before, "openai_mock_tokens_total", type="output") >= sum(u["completion_tokens"] for u in usage)
+
+
+def test_the_front_sends_a_prompt_it_cannot_compose_to_the_worker(server, http):
+    def waits_for_the_worker(prompt: str) -> None:
+        with pytest.raises(httpx.TimeoutException):
+            http.post("/chat/completions", json=_shaped(prompt), timeout=0.5)
+
+    answered_while_stopped(
+        server, lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about lakes"))),
+        lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about seas")), timeout=2),
+        then=lambda: [waits_for_the_worker(prompt) for prompt in ("Hello!", "Café au lait?", "")])
+
+
+_prompt = st.text(st.characters(max_codepoint=127), min_size=1, max_size=200) | _text
+# Fields of the composed class (engine/replay_shape.py CLASS_KEYS) with valid and invalid values, and some outside it.
+_shape_fields = st.fixed_dictionaries({}, optional={
+    "max_tokens": st.integers(-1, 80), "max_completion_tokens": st.integers(1, 80), "n": st.integers(0, 2),
+    "temperature": st.floats(0, 2) | st.just("hot"), "top_p": st.floats(0, 1), "seed": st.integers(0, 9),
+    "user": st.text(max_size=8), "frequency_penalty": st.floats(-2, 2), "presence_penalty": st.floats(-2, 2),
+    "stream": st.just(False), "stop": st.just(["."]), "logprobs": st.booleans(), "store": st.booleans(),
+    "model": st.sampled_from(["gpt-4o-mini", "gpt-4.1-nano", "gpt-3.5-turbo", "o4-mini", "gpt-nope"])})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=_prompt, fields=_shape_fields, system=st.booleans())
+def test_any_prompt_of_any_shape_gets_the_engines_answer(server, engine_server, http, prompt, fields, system):
+    def body(text: str) -> dict:
+        messages = [{"role": "user", "content": text}]
+        return {**CHAT, **fields, "messages": [{"role": "system", "content": "Be brief."}, *messages] if system
+                else messages}
+
+    # Primed with a prompt of its own, so that this one is composed by the front wherever the shape allows.
+    http.post("/chat/completions", json=body(_fresh("Tell me about lakes")))
+    answer = http.post("/chat/completions", json=body(prompt))
+    expected = httpx.post(f"{engine_server.api_url}/chat/completions", json=body(prompt), headers=AUTH, timeout=30)
+    assert _normalised(answer) == _normalised(expected)

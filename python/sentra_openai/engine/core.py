@@ -151,6 +151,9 @@ class Call:
         self.stored_row: Any = None  # (collection, id, doc, parent) when the answer's one write was its own row
         self.sequence_used = False
         self.made_content = False  # `generated` had to make some content: no earlier request asked for it
+        # A generated chat answer the front might compose itself for a new prompt (replay_shape.Shape), set by the
+        # chat pipeline for requests in replay_shape's class only.
+        self.shape: Any = None
 
     def _arrival(self) -> float:
         """The request's arrival (`arrival`); the stamp is the server's note, not the client's, so the request the

@@ -18,6 +18,9 @@ A stored answer (a Responses create with store: true whose one write is its own 
 too when the store is this host's SQLite file: the note adds `store=` and `doc=` (rust/core/src/front/replay.rs) and
 `x-sentra-replay-doc` carries the row's document, and the front writes each replay's row itself (front/store.rs)
 before it sends the answer. Doc fills may also be `ans:OFF:LEN:FROM`: the bytes at FROM of the answer's body.
+
+Only content seen before is noted, but for a generated chat answer of replay_shape.py's class: beside the note it gets
+`x-sentra-replay-gen`, with which the front answers a request of the same shape with a new prompt itself.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from . import replay_shape
 from .clock import MonotonicClock
 from .types import Outcome
 
@@ -65,6 +69,11 @@ def attach(call: Call, outcome: Outcome) -> None:
     """Adds the note to `outcome`'s headers when the answer may be replayed (after the engine set every header)."""
     if not call.replayable or not _eligible(call, outcome):
         return
+    # Only content seen before: a request that is never repeated (a new prompt each time) pays nothing for a note, in
+    # the engine or in the front (a repeated one costs one more worker answer); but an answer the front may compose
+    # anew for a new prompt of the same shape (replay_shape.py) gets both notes.
+    if call.made_content and call.shape is None:
+        return
     ids = _made_ids(call)
     body = _fills(call, outcome.body, ids)
     header_fills = _header_fills(call, outcome.headers)
@@ -77,6 +86,11 @@ def attach(call: Call, outcome: Outcome) -> None:
             return
         note += stored[0]
         outcome.headers[DOC_HEADER] = base64.b64encode(stored[1]).decode()
+    if call.made_content:
+        gen = replay_shape.note(call, outcome, body.spans)
+        if gen is None:
+            return
+        outcome.headers[replay_shape.GEN_HEADER] = gen
     record = call.record
     outcome.headers[REPLAY_HEADER] = note
     outcome.headers[TAG_HEADER] = orjson.dumps([record.model, record.endpoint, record.status, record.input_tokens,
@@ -99,9 +113,6 @@ def _eligible(call: Call, outcome: Outcome) -> bool:
     services, settings, record = call.services, call.settings, call.record
     control = services.control
     return (call.via_front  # only the front reads the note (and stamps the arrival the `ms` fills count from)
-            # Only content seen before: a request that is never repeated (a new prompt each time) pays nothing for
-            # a note, in the engine or in the front; a repeated one costs one more worker answer.
-            and not call.made_content
             and settings.server.front_replay
             and settings.state.store != "redis"  # another host's control changes reach this one only by polling
             and type(services.clock) is MonotonicClock  # a clock a test drives decides times the front cannot know

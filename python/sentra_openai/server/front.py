@@ -24,10 +24,14 @@ import os
 import resource
 import time
 
-from .._native import NativeFront
+import orjson
+
+from .._native import Lexicon, NativeFront
 from ..config import Settings
 from ..engine.errors import ApiError, body_too_large
 from ..state import sqlite_path
+from ..tokens.native_bpe import encoding_source
+from ..tokens.offline_encodings import ENCODING_FILES
 from .adapter import METHODS
 from .signals import drain_on_stop_signals
 
@@ -78,6 +82,7 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
             routed_methods=list(METHODS), rejections=_rejections(settings), replay=s.front_replay,
             store_path=_store_path(settings), store_synchronous=settings.state.synchronous,
+            textgen=_textgen_source(settings),
         )
     except OSError as exc:
         raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None
@@ -89,6 +94,29 @@ def _store_path(settings: Settings) -> str | None:
     if settings.state.store != "sqlite":
         return None
     return os.path.abspath(sqlite_path(settings))
+
+
+def _textgen_source(settings: Settings) -> tuple[str, dict[str, tuple[str, str]]] | None:
+    """What the front composes answers to new prompts with (rust/core/src/front/shape.rs): the lexicon as JSON and,
+    per packaged encoding, its uncompressed ranks file and pattern (the front reads a file only once a shape names
+    it). None without replay: the front never composes then."""
+    if not settings.server.front_replay:
+        return None
+    from ..engine.content.lexicon import lexicon
+
+    text = orjson.dumps(lexicon()).decode()
+    try:
+        Lexicon(text)
+    except ValueError as exc:  # the front still replays, and every new prompt goes to a worker
+        log.warning("the front composes no answers: %s", exc)
+        return None
+    encodings = {}
+    for name in ENCODING_FILES:
+        try:
+            encodings[name] = encoding_source(name)
+        except (OSError, RuntimeError, ValueError) as exc:  # that encoding's requests simply go to a worker
+            log.warning("the front composes no answer counted in %s: %s", name, exc)
+    return text, encodings
 
 
 def run_front(front: NativeFront, drain_seconds: float, count_replays: bool = False) -> None:

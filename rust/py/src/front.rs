@@ -8,10 +8,13 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use sentra_core::front::{Front, FrontConfig, Rejection, Rejections, StoreFile, Synchronous};
+use sentra_core::front::{Front, FrontConfig, Rejection, Rejections, StoreFile, Synchronous, Textgen};
 
 const REJECTIONS: [&str; 6] =
     ["bad_request", "head_too_large", "body_too_large", "timeout", "bad_gateway", "unavailable"];
+
+/// (lexicon JSON, {encoding name: (uncompressed ranks file, pattern)}).
+type TextgenSource = (String, HashMap<String, (std::path::PathBuf, String)>);
 
 #[pyclass(frozen, name = "NativeFront", module = "sentra_openai._native")]
 struct NativeFront {
@@ -41,11 +44,12 @@ fn address(host: &str, port: u16) -> PyResult<SocketAddr> {
 #[pymethods]
 impl NativeFront {
     /// Binds `host:port` and forwards to the workers on `upstream_ports` (127.0.0.1). `rejections` maps each
-    /// refusal the front makes itself to `(status, content_type, body)`.
+    /// refusal the front makes itself to `(status, content_type, body)`. `textgen`: `(lexicon JSON, {encoding name:
+    /// (uncompressed ranks file, pattern)})`, with which the front composes answers to new prompts.
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
                         keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections,
-                        replay=false, store_path=None, store_synchronous="normal"))]
+                        replay=false, store_path=None, store_synchronous="normal", textgen=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -64,6 +68,7 @@ impl NativeFront {
         replay: bool,
         store_path: Option<std::path::PathBuf>,
         store_synchronous: &str,
+        textgen: Option<TextgenSource>,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
             let (status, content_type, body) = rejections
@@ -78,6 +83,13 @@ impl NativeFront {
         if upstream_ports.is_empty() {
             return Err(PyValueError::new_err("upstream_ports must not be empty"));
         }
+        let textgen = match textgen {
+            Some((lexicon, encodings)) => {
+                let encodings = encodings.into_iter().map(|(name, (path, pattern))| (name, path, pattern)).collect();
+                Some(Arc::new(Textgen::new(&lexicon, encodings).map_err(PyValueError::new_err)?))
+            }
+            None => None,
+        };
         let config = FrontConfig {
             idle_timeout: seconds("idle_timeout", idle_timeout)?,
             header_timeout: seconds("header_timeout", header_timeout)?,
@@ -101,6 +113,7 @@ impl NativeFront {
                 Some(path) => Some(StoreFile { path, synchronous: synchronous(store_synchronous)? }),
                 None => None,
             },
+            textgen,
         };
         let upstreams: Vec<SocketAddr> =
             upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();

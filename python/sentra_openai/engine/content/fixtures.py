@@ -112,6 +112,7 @@ class FixtureSet:
         self._fixtures = tuple(fixtures)
         self._priorities = tuple(rule.priority for rule in rules)
         self._conversational = tuple(sorted(conversational, key=lambda e: -e.rule.priority))
+        self._rules = tuple(rules)
         self._local_calls: dict[str, itertools.count] = {}
         # How many calls a fixture with replies answered before this one; the engine installs the shared counter.
         self.counter: Callable[[str], int] = self._count_locally
@@ -191,6 +192,18 @@ class FixtureSet:
             if point < 0:
                 return self._resolve(entry.fixture)
         return self._resolve(candidates[-1].fixture)
+
+    def last_user_rules(self, model: str) -> list[dict[str, str | None]] | None:
+        """The rules that could answer `model`'s last user message, as the native index takes them (for the front's
+        generation note, engine/replay_shape.py); None when some fixture looks at more of the conversation."""
+        if self._conversational:
+            return None
+        return [{"exact": r.exact, "regex": r.regex, "model": r.model} for r in self._rules
+                if r.model is None or (model.startswith(r.model[:-1]) if r.model.endswith("*") else model == r.model)]
+
+    def answers_last_user(self, model: str, prompt: str) -> bool:
+        """Whether a fixture of the last user message matches `prompt` for `model` (no reply is drawn)."""
+        return self._index.lookup(model, prompt, 0.0) is not None
 
     def _native(self, model: str, prompt: str, draw: float) -> Fixture | None:
         index = self._index.lookup(model, prompt, draw)

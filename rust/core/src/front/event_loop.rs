@@ -58,7 +58,7 @@ impl EventLoop {
             let waking = Arc::clone(&front);
             RowWriter::start(file, move || waking.wake()).ok()
         });
-        let replays = Replays::new(front.config.replay, rows.is_some());
+        let replays = Replays::new(front.config.replay, rows.is_some()).with_textgen(front.config.textgen.clone());
         EventLoop {
             front,
             poll,

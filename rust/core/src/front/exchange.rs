@@ -54,6 +54,7 @@ struct Capture {
     note: Vec<u8>,
     tag: Vec<u8>,
     doc: Option<Vec<u8>>,
+    gen: Option<Vec<u8>>,
 }
 
 enum State {
@@ -80,7 +81,8 @@ enum State {
         cut: Option<CutWatch>,
         kind: ResponseBody,
         close: bool,
-        capture: Option<Capture>,
+        /// Boxed: an exchange is most of a client connection's size, and few answers are kept.
+        capture: Option<Box<Capture>>,
     },
     /// A paced stream being received from its worker (pacing.rs), its events sent as they fall due.
     PacedBody {
@@ -462,13 +464,14 @@ fn relay_head(x: &mut Exchange, c: &mut Client, up: usize, head: ResponseHead, c
                 && watch.is_none()
                 && head_len + n as usize <= replay::MAX_BYTES =>
         {
-            Some(Capture {
+            Some(Box::new(Capture {
                 bytes: first.clone(),
                 head_len,
                 note: response[note.value.0..note.value.1].to_vec(),
                 tag: response[tag.value.0..tag.value.1].to_vec(),
                 doc: head.doc.map(|doc| response[doc.value.0..doc.value.1].to_vec()),
-            })
+                gen: head.gen.map(|gen| response[gen.value.0..gen.value.1].to_vec()),
+            }))
         }
         _ => None,
     };
@@ -504,6 +507,9 @@ fn finish(x: &mut Exchange, c: &mut Client, up: usize, cx: &mut Context) -> Next
     if let Some(kept) = capture.take() {
         let ticket = std::mem::replace(&mut x.replay, Ticket::none());
         let (head, body) = kept.bytes.split_at(kept.head_len);
+        if let Some(gen) = &kept.gen {
+            cx.replays.keep_shape(&ticket, head, body, &kept.note, gen, &kept.tag, cx.now);
+        }
         cx.replays.keep(ticket, head, body, &kept.note, kept.doc.as_deref(), &kept.tag, cx.now);
     }
     cx.ups.release(up, !close, cx.clients);

@@ -17,7 +17,8 @@
 //! * `arrival`: the `x-sentra-arrived` stamp (when the front had all of a request, CLOCK_MONOTONIC).
 //! * `pacing`: streams the application wrote at once, each event sent when due.
 //! * `replay`: answers the front gives itself, from templates of the application's earlier answers; `store`: the
-//!   state-store rows of the stored ones, written in batches on a thread of their own.
+//!   state-store rows of the stored ones, written in batches on a thread of their own; `shape`: answers to new
+//!   prompts, composed natively in the shape of an earlier answer.
 //! * `client`: one client connection's request side; `exchange`: one request's trip to a worker and back;
 //!   `upstream`: worker choice and the connection pool; `slab`: connections by poll token.
 mod arrival;
@@ -28,8 +29,10 @@ pub mod http;
 mod pacing;
 mod replay;
 pub mod response;
+mod shape;
 mod slab;
 mod store;
+pub use shape::Textgen;
 pub use store::{StoreFile, Synchronous};
 #[cfg(test)]
 mod tests;
@@ -114,6 +117,9 @@ pub struct FrontConfig {
     /// The application's SQLite state store, into which the front writes the rows of the stored answers it replays
     /// (store.rs); `None`: stored answers are not replayed.
     pub store: Option<StoreFile>,
+    /// The composer's lexicon and encodings, with which the front answers new prompts of the shapes the application
+    /// notes (shape.rs); `None`: it never does.
+    pub textgen: Option<Arc<Textgen>>,
 }
 
 pub struct Front {

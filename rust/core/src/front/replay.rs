@@ -26,6 +26,9 @@
 //!
 //! Any request to the application's control API (`/sentra/...`) may change what answers say: it drops every
 //! template, and none is kept from an exchange that overlapped one.
+//!
+//! A generated chat answer may also come with `x-sentra-replay-gen`, which makes it the template of every request
+//! that differs from its own only in the prompt: shape.rs, whose templates are these with holes spliced in.
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -38,6 +41,7 @@ use base64::Engine as _;
 
 use super::arrival;
 use super::http::eq_ignore_case;
+use super::shape::{Shapes, Textgen};
 use super::store::Row;
 
 pub const NOTE_HEADER: &[u8] = b"x-sentra-replay";
@@ -65,6 +69,8 @@ enum Fill {
     Copy(usize),
     /// In a document: the bytes at this offset of the answer's body as rendered.
     Answer(usize),
+    /// The n-th of the bytes given to the render (a shape's holes, shape.rs): any length, the template's may be empty.
+    Splice(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +146,12 @@ fn items(list: &[u8]) -> impl Iterator<Item = &[u8]> {
     list.split(|&b| b == b',').filter(|item| !item.is_empty())
 }
 
+impl Note {
+    pub(super) fn has_store(&self) -> bool {
+        self.store.is_some()
+    }
+}
+
 /// Parses a note; `None` if any part of it is malformed.
 pub fn parse_note(value: &[u8]) -> Option<Note> {
     let mut note = Note { ttl: Duration::ZERO, body: Vec::new(), headers: Vec::new(), store: None, doc: Vec::new() };
@@ -176,6 +188,15 @@ struct Patch {
     fill: Fill,
 }
 
+/// What a template does for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Turn {
+    Answer,
+    /// The request goes to a worker, whose answer renews the template.
+    Renew,
+    Expired,
+}
+
 /// An answer kept for replay: its bytes as the client got them (head and body) and the spans drawn anew each time.
 #[derive(Debug)]
 pub(crate) struct Template {
@@ -208,7 +229,7 @@ struct Moment {
 }
 
 /// The value range of header `name` in `head` (status line, header lines, the blank line).
-fn header_value(head: &[u8], name: &[u8]) -> Option<Range<usize>> {
+pub(super) fn header_value(head: &[u8], name: &[u8]) -> Option<Range<usize>> {
     let mut at = head.iter().position(|&b| b == b'\n')? + 1;
     while at < head.len() {
         let end = head[at..].iter().position(|&b| b == b'\n').map_or(head.len(), |lf| at + lf);
@@ -237,6 +258,7 @@ fn fits(fill: Fill, text: &[u8]) -> bool {
         Fill::Hex | Fill::HexUnix | Fill::Copy(_) => text.iter().all(|b| HEX.contains(b)),
         Fill::Unix | Fill::Millis => !text.is_empty() && text.iter().all(u8::is_ascii_digit),
         Fill::Date => text.len() == DATE_LEN,
+        Fill::Splice(_) => true,
     }
 }
 
@@ -245,10 +267,22 @@ fn checked(mut patches: Vec<Patch>, bytes: &[u8]) -> Option<Vec<Patch>> {
     patches.sort_by_key(|p| p.start);
     let mut previous = 0;
     for p in &patches {
-        if p.start < previous || p.end > bytes.len() || p.start == p.end || !fits(p.fill, &bytes[p.start..p.end]) {
+        let empty = p.start == p.end && !matches!(p.fill, Fill::Splice(_));
+        if p.start < previous || p.end > bytes.len() || empty || !fits(p.fill, &bytes[p.start..p.end]) {
             return None;
         }
         previous = p.end;
+    }
+    // A copy finds its source by the shift at its own place (render_spans): nothing between the two may change
+    // length.
+    for p in &patches {
+        if let Fill::Copy(from) = p.fill {
+            let moves =
+                |q: &Patch| matches!(q.fill, Fill::Splice(_) | Fill::Millis) && (from..p.start).contains(&q.start);
+            if patches.iter().any(moves) {
+                return None;
+            }
+        }
     }
     Some(patches)
 }
@@ -281,7 +315,7 @@ impl RowTemplate {
     /// The row of one replay, whose answer's body (as rendered) is `body`.
     fn render(&self, fresh: &mut Fresh, moment: Moment, body: &[u8]) -> Option<Row> {
         let mut doc = Vec::with_capacity(self.bytes.len());
-        if !render_spans(&self.bytes, &self.patches, fresh, moment, 0, body, &mut doc) {
+        if !render_spans(&self.bytes, &self.patches, fresh, moment, 0, body, &[], &mut doc) {
             return None;
         }
         Some(Row {
@@ -294,7 +328,9 @@ impl RowTemplate {
     }
 }
 
-/// Writes `bytes` into `out` with each patch drawn anew; false if one cannot be (a Unix time of another length).
+/// Writes `bytes` into `out` with each patch drawn anew (a splice: `splices[n]`); false if one cannot be (a Unix
+/// time of another length).
+#[allow(clippy::too_many_arguments)] // the template's parts and what each kind of patch draws from
 fn render_spans(
     bytes: &[u8],
     patches: &[Patch],
@@ -302,6 +338,7 @@ fn render_spans(
     moment: Moment,
     elapsed_ms: u64,
     answer: &[u8],
+    splices: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> bool {
     let unix = moment.unix;
@@ -332,6 +369,7 @@ fn render_spans(
                 out.extend_from_within(source..source + len);
             }
             Fill::Answer(from) => out.extend_from_slice(&answer[from..from + len]),
+            Fill::Splice(n) => out.extend_from_slice(splices[n]),
         }
         at = p.end;
     }
@@ -395,21 +433,61 @@ impl Template {
     /// Writes the answer with fresh spans into `out`, and its row if it has one; `None` if it cannot be (the Unix
     /// time has another length).
     fn render(&self, fresh: &mut Fresh, elapsed_ms: u64, out: &mut Vec<u8>) -> Option<Option<Row>> {
-        out.clear();
-        let moment = fresh.now(); // one moment for every field that shows it
-        if !render_spans(&self.bytes, &self.patches, fresh, moment, elapsed_ms, &[], out) {
-            return None;
-        }
+        let moment = self.render_spliced(fresh, elapsed_ms, &[], out)?;
         match &self.row {
             None => Some(None),
             Some(row) => Some(Some(row.render(fresh, moment, &out[out.len() - self.body_len..])?)),
         }
     }
+
+    /// A shape's template (shape.rs): this one with the n-th of `holes` (ranges of head and body) spliced in as
+    /// `splices[n]` at each render; `None` if a hole overlaps a fill, or the answer has a row.
+    pub(super) fn with_splices(mut self, holes: &[Range<usize>]) -> Option<Template> {
+        if self.row.is_some() {
+            return None;
+        }
+        let splices =
+            holes.iter().enumerate().map(|(n, r)| Patch { start: r.start, end: r.end, fill: Fill::Splice(n) });
+        let patches = self.patches.into_iter().chain(splices).collect();
+        self.patches = checked(patches, &self.bytes)?;
+        Some(self)
+    }
+
+    /// Renders a shape's answer (`with_splices`): false if it cannot be.
+    pub(super) fn spliced(&self, fresh: &mut Fresh, elapsed_ms: u64, splices: &[&[u8]], out: &mut Vec<u8>) -> bool {
+        self.render_spliced(fresh, elapsed_ms, splices, out).is_some()
+    }
+
+    /// What the template does for a request now (`Renew` once, late in its life: see `renew_at`).
+    pub(super) fn turn(&mut self, now: Instant) -> Turn {
+        if now >= self.expires {
+            Turn::Expired
+        } else if now >= self.renew_at && !self.renewing {
+            self.renewing = true; // this request's answer replaces the template (`keep`)
+            Turn::Renew
+        } else {
+            Turn::Answer
+        }
+    }
+
+    /// Writes the answer with fresh spans, and `splices[n]` for each `Fill::Splice(n)`, into `out`; returns the
+    /// moment it shows, `None` if it cannot be rendered (the Unix time has another length).
+    fn render_spliced(
+        &self,
+        fresh: &mut Fresh,
+        elapsed_ms: u64,
+        splices: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Option<Moment> {
+        out.clear();
+        let moment = fresh.now(); // one moment for every field that shows it
+        render_spans(&self.bytes, &self.patches, fresh, moment, elapsed_ms, &[], splices, out).then_some(moment)
+    }
 }
 
 /// The fresh values of replays: random characters from a generator seeded by the OS (ids must not repeat across
 /// processes, like the application's own), the wall clock and its HTTP date.
-struct Fresh {
+pub(super) struct Fresh {
     state: u64,
     second: u64,
     date: [u8; DATE_LEN],
@@ -536,6 +614,8 @@ pub(crate) struct Replays {
     /// The front writes the rows of stored answers (store.rs): only then are their templates kept.
     stores: bool,
     templates: HashMap<Vec<u8>, Template>,
+    /// Answers to prompts never seen, composed from the shapes of answers seen (shape.rs).
+    shapes: Shapes,
     answer: Vec<u8>,
     fresh: Fresh,
     active: Rc<Cell<usize>>,
@@ -548,11 +628,18 @@ impl Replays {
             enabled,
             stores,
             templates: HashMap::new(),
+            shapes: Shapes::new(None),
             answer: Vec::new(),
             fresh: Fresh::new(),
             active: Rc::new(Cell::new(0)),
             generation: Rc::new(Cell::new(0)),
         }
+    }
+
+    /// Composes answers to new prompts from the shapes the application notes (shape.rs), with `textgen`.
+    pub fn with_textgen(mut self, textgen: Option<Arc<Textgen>>) -> Replays {
+        self.shapes = Shapes::new(textgen);
+        self
     }
 
     /// Starts an exchange for `request` (as forwarded; `stamp` is its arrival line). `eligible`: a request whose
@@ -561,6 +648,7 @@ impl Replays {
         let target = request.split(|&b| b == b' ').nth(1).unwrap_or_default();
         if target.starts_with(CONTROL_PREFIX) {
             self.templates.clear();
+            self.shapes.clear();
             self.active.set(self.active.get() + 1);
             self.generation.set(self.generation.get() + 1);
             let guard = ControlGuard { active: Rc::clone(&self.active), generation: Rc::clone(&self.generation) };
@@ -581,13 +669,16 @@ impl Replays {
         counts: &ReplayCounts,
     ) -> Option<(&[u8], Option<Row>)> {
         let key = ticket.key.as_deref()?;
-        let template = self.templates.get_mut(key)?;
-        if now >= template.renew_at && !template.renewing && now < template.expires {
-            template.renewing = true; // this request's answer replaces the template (`keep`)
+        let Some(template) = self.templates.get_mut(key) else {
+            let composed = self.shapes.answer(key, &mut self.fresh, arrived, now, counts, &mut self.answer);
+            return composed.then_some((&self.answer[..], None));
+        };
+        let turn = template.turn(now);
+        if turn == Turn::Renew {
             return None;
         }
         let elapsed_ms = arrival::clock_monotonic_nanos().saturating_sub(arrived) / 1_000_000;
-        let rendered = (now < template.expires).then(|| template.render(&mut self.fresh, elapsed_ms, &mut self.answer));
+        let rendered = (turn == Turn::Answer).then(|| template.render(&mut self.fresh, elapsed_ms, &mut self.answer));
         let Some(Some(row)) = rendered else {
             self.templates.remove(key);
             return None;
@@ -625,6 +716,27 @@ impl Replays {
             self.templates.clear();
         }
         self.templates.insert(key, template);
+    }
+
+    /// Keeps the shape of the answer to the ticket's request that `gen` (an `x-sentra-replay-gen` value) describes,
+    /// if nothing could have changed it since the exchange began (before `keep`, which takes the ticket).
+    #[allow(clippy::too_many_arguments)] // the answer's parts and the notes about it, as the exchange has them
+    pub fn keep_shape(
+        &mut self,
+        ticket: &Ticket,
+        head: &[u8],
+        body: &[u8],
+        note: &[u8],
+        gen: &[u8],
+        tag: &[u8],
+        now: Instant,
+    ) {
+        let Some(key) = ticket.key.as_deref() else { return };
+        if ticket.generation != self.generation.get() || self.active.get() > 0 {
+            return;
+        }
+        let Some(note) = parse_note(note) else { return };
+        self.shapes.keep(key, head, body, &note, gen, tag, now);
     }
 
     #[cfg(test)]

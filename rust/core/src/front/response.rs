@@ -2,7 +2,7 @@
 //! the application asked for it to be cut off (a simulated dropped connection).
 //! The upstream is our own application server, so this trusts its framing and only tracks it.
 use super::http::{eq_ignore_case, head_end};
-use super::{pacing, replay};
+use super::{pacing, replay, shape};
 
 /// The response header by which the application announces a cut: its value is a per-response random token. The
 /// front removes the header; when the body reaches a NUL byte followed by the token, the front relays what came
@@ -30,6 +30,8 @@ pub struct ResponseHead {
     pub tag: Option<NoteHeader>,
     /// A stored answer's row document (replay.rs).
     pub doc: Option<NoteHeader>,
+    /// The shape of a generated answer (shape.rs).
+    pub gen: Option<NoteHeader>,
     /// The announcement of a stream the front paces (pacing.rs); `value` is its token.
     pub pace: Option<NoteHeader>,
     /// When a whole answer is due (CLOCK_MONOTONIC ns): the front holds it until then (pacing.rs).
@@ -50,6 +52,7 @@ impl ResponseHead {
             self.note.map(|n| n.line),
             self.tag.map(|t| t.line),
             self.doc.map(|d| d.line),
+            self.gen.map(|g| g.line),
             self.pace.map(|p| p.line),
             self.due.map(|d| d.line),
         ];
@@ -89,7 +92,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     let mut length = None;
     let mut chunked = false;
     let mut cut = None;
-    let (mut note, mut tag, mut doc, mut pace, mut due) = (None, None, None, None, None);
+    let (mut note, mut tag, mut doc, mut gen, mut pace, mut due) = (None, None, None, None, None, None);
     let mut close = status_line.starts_with(b"HTTP/1.0");
     while let Some((start, line)) = lines.next() {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
@@ -117,6 +120,8 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
                 tag = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, replay::DOC_HEADER) {
                 doc = Some(NoteHeader { line, value: value_range });
+            } else if eq_ignore_case(name, shape::GEN_HEADER) {
+                gen = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, pacing::PACE_HEADER) {
                 pace = Some(NoteHeader { line, value: value_range });
             } else if eq_ignore_case(name, pacing::DUE_HEADER) {
@@ -133,7 +138,7 @@ pub fn parse_response_head(buf: &[u8], head_request: bool) -> Option<Result<Resp
     } else {
         ResponseBody::UntilClose
     };
-    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, doc, pace, due }))
+    Some(Ok(ResponseHead { len: end, status, body, close, cut, note, tag, doc, gen, pace, due }))
 }
 
 /// The head's lines with their start offsets; a line ends at LF (a CR before it is dropped). `at` is where the next

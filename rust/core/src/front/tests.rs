@@ -29,6 +29,7 @@ fn config() -> FrontConfig {
         },
         replay: true,
         store: None,
+        textgen: None,
     }
 }
 
@@ -687,5 +688,351 @@ fn an_answer_due_later_is_held_by_the_front_until_its_moment() {
         let came = super::arrival::clock_monotonic_nanos();
         assert_eq!(answer, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         assert!(came >= asked + 80_000_000, "held only {} ms", (came - asked) / 1_000_000);
+    }
+}
+
+/// Shapes (shape.rs): a worker whose answer to one chat request describes the answer to any prompt in its place.
+mod shapes {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
+    use blake2::digest::consts::U16;
+    use blake2::{Blake2b, Digest};
+
+    use super::*;
+    use crate::cost::{cost_picodollars, format_usd};
+    use crate::front::Textgen;
+    use crate::textgen::bpe::Encoding;
+    use crate::textgen::compose::generate_answer;
+    use crate::textgen::lexicon::{Lexicon, TEST_LEXICON};
+    use crate::textgen::pyrandom::PyRandom;
+
+    const PATTERN: &str = r"\s+|\S+";
+    const PRICE: [u64; 3] = [2_500_000, 1_250_000, 10_000_000];
+    const BASE: usize = 8;
+    const MAX_PROMPT: usize = BASE + 200;
+    const SEED: &str = "0:";
+    const PRE: &[u8] = b"('chat', 'm', [('messages', [{'content': ";
+    const SUF: &[u8] = b", 'role': 'user'}]), ('model', 'm')])";
+    const FIRST: &str = "Hello there";
+    const FIRST_ANSWER: &str = "Here is the answer, \\\"quoted\\\".";
+
+    /// A `.tiktoken` file whose 256 tokens are the single bytes: a token per byte. Written once per test process
+    /// (the tests run at once, and none may read it half written).
+    fn byte_ranks() -> std::path::PathBuf {
+        static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+        PATH.get_or_init(|| {
+            let text: String = (0..=255u8).map(|b| format!("{} {b}\n", BASE64.encode([b]))).collect();
+            let path = std::env::temp_dir().join(format!("sentra-shape-bytes-{}.tiktoken", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .clone()
+    }
+
+    fn textgen() -> Arc<Textgen> {
+        Arc::new(Textgen::new(TEST_LEXICON, vec![("bytes".into(), byte_ranks(), PATTERN.into())]).unwrap())
+    }
+
+    fn request(head_extra: &str, raw_prompt: &str) -> Vec<u8> {
+        let body = format!("{{\"model\":\"m\",\"messages\":[{{\"role\":\"user\",\"content\":\"{raw_prompt}\"}}]}}");
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n{head_extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// An answer body as orjson indents it; `content` already escaped.
+    fn body(content: &str, finish: &str, prompt: usize, completion: usize) -> String {
+        format!(
+            "{{\n  \"id\": \"chatcmpl-AbCdEfGh\",\n  \"object\": \"chat.completion\",\n  \"created\": 1796186087,\n  \
+             \"model\": \"m\",\n  \"choices\": [\n    {{\n      \"index\": 0,\n      \"message\": {{\n        \
+             \"role\": \"assistant\",\n        \"content\": \"{content}\"\n      }},\n      \"finish_reason\": \
+             \"{finish}\"\n    }}\n  ],\n  \"usage\": {{\n    \"prompt_tokens\": {prompt},\n    \"completion_tokens\": \
+             {completion},\n    \"total_tokens\": {}\n  }}\n}}",
+            prompt + completion
+        )
+    }
+
+    fn cost(prompt: usize, completion: usize) -> u128 {
+        cost_picodollars(prompt as u64, 0, completion as u64, PRICE[0], PRICE[1], PRICE[2]).unwrap()
+    }
+
+    /// The head a client gets (the front's notes left out).
+    fn head(body_len: usize, cost: u128) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\n\
+             x-request-id: req_0123456789abcdef0123456789abcdef\r\nopenai-processing-ms: 3\r\n\
+             x-sentra-cost-usd: {}\r\n",
+            format_usd(cost)
+        )
+    }
+
+    fn span(text: &str, after: &str, len: usize) -> std::ops::Range<usize> {
+        let start = text.find(after).unwrap() + after.len();
+        start..start + len
+    }
+
+    fn colon(r: std::ops::Range<usize>) -> String {
+        format!("{}:{}", r.start, r.end)
+    }
+
+    /// The worker's answer to the first request, with its notes: the shape's template.
+    fn noted_answer(limit: usize) -> Vec<u8> {
+        let request = request("", FIRST);
+        let request_body =
+            std::str::from_utf8(&request[request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..])
+                .unwrap()
+                .to_string();
+        let (prompt, completion) = (BASE + FIRST.len(), FIRST_ANSWER.len() - 4);
+        let text = body(FIRST_ANSWER, "stop", prompt, completion);
+        let tag = format!("[\"m\",\"chat.completions\",200,{prompt},0,{completion},{}]", cost(prompt, completion));
+        let id = span(&text, "\"chatcmpl-", 8);
+        let created = span(&text, "\"created\": ", 10);
+        let note = format!(
+            "ttl=5000;body=b62:{}:8,unix:{}:10;headers=x-request-id:hex:4:32,openai-processing-ms:ms",
+            id.start, created.start
+        );
+        let rules = BASE64.encode(concat!(
+            r#"[{"exact": "Say this is a test", "regex": null, "model": null},"#,
+            r#" {"exact": null, "regex": "(?i)weather", "model": "m*"}]"#
+        ));
+        let gen = format!(
+            "hole={};seed={};key={}:{};enc=bytes;verbosity=medium;limit={limit};budget={limit};\
+             prompt={BASE}:{MAX_PROMPT};\
+             content={};finish={};usage={},{},{};price={}:{}:{};fixtures={rules}",
+            colon(span(&request_body, "\"content\":\"", FIRST.len())),
+            BASE64.encode(SEED),
+            BASE64.encode(PRE),
+            BASE64.encode(SUF),
+            colon(span(&text, "\"content\": \"", FIRST_ANSWER.len())),
+            colon(span(&text, "\"finish_reason\": \"", 4)),
+            colon(span(&text, "\"prompt_tokens\": ", prompt.to_string().len())),
+            colon(span(&text, "\"completion_tokens\": ", completion.to_string().len())),
+            colon(span(&text, "\"total_tokens\": ", (prompt + completion).to_string().len())),
+            PRICE[0],
+            PRICE[1],
+            PRICE[2],
+        );
+        let head = head(text.len(), cost(prompt, completion));
+        format!(
+            "{head}x-sentra-replay: {note}\r\nx-sentra-replay-gen: {gen}\r\nx-sentra-replay-tag: {tag}\r\n\r\n{text}"
+        )
+        .into_bytes()
+    }
+
+    /// The worker's answer to any other request: the same, without notes.
+    fn plain_answer() -> Vec<u8> {
+        let (prompt, completion) = (BASE + FIRST.len(), FIRST_ANSWER.len() - 4);
+        let text = body(FIRST_ANSWER, "stop", prompt, completion);
+        format!("{}\r\n{text}", head(text.len(), cost(prompt, completion))).into_bytes()
+    }
+
+    /// A worker that answers the first request's bytes with the noted answer, any other with the plain one, and
+    /// counts the requests it got.
+    fn shaping_worker(limit: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        let first = request("", FIRST);
+        let first_body = first[first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..].to_vec();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (counter, first_body) = (Arc::clone(&counter), first_body.clone());
+                thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4) else {
+                            match stream.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => got.extend_from_slice(&buf[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        if got.len() < end + length {
+                            match stream.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => got.extend_from_slice(&buf[..n]),
+                            }
+                            continue;
+                        }
+                        let body: Vec<u8> = got.drain(..end + length).skip(end).collect();
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let answer = if body == first_body { noted_answer(limit) } else { plain_answer() };
+                        if stream.write_all(&answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, requests)
+    }
+
+    fn shaping_front(limit: usize) -> (Arc<Front>, Arc<AtomicUsize>) {
+        let (addr, requests) = shaping_worker(limit);
+        let front =
+            Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], FrontConfig { textgen: Some(textgen()), ..config() })
+                .unwrap();
+        front.start().unwrap();
+        (front, requests)
+    }
+
+    /// Reads one whole response (by its content-length).
+    fn read_response(client: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4) {
+                let head = String::from_utf8_lossy(&got[..end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if got.len() >= end + length {
+                    assert_eq!(got.len(), end + length, "nothing after the body");
+                    return String::from_utf8(got).unwrap();
+                }
+            }
+            let n = client.read(&mut buf).unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    fn ask(client: &mut TcpStream, request: &[u8]) -> String {
+        client.write_all(request).unwrap();
+        read_response(client)
+    }
+
+    /// The response with its fills (id, creation time, request id, elapsed ms) set to the template's values, after
+    /// checking that they were renewed.
+    fn unfilled(response: &str) -> String {
+        let mut text = response.to_string();
+        let id = span(&text, "\"chatcmpl-", 8);
+        assert_ne!(&text[id.clone()], "AbCdEfGh", "a fresh id");
+        assert!(text[id.clone()].bytes().all(|b| b.is_ascii_alphanumeric()));
+        text.replace_range(id, "AbCdEfGh");
+        let created = span(&text, "\"created\": ", 10);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(text[created.clone()].parse::<u64>().unwrap().abs_diff(now) <= 2, "the time of the answer");
+        text.replace_range(created, "1796186087");
+        let rid = span(&text, "x-request-id: req_", 32);
+        assert_ne!(&text[rid.clone()], "0123456789abcdef0123456789abcdef");
+        text.replace_range(rid, "0123456789abcdef0123456789abcdef");
+        let ms_at = text.find("openai-processing-ms: ").unwrap() + 22;
+        let ms_end = ms_at + text[ms_at..].find('\r').unwrap();
+        assert!(text[ms_at..ms_end].bytes().all(|b| b.is_ascii_digit()));
+        text.replace_range(ms_at..ms_end, "3");
+        text
+    }
+
+    /// What the protocol says the answer to `prompt` is (its Python repr given), as the engine composes it.
+    fn expected(prompt: &str, repr: &str, limit: usize) -> (String, String) {
+        let mut hashed = PRE.to_vec();
+        hashed.extend_from_slice(repr.as_bytes());
+        hashed.extend_from_slice(SUF);
+        let digest: String = Blake2b::<U16>::digest(&hashed).iter().map(|b| format!("{b:02x}")).collect();
+        let mut rng = PyRandom::from_str_seed(&format!("{SEED}{digest}"));
+        rng.random();
+        let enc = Encoding::new(&std::fs::read(byte_ranks()).unwrap(), PATTERN).unwrap();
+        let lexicon = Lexicon::from_json(TEST_LEXICON).unwrap();
+        let answer = generate_answer(&mut rng, limit, &enc, &lexicon, prompt, "medium");
+        assert_eq!(answer.completion_tokens, answer.text.len(), "a token per byte");
+        let content = answer.text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let p = BASE + prompt.len();
+        let c = answer.completion_tokens;
+        let text = body(&content, answer.finish_reason.as_str(), p, c);
+        let tag = format!("[\"m\",\"chat.completions\",200,{p},0,{c},{}]", cost(p, c));
+        (format!("{}\r\n{text}", head(text.len(), cost(p, c))), tag)
+    }
+
+    #[test]
+    fn a_new_prompt_of_a_noted_shape_is_answered_by_the_front_as_the_engine_would() {
+        let (front, requests) = shaping_front(4096);
+        let mut client = client_of(&front);
+        let first = ask(&mut client, &request("", FIRST));
+        assert!(!first.contains("x-sentra-replay"), "{first}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+        let cases = [
+            ("Tell me about useful units", "Tell me about useful units", "'Tell me about useful units'"),
+            (r#"it's a \"test\"\n\u0041\/"#, "it's a \"test\"\nA/", r#"'it\'s a "test"\nA/'"#),
+            (
+                "Honest hours, open ideas: adjusting clear units",
+                "Honest hours, open ideas: adjusting clear units",
+                "'Honest hours, open ideas: adjusting clear units'",
+            ),
+        ];
+        let mut tags = Vec::new();
+        for (raw, prompt, repr) in cases {
+            let answer = ask(&mut client, &request("", raw));
+            let (want, tag) = expected(prompt, repr, 4096);
+            assert_eq!(unfilled(&answer), want, "{prompt}");
+            tags.push((tag.into_bytes(), 1));
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "the front answered them all");
+        let mut taken: Vec<(Vec<u8>, u64)> = front.take_replays().into_iter().map(|(tag, _, n)| (tag, n)).collect();
+        taken.sort();
+        tags.sort();
+        assert_eq!(taken, tags, "each answer counted under its own usage and cost");
+        // The first prompt again is an exact replay of the worker's answer.
+        let again = ask(&mut client, &request("", FIRST));
+        assert_eq!(unfilled(&again), String::from_utf8(plain_answer()).unwrap());
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn an_answer_cut_at_the_budget_says_length() {
+        let (front, requests) = shaping_front(12);
+        let mut client = client_of(&front);
+        ask(&mut client, &request("", FIRST));
+        let prompt = "Tell me about useful units, at length";
+        let answer = ask(&mut client, &request("", prompt));
+        let (want, _) = expected(prompt, &format!("'{prompt}'"), 12);
+        assert_eq!(unfilled(&answer), want);
+        assert!(want.contains("\"finish_reason\": \"length\"") && want.contains("\"completion_tokens\": 12"), "{want}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn prompts_the_front_cannot_answer_exactly_go_to_the_worker() {
+        let (front, requests) = shaping_front(4096);
+        let mut client = client_of(&front);
+        ask(&mut client, &request("", FIRST));
+        let long = "a".repeat(MAX_PROMPT - BASE + 1);
+        let forwarded: [(&str, &str); 9] = [
+            ("", "caf\\u00e9"),                        // escaped, but not ASCII
+            ("", "caf\u{e9}"),                         // raw UTF-8
+            ("", "Say this is a test"),                // a fixture's exact prompt
+            ("", "What is the WEATHER like?"),         // a fixture's regex
+            ("", "give me ```json please"),            // asks for a schema's instance
+            ("", "a\", \"role\": \"user"),             // not one JSON string
+            ("", "bad \\x escape"),                    // not a JSON escape
+            ("", &long),                               // past the prompt limit
+            ("x-other: 1\r\n", "Tell me about units"), // another head
+        ];
+        for (n, (extra, raw)) in forwarded.iter().enumerate() {
+            let answer = ask(&mut client, &request(extra, raw));
+            assert_eq!(answer, String::from_utf8(plain_answer()).unwrap(), "{raw}");
+            assert_eq!(requests.load(Ordering::SeqCst), n + 2, "{raw}");
+        }
+        // At the limit exactly, the front answers.
+        let limit = "a".repeat(MAX_PROMPT - BASE);
+        ask(&mut client, &request("", &limit));
+        assert_eq!(requests.load(Ordering::SeqCst), forwarded.len() + 1);
+        // A control call drops the shape.
+        ask(&mut client, b"POST /sentra/v1/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+        ask(&mut client, &request("", "Tell me about useful units"));
+        assert_eq!(requests.load(Ordering::SeqCst), forwarded.len() + 3);
     }
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ...content import textgen, tokensplit
+from ...content import native_textgen, textgen, tokensplit
 from ...content.lexicon import lexicon
 from ...content.textgen import lowercase_words
 from ...ids import base62
@@ -129,7 +129,8 @@ def _answer_text(req: ChatRequest, encoding, rng: random.Random, fixture, cap: i
         return _tool_result_answer(req, encoding, rng, cap), False
     # Text past `limit` would be cut anyway, and a shorter limit yields a prefix of the same answer; with stop
     # sequences the whole answer is needed, since a stop that straddles the limit must still win.
-    answer = textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, prompt, verbosity_of(req))
+    answer = native_textgen.generate_answer(rng, cap if req.stop else min(cap, limit), encoding, prompt,
+                                            verbosity_of(req))
     return answer.text, answer.finish_reason == "length"
 
 
@@ -150,7 +151,8 @@ def _tool_result_answer(req: ChatRequest, encoding, rng: random.Random, budget: 
     if len(result) > 200:
         result = result[:200].rstrip() + "..."
     lead = f"Based on the result ({result}), " if result else "Based on the result, "
-    follow = textgen.generate_answer(rng, max(budget - 40, 1), encoding, req.last_user_text(), verbosity_of(req)).text
+    follow = native_textgen.generate_answer(rng, max(budget - 40, 1), encoding, req.last_user_text(),
+                                            verbosity_of(req)).text
     return lead + follow[:1].lower() + follow[1:]
 
 

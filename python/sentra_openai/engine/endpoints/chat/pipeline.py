@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import random
 from typing import Any
 
 from ....tokens import PromptCount, render_functions
-from ... import respond, service_tiers
+from ... import replay_shape, respond, service_tiers
 from ...core import Call, Engine
 from ...errors import ApiError
 from ...memo import BoundedMemo
 from ...model_resolution import model_name, resolve_model_of_kind
+from ...native_random import NativeRandom
 from ...realism import prompt_cache, token_charge
 from ...realism.latency import plan_timing
 from ...schema import generate as schema_gen
@@ -89,7 +89,7 @@ def handle(call: Call) -> Outcome:
     try:
         choices = call.generated(
             f"{key}:{verbosity}", lambda _: [chat_generate.generate_choice(i, req, model, encoding, rng, services.fixtures)
-                                            for rng in [random.Random(key)] for i in range(req.n)]
+                                            for rng in [NativeRandom(key)] for i in range(req.n)]
         )
     except schema_gen.SchemaGenerationError as exc:
         # A schema no value can satisfy: OpenAI rejects such schemas up front with invalid_json_schema.
@@ -104,7 +104,8 @@ def handle(call: Call) -> Outcome:
     cached = cached_prefix_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
-    respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens, service_tiers.tier_prices(model, tier))
+    prices = service_tiers.tier_prices(model, tier)
+    respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens, prices)
     completion_audio = chat_audio.audio_tokens_of(choices)
     chat_audio.bill_audio(call, model, prompt_tokens, cached, completion_tokens, prompt_audio, completion_audio)
     usage = respond.chat_usage(prompt_tokens, cached, completion_tokens, reasoning_tokens)
@@ -148,6 +149,12 @@ def handle(call: Call) -> Outcome:
             and not caching_engaged(call, req, prompt_tokens)):
         call.replayable = True
         call.created_at = meta.created
+        if call.made_content and call.via_front and replay_shape.in_class(model, req):
+            # The front may compose this answer for a new prompt (replay_shape.py): what that needs, known here.
+            cap = min(model.max_output, chat_generate.DEFAULT_ANSWER_CAP)
+            call.shape = replay_shape.Shape(model, req, key, model.encoding, cap,
+                                            req.max_output if req.max_output is not None else cap, prompt_tokens,
+                                            prices or respond.text_prices(model))
     return respond.json_outcome(payload, delay=timing.total)
 
 
@@ -180,11 +187,15 @@ def _content_key(call: Call, model_id: str, req: ChatRequest) -> str:
     memo = (call.settings.seed, model_id, body) if type(body) is bytes and len(body) <= _CONTENT_KEY_MAX_BODY else None
     key = _CONTENT_KEYS.get(memo) if memo is not None else None
     if key is None:
-        key = call.content_key("chat", model_id, sorted([(k, v) for k, v in req.raw.items()
-                                                         if k not in _NOT_CONTENT_FIELDS]))
+        key = call.content_key(*content_parts(model_id, req.raw))
         if memo is not None:
             _CONTENT_KEYS.put(memo, key)
     return key
+
+
+def content_parts(model_id: str, raw: dict[str, Any]) -> tuple[Any, ...]:
+    """What the content key hashes (Call.content_key): the model and the body's content fields."""
+    return "chat", model_id, sorted([(k, v) for k, v in raw.items() if k not in _NOT_CONTENT_FIELDS])
 
 
 def _context_exceeded(window: int, prompt_tokens: int, max_output: int | None) -> ApiError:
