@@ -59,6 +59,29 @@ def test_any_code_points_have_tiktokens_tokens(pair, text: str) -> None:
     check_same(*pair, text)
 
 
+# One split piece longer than the heap merge's threshold (bpe.rs LONG_PIECE, 256 bytes): a run of letters or marks, of
+# punctuation, of one repeated letter, or of CJK.
+LONG_PIECES = st.one_of(
+    st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzé\u0301"), min_size=200, max_size=3000),
+    st.text(st.sampled_from("!@#$%^&*()-=+[]{};:,.<>?"), min_size=260, max_size=3000),
+    st.integers(257, 5000).map(lambda n: "a" * n),
+    st.text(st.sampled_from("日本語のテキスト漢字"), min_size=90, max_size=1000),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=LONG_PIECES)
+def test_long_pieces_have_tiktokens_tokens(pair, text: str) -> None:
+    check_same(*pair, text)
+
+
+def test_a_64_kib_piece_has_tiktokens_tokens(pair) -> None:
+    """64 KiB of letters is one piece (the heap merge; the scan took 1.5 s, which the front cannot spend)."""
+    native, reference = pair
+    text = "".join("abcdefghij"[(i * 7919) % 10] for i in range(65536))
+    check_same(native, reference, text)
+
+
 @pytest.mark.parametrize("text", [
     "", " ", "a" + " " * 300 + "b", "x" * 2000, "1" * 1001, "!" * 700, "\n" * 50 + "  ", " \u3000" * 40 + "z",
     "word " * 2000, "Supercalifragilisticexpialidocious" * 20,

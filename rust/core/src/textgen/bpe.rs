@@ -12,6 +12,8 @@
 //! lookups: about 1.4 MB of bytes, 0.8 MB of offsets and 2 MB of table for o200k.
 use base64::Engine as _;
 use split::Splitter;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::path::Path;
 
@@ -20,6 +22,8 @@ mod split;
 type Rank = u32;
 /// A free slot of the lookup table, and the rank of "no token" in the merge (tiktoken uses `Rank::MAX` too).
 const NONE: Rank = Rank::MAX;
+/// Pieces longer than this (bytes) are merged with a heap (`Encoding::merge_long`).
+const LONG_PIECE: usize = 256;
 /// Ranks may have gaps (tiktoken allows any ints); this bounds the offsets array a hostile file could ask for.
 const MAX_GAP_FACTOR: usize = 4;
 
@@ -309,8 +313,14 @@ impl Encoding {
 
     /// tiktoken's `_byte_pair_merge`: leaves in `parts` the start of each final token, then `piece.len()`.
     /// `parts[i].1` is the rank of merging part i with part i + 1 (`NONE` when that is not a token).
-    /// Quadratic in the piece's length, as tiktoken's is; pieces are words, numbers and punctuation runs.
+    /// Quadratic in the piece's length; pieces are words, numbers and punctuation runs, so a long one is unusual
+    /// but a client can send it (64 KiB of letters: 1.5 s), and the front counts prompts on its one thread: past
+    /// `LONG_PIECE` bytes the same merges are found with a heap instead (`merge_long`).
     fn merge(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>) {
+        if piece.len() > LONG_PIECE {
+            self.merge_long(piece, parts);
+            return;
+        }
         parts.clear();
         for i in 0..piece.len() - 1 {
             parts.push((i, self.merge_rank(&piece[i..i + 2])));
@@ -339,6 +349,53 @@ impl Encoding {
             };
             parts.remove(i + 1);
         }
+    }
+
+    /// `merge`'s result in O(n log n): the parts as a linked list over their start offsets, and a min-heap of
+    /// (rank, start) of the adjacent pairs, so that the pair popped is the lowest-ranked and, on a tie, the leftmost,
+    /// as `merge`'s scan picks it. An entry is stale once its part is gone or its pair changed rank (a pair that
+    /// grows spans other bytes, so it never keeps its rank); stale entries are skipped as they come up.
+    fn merge_long(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>) {
+        let n = piece.len();
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let pair_rank = |start: usize, next: &[usize]| match next[start] {
+            end if end >= n => NONE,
+            mid => self.merge_rank(&piece[start..next.get(mid).copied().unwrap_or(n)]),
+        };
+        let mut rank: Vec<Rank> = (0..n).map(|i| pair_rank(i, &next)).collect();
+        let mut heap: BinaryHeap<Reverse<(Rank, usize)>> =
+            (0..n).filter(|&i| rank[i] != NONE).map(|i| Reverse((rank[i], i))).collect();
+        while let Some(Reverse((r, start))) = heap.pop() {
+            if !alive[start] || rank[start] != r {
+                continue;
+            }
+            let gone = next[start];
+            alive[gone] = false;
+            next[start] = next[gone];
+            if next[start] < n {
+                prev[next[start]] = start;
+            }
+            rank[start] = pair_rank(start, &next);
+            if rank[start] != NONE {
+                heap.push(Reverse((rank[start], start)));
+            }
+            let before = prev[start];
+            if before < n {
+                rank[before] = pair_rank(before, &next);
+                if rank[before] != NONE {
+                    heap.push(Reverse((rank[before], before)));
+                }
+            }
+        }
+        parts.clear();
+        let mut at = 0;
+        while at < n {
+            parts.push((at, rank[at]));
+            at = next[at];
+        }
+        parts.push((n, NONE));
     }
 
     /// The tokens of one piece of the split, appended to `out`.
@@ -520,6 +577,40 @@ mod tests {
             let expected = if let Some(rank) = enc.rank_of(&piece) { vec![rank] } else { reference(&enc, &piece) };
             assert_eq!(enc.encode_ordinary(text), expected, "{text}");
             assert_eq!(enc.count_ordinary(text), expected.len(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_heap_merge_of_long_pieces_equals_the_scan() {
+        let merged: [&[u8]; 14] =
+            [b"ab", b"ba", b"aa", b"abc", b"ca", b"aab", b"bb", b"cab", b"abab", b"cc", b"bca", b"aaa", b"ac", b"bcab"];
+        let enc = small(&merged);
+        let (mut scanned, mut heaped) = (Vec::new(), Vec::new());
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..400 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = 2 + (state % 700) as usize;
+            let piece: Vec<u8> = (0..len)
+                .map(|i| if round % 5 == 0 { b'a' } else { b"abc"[((state >> (i * 7 % 61)) % 3) as usize] })
+                .collect();
+            enc.merge_long(&piece, &mut heaped);
+            // The scan, whatever the length (`merge` itself hands long pieces to the heap).
+            scanned.clear();
+            scanned.extend((0..piece.len()).map(|i| (i, NONE)));
+            scanned.push((piece.len(), NONE));
+            loop {
+                let best = scanned
+                    .windows(3)
+                    .enumerate()
+                    .filter_map(|(i, w)| enc.rank_of(&piece[w[0].0..w[2].0]).map(|r| (r, i)))
+                    .min();
+                let Some((_, i)) = best else { break };
+                scanned.remove(i + 1);
+            }
+            let starts = |parts: &[(usize, Rank)]| parts.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(starts(&heaped), starts(&scanned), "{}", String::from_utf8_lossy(&piece));
         }
     }
 
