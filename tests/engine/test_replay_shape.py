@@ -86,6 +86,20 @@ def span(text: str) -> tuple[int, int]:
     return int(start), int(end)
 
 
+@pytest.fixture(autouse=True)
+def unlimited_notes(monkeypatch):
+    """These tests note far more shapes a second than a load test does (replay_shape.NOTES_PER_SECOND)."""
+    monkeypatch.setattr(replay_shape, "NOTES_PER_SECOND", 10**9)
+
+
+def test_past_the_seconds_budget_a_worker_notes_no_more_shapes(engine, monkeypatch):
+    seconds = iter([100.2, 100.5, 100.9, 101.1])
+    monkeypatch.setattr(replay_shape, "NOTES_PER_SECOND", 2)
+    monkeypatch.setattr(replay_shape, "_budget", replay_shape._Budget(clock=lambda: next(seconds)))
+    noted = [GEN_HEADER in send(engine, chat(fresh())).headers for _ in range(4)]
+    assert noted == [True, True, False, True]
+
+
 def test_a_generated_answer_in_the_class_carries_both_notes(engine):
     outcome = send(engine, chat(fresh()))
     assert outcome.status == 200

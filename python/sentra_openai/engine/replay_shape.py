@@ -25,6 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,11 @@ CLASS_KEYS = frozenset({"model", "messages", "max_tokens", "max_completion_token
 MIN_BODY_LIMIT = 64 * 1024
 # Past this the note would crowd the front's response head limit (exchange.rs MAX_RESPONSE_HEAD, 256 KiB).
 MAX_NOTE_BYTES = 128 * 1024
+# A note costs the worker about what the answer itself does (about 90 us: proving the holes, the composer's check) and
+# pays off only if the front answers later requests of its shape. Requests whose heads differ each time (a trace
+# header per request) never share one: past this many notes in a second of the monotonic clock, a worker notes none.
+# A load test has a few shapes, each renewed about once a second.
+NOTES_PER_SECOND = 64
 # Stands in for the prompt where the note's parts are cut out; no request holds it (checked: exactly one copy).
 _SENTINEL = "sentra\x1fgen\x1fhole"
 # Replaces the answer's holes to prove them: quotes, a backslash, controls and a length unlike any answer's.
@@ -79,15 +86,33 @@ def in_class(model, req) -> bool:
     return not model.reasoning and req.n == 1 and not req.stream and CLASS_KEYS.issuperset(req.raw)
 
 
+class _Budget:
+    """At most NOTES_PER_SECOND notes in each second of the monotonic clock (per worker process)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.second, self.used = -1, 0
+
+    def take(self) -> bool:
+        second = int(self.clock())
+        if second != self.second:
+            self.second, self.used = second, 0
+        self.used += 1
+        return self.used <= NOTES_PER_SECOND
+
+
+_budget = _Budget()
+
+
 def note(call: Call, outcome: Outcome, fills: list[tuple[int, int]]) -> str | None:
     """The generation note of an answer the replay note is attached to (`fills`: its body fills' byte ranges), or None
-    when the front could not answer a new prompt of its shape exactly."""
+    when the front could not answer a new prompt of its shape exactly (or this second's notes are spent)."""
     shape: Shape = call.shape
     model, req, settings = shape.model, shape.req, call.settings
     text = _prompt_of(req)
     if (text is None or call.record.endpoint != "chat.completions" or call.stored_row is not None
             or call.time_scale > 0  # a new answer's length would change its delay
-            or settings.server.max_body_bytes < MIN_BODY_LIMIT or not in_class(model, req)):
+            or settings.server.max_body_bytes < MIN_BODY_LIMIT or not in_class(model, req) or not _budget.take()):
         return None
     fixtures = call.services.fixtures
     rules = fixtures.last_user_rules(model.id)
