@@ -11,11 +11,13 @@ import pytest
 import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sentra_openai.engine.content.lexicon import lexicon
 from sentra_openai.engine.content.textgen import (
     apply_stop,
     generate_answer,
     generate_text,
     natural_length,
+    salient_phrases,
     truncate_to_tokens,
 )
 from sentra_openai.engine.schema.json_object import generate_json_object
@@ -100,6 +102,12 @@ def test_answers_mention_the_prompt() -> None:
     assert len(related) >= len(substantial) // 2
     unrelated = [generate_text(random.Random(seed), 4096, encoding, "") for seed in range(60)]
     assert not any("tomatoes" in a for a in unrelated)
+
+
+def test_every_listed_stopword_is_one_even_yes() -> None:
+    # config/lexicon.yaml lists "yes"; read bare, YAML made it the boolean True and prompts echoed "reply yes".
+    assert salient_phrases("Reply yes to the invitation") == ["invitation", "reply"]
+    assert all(isinstance(word, str) for word in lexicon()["stopwords"] + lexicon()["tool_relevance_ignored"])
 
 
 def test_length_cut_reports_length() -> None:
