@@ -93,8 +93,7 @@ class _ConversationalEntry:
     def matches(self, model: str, conversation: Conversation) -> bool:
         if not self.answers_tool_results and conversation.turns and conversation.turns[-1].role in ("tool", "function"):
             return False
-        wanted = self.rule.model
-        if wanted is not None and not (model.startswith(wanted[:-1]) if wanted.endswith("*") else model == wanted):
+        if not model_matches(self.rule.model, model):
             return False
         prompt = conversation.last_user_text
         if self.exact is not None and prompt.strip() != self.exact.strip():
@@ -102,6 +101,11 @@ class _ConversationalEntry:
         if self.regex is not None and self.regex.search(prompt) is None:
             return False
         return self.conditions.matches(conversation)
+
+
+def model_matches(wanted: str | None, model: str) -> bool:
+    """A rule's `model`: any model when unset, a prefix when it ends in `*`, else the exact id (as the native index)."""
+    return wanted is None or (model.startswith(wanted[:-1]) if wanted.endswith("*") else model == wanted)
 
 
 class FixtureSet:
@@ -199,7 +203,7 @@ class FixtureSet:
         if self._conversational:
             return None
         return [{"exact": r.exact, "regex": r.regex, "model": r.model} for r in self._rules
-                if r.model is None or (model.startswith(r.model[:-1]) if r.model.endswith("*") else model == r.model)]
+                if model_matches(r.model, model)]
 
     def answers_last_user(self, model: str, prompt: str) -> bool:
         """Whether a fixture of the last user message matches `prompt` for `model` (no reply is drawn)."""
