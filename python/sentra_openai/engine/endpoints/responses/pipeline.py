@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 import weakref
 from typing import Any
 
@@ -19,6 +18,7 @@ from ...core import Call
 from ...errors import ApiError
 from ...memo import BoundedMemo
 from ...model_resolution import model_name, resolve_model_of_kind
+from ...native_random import NativeRandom
 from ...realism import token_charge
 from ...realism.latency import Timing, plan_timing
 from ...retirement import as_of_day
@@ -190,7 +190,7 @@ def handle_create(call: Call) -> Outcome:
     try:
         planned = call.generated(f"{seed_key}:{req.verbosity}",
                                  lambda _: generate.plan_output(req, count.messages, model, encoding,
-                                                                random.Random(seed_key), services.fixtures,
+                                                                NativeRandom(seed_key), services.fixtures,
                                                                 prepared.items))
     except schema_gen.SchemaGenerationError as exc:
         param = "text.format.schema" if req.text_format["type"] == "json_schema" else "tools"
