@@ -158,6 +158,7 @@ class NativeFront:
         store_path: str | None = None,
         store_synchronous: str = "normal",
         textgen: tuple[str, dict[str, tuple[str, str]]] | None = None,
+        count_replays: bool = True,
     ) -> Self:
         """`replay`: answers the application notes as replayable (`x-sentra-replay`) are kept and given to identical
         requests by the front itself (rust/core/src/front/replay.rs). `store_path`: the SQLite state store into which
@@ -166,7 +167,8 @@ class NativeFront:
         `textgen`: (the lexicon as JSON, {encoding name: (uncompressed .tiktoken file, tiktoken pattern)}), with which
         the front composes the answers to new prompts of the shapes the application notes (`x-sentra-replay-gen`,
         rust/core/src/front/shape.rs), each encoding read on the first shape naming it; None: it never does. A
-        lexicon the composer cannot read raises ValueError."""
+        lexicon the composer cannot read raises ValueError. `count_replays`: the answers the front makes itself are
+        counted for `take_replays`; False when nobody takes them."""
     def start(self) -> None:
         """Starts accepting on a background thread."""
     def take_replays(self) -> list[tuple[bytes, int, int]]:

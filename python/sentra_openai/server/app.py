@@ -175,7 +175,7 @@ def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker
     from robyn.robyn import SocketHeld
 
     from .. import metrics
-    from .front import run_front
+    from .front import counts_replays, run_front
 
     supervisor = os.getpid()
 
@@ -194,7 +194,7 @@ def _supervise(app, settings: Settings, inflight: InFlight, front_socket, worker
     def front_main() -> None:
         _end_with(supervisor)
         run_front(front_socket, settings.server.drain_seconds,
-                  count_replays=settings.metrics.enable and settings.server.front_replay)
+                  count_replays=counts_replays(settings))
 
     def start_worker(port: int) -> Process:
         process = Process(target=worker, args=(port,), name="sentra-worker")

@@ -82,7 +82,7 @@ def bind_front(settings: Settings, upstream_ports: list[int]) -> NativeFront:
             max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=s.max_body_bytes,
             routed_methods=list(METHODS), rejections=_rejections(settings), replay=s.front_replay,
             store_path=_store_path(settings), store_synchronous=settings.state.synchronous,
-            textgen=_textgen_source(settings),
+            textgen=_textgen_source(settings), count_replays=counts_replays(settings),
         )
     except OSError as exc:
         raise SystemExit(f"sentra-openai: error: cannot listen on {s.host}:{s.port}: {exc}") from None
@@ -117,6 +117,11 @@ def _textgen_source(settings: Settings) -> tuple[str, dict[str, tuple[str, str]]
         except (OSError, RuntimeError, ValueError) as exc:  # that encoding's requests simply go to a worker
             log.warning("the front composes no answer counted in %s: %s", name, exc)
     return text, encodings
+
+
+def counts_replays(settings: Settings) -> bool:
+    """Whether the answers the front makes itself count in the metrics (published by the front process)."""
+    return settings.metrics.enable and settings.server.front_replay
 
 
 def run_front(front: NativeFront, drain_seconds: float, count_replays: bool = False) -> None:

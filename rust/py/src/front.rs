@@ -49,7 +49,8 @@ impl NativeFront {
     #[new]
     #[pyo3(signature = (host, port, upstream_ports, *, idle_timeout, header_timeout, body_timeout, send_timeout,
                         keepalive_requests, max_connections, max_head_bytes, max_body_bytes, routed_methods, rejections,
-                        replay=false, store_path=None, store_synchronous="normal", textgen=None))]
+                        replay=false, store_path=None, store_synchronous="normal", textgen=None,
+                        count_replays=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: &str,
@@ -69,6 +70,7 @@ impl NativeFront {
         store_path: Option<std::path::PathBuf>,
         store_synchronous: &str,
         textgen: Option<TextgenSource>,
+        count_replays: bool,
     ) -> PyResult<Self> {
         let take = |key: &str| -> PyResult<Rejection> {
             let (status, content_type, body) = rejections
@@ -114,6 +116,7 @@ impl NativeFront {
                 None => None,
             },
             textgen,
+            count_replays,
         };
         let upstreams: Vec<SocketAddr> =
             upstream_ports.iter().map(|&p| SocketAddr::from(([127, 0, 0, 1], p))).collect();

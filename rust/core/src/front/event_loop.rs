@@ -337,7 +337,12 @@ impl EventLoop {
                         // connection header of its own to agree with.
                         let eligible = !close && head.minor_version == 1 && c.request.starts_with(b"POST ");
                         let ticket = self.replays.begin(&c.request, stamp, eligible);
-                        if let Some((answer, row)) = self.replays.answer(&ticket, arrived, now, &front.replays) {
+                        if let Some((answer, row)) = self.replays.answer(
+                            &ticket,
+                            arrived,
+                            now,
+                            front.config.count_replays.then_some(&front.replays),
+                        ) {
                             c.phase = match row {
                                 None => {
                                     c.owe(answer, now);

@@ -120,6 +120,9 @@ pub struct FrontConfig {
     /// The composer's lexicon and encodings, with which the front answers new prompts of the shapes the application
     /// notes (shape.rs); `None`: it never does.
     pub textgen: Option<Arc<Textgen>>,
+    /// The answers the front makes itself are counted for `take_replays` (the application's metrics); false:
+    /// nobody takes them, so no count is kept (a composed answer's tag is nearly its own, and the counts would grow).
+    pub count_replays: bool,
 }
 
 pub struct Front {

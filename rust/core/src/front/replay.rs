@@ -277,8 +277,9 @@ fn checked(mut patches: Vec<Patch>, bytes: &[u8]) -> Option<Vec<Patch>> {
     // length.
     for p in &patches {
         if let Fill::Copy(from) = p.fill {
+            // A splice or an elapsed-ms fill can change length (`ms` has as many digits as it needs).
             let moves =
-                |q: &Patch| matches!(q.fill, Fill::Splice(_) | Fill::Millis) && (from..p.start).contains(&q.start);
+                |q: &Patch| matches!(q.fill, Fill::Splice(_) | Fill::Millis) && q.end > from && q.start < p.start;
             if patches.iter().any(moves) {
                 return None;
             }
@@ -456,6 +457,11 @@ impl Template {
     /// Renders a shape's answer (`with_splices`): false if it cannot be.
     pub(super) fn spliced(&self, fresh: &mut Fresh, elapsed_ms: u64, splices: &[&[u8]], out: &mut Vec<u8>) -> bool {
         self.render_spliced(fresh, elapsed_ms, splices, out).is_some()
+    }
+
+    /// Whether the template's time is over (without taking a turn).
+    pub(super) fn expired(&self, now: Instant) -> bool {
+        now >= self.expires
     }
 
     /// What the template does for a request now (`Renew` once, late in its life: see `renew_at`).
@@ -659,14 +665,15 @@ impl Replays {
         Ticket { key, generation: self.generation.get(), _control: None }
     }
 
-    /// The answer to the ticket's request from a live template, rendered into a buffer of the front's, with the
-    /// replay counted under its tag, and the row to store before it is sent (a stored answer); `None`: forward it.
+    /// The answer to the ticket's request from a live template, or else composed from a shape (shape.rs),
+    /// rendered into a buffer of the front's, with the answer counted under its tag (when `counts` is given), and
+    /// the row to store before it is sent (a stored answer); `None`: forward it.
     pub fn answer(
         &mut self,
         ticket: &Ticket,
         arrived: u64,
         now: Instant,
-        counts: &ReplayCounts,
+        counts: Option<&ReplayCounts>,
     ) -> Option<(&[u8], Option<Row>)> {
         let key = ticket.key.as_deref()?;
         let Some(template) = self.templates.get_mut(key) else {
@@ -683,7 +690,7 @@ impl Replays {
             self.templates.remove(key);
             return None;
         };
-        if let Ok(mut counts) = counts.lock() {
+        if let Some(Ok(mut counts)) = counts.map(Mutex::lock) {
             *counts.entry((Arc::clone(&template.tag), elapsed_ms)).or_insert(0) += 1;
         }
         Some((&self.answer, row))
@@ -913,7 +920,7 @@ store=responses:19:55:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,hexunix:
         let ticket = storing.begin(&request, stamp.clone(), true);
         storing.keep(ticket, head, body, STORED_NOTE, Some(encoded.as_bytes()), b"", Instant::now());
         let again = storing.begin(&request, stamp, true);
-        let (_, row) = storing.answer(&again, 0, Instant::now(), &ReplayCounts::default()).unwrap();
+        let (_, row) = storing.answer(&again, 0, Instant::now(), Some(&ReplayCounts::default())).unwrap();
         assert!(row.is_some_and(|row| row.body.len() == doc.len()));
     }
 
@@ -939,29 +946,29 @@ store=responses:19:55:2592000;doc=ans:24:50:13,unix:89:10,ans:127:16:13,hexunix:
         let now = Instant::now();
         let (req, stamp) = request("{}");
         let first = replays.begin(&req, stamp.clone(), true);
-        assert!(replays.answer(&first, 0, now, &counts).is_none());
+        assert!(replays.answer(&first, 0, now, Some(&counts)).is_none());
         replays.keep(first, &head(), BODY, NOTE, None, b"t1", now);
         // Another stamp, the same request: answered, and counted under its tag.
         let (mut again, stamp2) = request("{}");
         again[stamp2.start + 18] = b'7';
         let ticket = replays.begin(&again, stamp2, true);
-        assert!(replays.answer(&ticket, 0, now, &counts).is_some());
+        assert!(replays.answer(&ticket, 0, now, Some(&counts)).is_some());
         assert_eq!(counts.lock().unwrap().values().sum::<u64>(), 1);
         let (other, stamp3) = request("{\"a\":1}");
         let other = replays.begin(&other, stamp3, true);
-        assert!(replays.answer(&other, 0, now, &counts).is_none());
+        assert!(replays.answer(&other, 0, now, Some(&counts)).is_none());
         // Late in its life, one request goes to a worker to renew the template; the others are still replayed.
         let late = now + note.ttl * 3 / 4;
-        assert!(replays.answer(&ticket, 0, late, &counts).is_none(), "the one that renews it");
-        assert!(replays.answer(&ticket, 0, late, &counts).is_some());
-        assert!(replays.answer(&ticket, 0, now + note.ttl, &counts).is_none(), "expired");
+        assert!(replays.answer(&ticket, 0, late, Some(&counts)).is_none(), "the one that renews it");
+        assert!(replays.answer(&ticket, 0, late, Some(&counts)).is_some());
+        assert!(replays.answer(&ticket, 0, now + note.ttl, Some(&counts)).is_none(), "expired");
         assert_eq!(replays.kept(), 0);
         let renewing = replays.begin(&req, stamp.clone(), true);
         replays.keep(renewing, &head(), BODY, NOTE, None, b"t1", now);
         let renewing = replays.begin(&req, stamp.clone(), true);
-        assert!(replays.answer(&renewing, 0, late, &counts).is_none());
+        assert!(replays.answer(&renewing, 0, late, Some(&counts)).is_none());
         replays.keep(renewing, &head(), BODY, NOTE, None, b"t1", late);
-        assert!(replays.answer(&ticket, 0, now + note.ttl, &counts).is_some(), "renewed");
+        assert!(replays.answer(&ticket, 0, now + note.ttl, Some(&counts)).is_some(), "renewed");
 
         // A control call drops templates, and an exchange that overlapped it keeps nothing.
         let t = replays.begin(&req, stamp.clone(), true);

@@ -39,7 +39,11 @@ pub const GEN_HEADER: &[u8] = b"x-sentra-replay-gen";
 const MAX_SHAPES: usize = 256;
 const COST_HEADER: &[u8] = b"x-sentra-cost-usd";
 const JSON_FENCE: &str = "```json";
-/// The splices of a shape's template, in render order of `Shape::splices`.
+/// The longest prompt (its raw JSON string, in bytes) the front composes for; a longer one goes to a worker. Counting
+/// it is the composer's one cost that grows with the prompt, on the front's one thread: 16 KiB of the worst text
+/// (one long piece for the BPE) takes about 3 ms.
+const MAX_HOLE: usize = 16 * 1024;
+/// The splices of a shape's template, in the order `render` gives them.
 const SPLICES: usize = 7;
 
 /// What the front composes with: the lexicon, and where each encoding's ranks file is (loaded on first use).
@@ -82,6 +86,8 @@ struct GenNote {
     usage: [Range<usize>; 3],
     price: [u64; 3],
     fixtures: Vec<FixtureEntry>,
+    /// The `fixtures` value as sent: the compiled rules are kept by it (the same for every shape of a model).
+    fixtures_key: Vec<u8>,
 }
 
 fn integer(text: &[u8]) -> Option<u64> {
@@ -127,7 +133,8 @@ fn parse_gen(value: &[u8]) -> Option<GenNote> {
     let (base, max_prompt) = pair(field(b"prompt")?)?;
     let usage: Vec<Range<usize>> = field(b"usage")?.split(|&b| b == b',').map(range).collect::<Option<_>>()?;
     let price: Vec<u64> = field(b"price")?.split(|&b| b == b':').map(integer).collect::<Option<_>>()?;
-    let rules: Vec<Rule> = serde_json::from_slice(&BASE64.decode(field(b"fixtures")?).ok()?).ok()?;
+    let fixtures_key = field(b"fixtures")?;
+    let rules: Vec<Rule> = serde_json::from_slice(&BASE64.decode(fixtures_key).ok()?).ok()?;
     let note = GenNote {
         hole: range(field(b"hole")?)?,
         seed: String::from_utf8(BASE64.decode(field(b"seed")?).ok()?).ok()?,
@@ -149,6 +156,7 @@ fn parse_gen(value: &[u8]) -> Option<GenNote> {
             .into_iter()
             .map(|r| FixtureEntry { priority: 0, exact: r.exact, regex: r.regex, model: None, weight: 1.0 })
             .collect(),
+        fixtures_key: fixtures_key.to_vec(),
     };
     (fields.len() == 13 && note.limit >= 1 && note.budget >= 1).then_some(note)
 }
@@ -244,8 +252,10 @@ fn content_key(seed: &str, pre: &[u8], text: &str, suf: &[u8], scratch: &mut Vec
     let digest = Blake2b::<U16>::digest(&scratch[..]);
     let mut key = String::with_capacity(seed.len() + 32);
     key.push_str(seed);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        key.push_str(&format!("{b:02x}"));
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 15)]));
     }
     key
 }
@@ -261,6 +271,14 @@ fn split_request<'a>(key: &'a [u8], head_key: &mut Vec<u8>) -> Option<&'a [u8]> 
     Some(&key[end..])
 }
 
+/// The text of the JSON string between `prefix` and `suffix` in `body`, if that is all that lies between them and it
+/// is ASCII, at most `MAX_HOLE` bytes as sent.
+fn hole_text(body: &[u8], prefix: &[u8], suffix: &[u8]) -> Option<String> {
+    let hole = body.len().checked_sub(prefix.len() + suffix.len())?;
+    let fits = hole <= MAX_HOLE && body.starts_with(prefix) && body.ends_with(suffix);
+    fits.then(|| ascii_json_string(&body[prefix.len()..body.len() - suffix.len()])).flatten()
+}
+
 /// An answer of one shape, its generated parts computed anew for each prompt.
 struct Shape {
     prefix: Vec<u8>,
@@ -272,7 +290,7 @@ struct Shape {
     fixed_body: usize,
     note: GenNote,
     encoding: Arc<Encoding>,
-    fixtures: Option<FixtureIndex>,
+    fixtures: Option<Arc<FixtureIndex>>,
     /// The tag up to its input tokens (`[model, endpoint, status,`) and its cached tokens.
     tag_head: Vec<u8>,
     tag_cached: u64,
@@ -288,7 +306,7 @@ struct Composed {
 
 impl Shape {
     /// The shape of the answer `head` + `body` to the request keyed `key`, if the gen note fits both exactly.
-    #[allow(clippy::too_many_arguments)] // the request, the answer and its three notes
+    #[allow(clippy::too_many_arguments)] // the request, the answer, its three notes and what the front loaded
     fn new(
         key: &[u8],
         head: &[u8],
@@ -297,6 +315,7 @@ impl Shape {
         gen: GenNote,
         tag: &[u8],
         encoding: Arc<Encoding>,
+        fixtures: Option<Arc<FixtureIndex>>,
         now: Instant,
     ) -> Option<(Vec<u8>, Shape)> {
         let mut head_key = Vec::new();
@@ -329,10 +348,6 @@ impl Shape {
         let body_holes: usize = holes[2..].iter().map(|r| r.len()).sum();
         let template = Template::new(head, body, note, None, tag, now)?.with_splices(&holes)?;
         let (tag_head, tag_cached) = tag_parts(tag)?;
-        let fixtures = match gen.fixtures.is_empty() {
-            true => None,
-            false => Some(FixtureIndex::new(&gen.fixtures).ok()?),
-        };
         let shape = Shape {
             prefix: request[..hole.start].to_vec(),
             suffix: request[hole.end..].to_vec(),
@@ -349,10 +364,7 @@ impl Shape {
 
     /// The prompt of a request body of this shape, if it has one.
     fn prompt(&self, body: &[u8]) -> Option<String> {
-        let fits = body.len() >= self.prefix.len() + self.suffix.len()
-            && body.starts_with(&self.prefix)
-            && body.ends_with(&self.suffix);
-        fits.then(|| ascii_json_string(&body[self.prefix.len()..body.len() - self.suffix.len()])).flatten()
+        hole_text(body, &self.prefix, &self.suffix)
     }
 
     /// What the engine would answer to `prompt`, as engine/endpoints/chat/generate.py `generate_choice` draws it
@@ -411,6 +423,9 @@ pub(crate) struct Shapes {
     textgen: Option<Arc<Textgen>>,
     /// Encodings by name, loaded on the first shape naming each (`None`: it could not be).
     encodings: HashMap<String, Option<Arc<Encoding>>>,
+    /// Compiled fixture rules by the note's `fixtures` value (`None`: no rule); compiling a regex set costs about
+    /// 1 ms, and every shape of a model, renewed each second, has the same rules.
+    rule_sets: HashMap<Vec<u8>, Option<Arc<FixtureIndex>>>,
     by_head: HashMap<Vec<u8>, Vec<Shape>>,
     count: usize,
     head_key: Vec<u8>,
@@ -422,6 +437,7 @@ impl Shapes {
         Shapes {
             textgen,
             encodings: HashMap::new(),
+            rule_sets: HashMap::new(),
             by_head: HashMap::new(),
             count: 0,
             head_key: Vec::new(),
@@ -431,7 +447,22 @@ impl Shapes {
 
     pub fn clear(&mut self) {
         self.by_head.clear();
+        self.rule_sets.clear();
         self.count = 0;
+    }
+
+    /// The compiled rules of a note, `Some(None)` when it has none, `None` if they cannot be compiled.
+    fn rules(&mut self, gen: &mut GenNote) -> Option<Option<Arc<FixtureIndex>>> {
+        if let Some(compiled) = self.rule_sets.get(&gen.fixtures_key) {
+            return Some(compiled.clone());
+        }
+        let entries = std::mem::take(&mut gen.fixtures);
+        let compiled = match entries.is_empty() {
+            true => None,
+            false => Some(Arc::new(FixtureIndex::new(&entries).ok()?)),
+        };
+        self.rule_sets.insert(std::mem::take(&mut gen.fixtures_key), compiled.clone());
+        Some(compiled)
     }
 
     fn encoding(&mut self, name: &str) -> Option<Arc<Encoding>> {
@@ -439,7 +470,7 @@ impl Shapes {
             return loaded.clone();
         }
         let (path, pattern) = self.textgen.as_ref()?.encodings.get(name)?;
-        let loaded = std::fs::read(path).ok().and_then(|ranks| Encoding::new(&ranks, pattern).ok()).map(Arc::new);
+        let loaded = Encoding::from_path(path, pattern).ok().map(Arc::new);
         self.encodings.insert(name.to_owned(), loaded.clone());
         loaded
     }
@@ -450,9 +481,10 @@ impl Shapes {
         if self.textgen.is_none() || note.has_store() {
             return;
         }
-        let Some(gen) = parse_gen(gen) else { return };
+        let Some(mut gen) = parse_gen(gen) else { return };
         let Some(encoding) = self.encoding(&gen.enc) else { return };
-        let Some((head_key, shape)) = Shape::new(key, head, body, note, gen, tag, encoding, now) else { return };
+        let Some(rules) = self.rules(&mut gen) else { return };
+        let Some((head_key, shape)) = Shape::new(key, head, body, note, gen, tag, encoding, rules, now) else { return };
         let same = |s: &&mut Shape| s.prefix == shape.prefix && s.suffix == shape.suffix;
         if let Some(kept) = self.by_head.get_mut(&head_key).and_then(|shapes| shapes.iter_mut().find(same)) {
             *kept = shape; // renewed
@@ -465,6 +497,16 @@ impl Shapes {
         self.by_head.entry(head_key).or_default().push(shape);
     }
 
+    /// Drops the `at`-th shape of the head in `head_key`, and the head once it has none.
+    fn forget(&mut self, at: usize) {
+        let Some(shapes) = self.by_head.get_mut(&self.head_key[..]) else { return };
+        shapes.swap_remove(at);
+        self.count -= 1;
+        if shapes.is_empty() {
+            self.by_head.remove(&self.head_key[..]);
+        }
+    }
+
     /// Answers the request keyed `key` into `out` if a live shape fits it and the front can compose its answer,
     /// counting the answer under its own tag; false: forward it.
     pub fn answer(
@@ -473,7 +515,7 @@ impl Shapes {
         fresh: &mut Fresh,
         arrived: u64,
         now: Instant,
-        counts: &ReplayCounts,
+        counts: Option<&ReplayCounts>,
         out: &mut Vec<u8>,
     ) -> bool {
         let Some(textgen) = self.textgen.as_ref() else { return false };
@@ -485,27 +527,24 @@ impl Shapes {
         let Some((at, prompt)) = shapes.iter().enumerate().find_map(|(at, s)| Some((at, s.prompt(body)?))) else {
             return false;
         };
+        if shapes[at].template.expired(now) {
+            self.forget(at);
+            return false;
+        }
         let shape = &mut shapes[at];
         let Some(composed) = shape.compose(&textgen.lexicon, &prompt, &mut self.scratch) else { return false };
-        match shape.template.turn(now) {
-            Turn::Renew => return false,
-            Turn::Expired => {
-                shapes.swap_remove(at);
-                self.count -= 1;
-                return false;
-            }
-            Turn::Answer => {}
+        if shape.template.turn(now) != Turn::Answer {
+            return false; // Renew: this request's answer renews the shape
         }
         let elapsed_ms = arrival::clock_monotonic_nanos().saturating_sub(arrived) / 1_000_000;
         let Some(cost) = render(shape, &composed, fresh, elapsed_ms, &mut self.scratch, out) else {
-            shapes.swap_remove(at);
-            self.count -= 1;
+            self.forget(at);
             return false;
         };
-        let mut tag = shape.tag_head.clone();
-        let (input, output) = (composed.prompt_tokens, composed.completion_tokens);
-        tag.extend_from_slice(format!("{input},{},{output},{cost}]", shape.tag_cached).as_bytes());
-        if let Ok(mut counts) = counts.lock() {
+        if let Some(Ok(mut counts)) = counts.map(|counts| counts.lock()) {
+            let mut tag = shape.tag_head.clone();
+            let (input, output) = (composed.prompt_tokens, composed.completion_tokens);
+            tag.extend_from_slice(format!("{input},{},{output},{cost}]", shape.tag_cached).as_bytes());
             *counts.entry((Arc::from(tag), elapsed_ms)).or_insert(0) += 1;
         }
         true
@@ -545,6 +584,18 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hole_is_one_ascii_json_string_of_at_most_max_hole_bytes() {
+        let (pre, suf) = (&b"{\"content\":\""[..], &b"\"}"[..]);
+        let body = |hole: &str| [pre, hole.as_bytes(), suf].concat();
+        assert_eq!(hole_text(&body("Hi \\\"you\\\""), pre, suf).as_deref(), Some("Hi \"you\""));
+        assert_eq!(hole_text(&body(&"a".repeat(MAX_HOLE)), pre, suf).map(|t| t.len()), Some(MAX_HOLE));
+        assert_eq!(hole_text(&body(&"a".repeat(MAX_HOLE + 1)), pre, suf), None, "longer: a worker counts it");
+        assert_eq!(hole_text(&body("a\", \"b"), pre, suf), None, "two strings");
+        assert_eq!(hole_text(b"{\"content\":\"", pre, suf), None, "shorter than the shape");
+        assert_eq!(hole_text(&[b"{\"other\":\"", &b"x"[..], suf].concat(), pre, suf), None, "another prefix");
+    }
 
     #[test]
     fn python_repr_of_ascii_text() {

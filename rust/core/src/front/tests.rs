@@ -30,6 +30,7 @@ fn config() -> FrontConfig {
         replay: true,
         store: None,
         textgen: None,
+        count_replays: true,
     }
 }
 
@@ -470,6 +471,21 @@ fn ask_and_read(client: &mut TcpStream, request: &[u8]) -> String {
 }
 
 #[test]
+fn replays_are_counted_only_when_someone_takes_the_counts() {
+    let (addr, requests) = noting_worker();
+    let config = FrontConfig { count_replays: false, ..config() };
+    let front = Front::bind("127.0.0.1:0".parse().unwrap(), &[addr], config).unwrap();
+    front.start().unwrap();
+    let mut client = client_of(&front);
+    let same = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}";
+    for _ in 0..3 {
+        ask_and_read(&mut client, same);
+    }
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "replayed all the same");
+    assert!(front.take_replays().is_empty());
+}
+
+#[test]
 fn a_noted_answer_is_replayed_to_identical_requests_until_the_control_api_is_called() {
     let (addr, requests) = noting_worker();
     let front = front(addr);
@@ -718,14 +734,17 @@ mod shapes {
     const FIRST: &str = "Hello there";
     const FIRST_ANSWER: &str = "Here is the answer, \\\"quoted\\\".";
 
-    /// A `.tiktoken` file whose 256 tokens are the single bytes: a token per byte. Written once per test process
-    /// (the tests run at once, and none may read it half written).
+    /// A `.tiktoken` file whose 256 tokens are the single bytes: a token per byte. Written once per test process,
+    /// to a name of its own and then renamed into place, so that no test (of this process or another) reads it half
+    /// written; its content never changes, so one file serves every run.
     fn byte_ranks() -> std::path::PathBuf {
         static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
         PATH.get_or_init(|| {
             let text: String = (0..=255u8).map(|b| format!("{} {b}\n", BASE64.encode([b]))).collect();
-            let path = std::env::temp_dir().join(format!("sentra-shape-bytes-{}.tiktoken", std::process::id()));
-            std::fs::write(&path, text).unwrap();
+            let path = std::env::temp_dir().join("sentra-shape-bytes.tiktoken");
+            let partial = path.with_extension(format!("{}.partial", std::process::id()));
+            std::fs::write(&partial, text).unwrap();
+            std::fs::rename(&partial, &path).unwrap();
             path
         })
         .clone()

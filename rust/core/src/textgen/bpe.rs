@@ -462,11 +462,6 @@ impl Encoding {
     pub fn vocab_size(&self) -> usize {
         self.tokens
     }
-
-    /// Heap bytes held by the rank tables (the compiled pattern not included).
-    pub fn table_bytes(&self) -> usize {
-        self.arena.len() + 4 * self.offsets.len() + 4 * self.table.len()
-    }
 }
 
 impl fmt::Debug for Encoding {

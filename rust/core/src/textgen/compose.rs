@@ -192,15 +192,6 @@ pub fn truncate_to_tokens(enc: &Encoding, text: &str, n: usize) -> String {
     String::new()
 }
 
-/// `text` cut before the earliest occurrence of any (non-empty) stop sequence; the flag says whether it was cut.
-pub fn apply_stop<'a>(text: &'a str, stops: &[String]) -> (&'a str, bool) {
-    let earliest = stops.iter().filter(|stop| !stop.is_empty()).filter_map(|stop| text.find(stop.as_str())).min();
-    match earliest {
-        Some(end) => (&text[..end], true),
-        None => (text, false),
-    }
-}
-
 /// Up to two short phrases from the prompt's last 2000 characters (runs of content words), ranked by frequency, then
 /// length, then text; a phrase is a run's last two words, one of them of five letters or more.
 pub fn salient_phrases(lex: &Lexicon, prompt: &str) -> Vec<String> {
@@ -354,16 +345,6 @@ mod tests {
         for (prompt, expected) in cases {
             assert_eq!(salient_phrases(&lex, prompt), expected, "{prompt}");
         }
-    }
-
-    #[test]
-    fn apply_stop_cuts_at_the_earliest_stop() {
-        let stops = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(apply_stop("Hello world. Bye.", &stops(&["Bye", "world"])), ("Hello ", true));
-        assert_eq!(apply_stop("Hello world.", &stops(&["", "xyz"])), ("Hello world.", false));
-        assert_eq!(apply_stop("Hello world.", &stops(&[])), ("Hello world.", false));
-        assert_eq!(apply_stop("héllo wörld", &stops(&["ö"])), ("héllo w", true));
-        assert_eq!(apply_stop("abc", &stops(&["a"])), ("", true));
     }
 
     fn collect(text: &str) -> Vec<(String, String)> {

@@ -8,9 +8,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Texts longer than this are encoded with the GIL released (as tiktoken does for every text; for a sentence the
-/// release costs more than the encoding).
-const DETACH_BYTES: usize = 4096;
+use super::DETACH_BYTES;
 
 /// A tiktoken encoding (ranks file + split pattern); the native composer and the front share `inner`.
 #[pyclass(frozen, name = "BpeEncoding", module = "sentra_openai._native")]

@@ -8,9 +8,7 @@ use sentra_core::textgen::lexicon;
 
 use super::bpe::BpeEncoding;
 use super::pyrandom::MersenneTwister;
-
-/// Texts longer than this are cut with the GIL released (for a short one the release costs more than the cut).
-const DETACH_BYTES: usize = 4096;
+use super::DETACH_BYTES;
 
 /// config/lexicon.yaml's word lists, templates and knobs, from `orjson.dumps(lexicon())`.
 #[pyclass(frozen, name = "Lexicon", module = "sentra_openai._native")]
