@@ -556,16 +556,22 @@ mod tests {
         assert_eq!(texts(&enc, &enc.encode_ordinary("abcdef")), ["abcde", "f"]);
     }
 
+    /// Merges that overlap and build on each other, for pieces of a, b and c.
+    const MERGED: [&[u8]; 14] =
+        [b"ab", b"ba", b"aa", b"abc", b"ca", b"aab", b"bb", b"cab", b"abab", b"cc", b"bca", b"aaa", b"ac", b"bcab"];
+
+    fn xorshift(state: &mut u64) {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+    }
+
     #[test]
     fn the_merge_equals_the_plain_statement_of_bpe_on_many_pieces() {
-        let merged: [&[u8]; 14] =
-            [b"ab", b"ba", b"aa", b"abc", b"ca", b"aab", b"bb", b"cab", b"abab", b"cc", b"bca", b"aaa", b"ac", b"bcab"];
-        let enc = small(&merged);
+        let enc = small(&MERGED);
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         for _ in 0..3000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            xorshift(&mut state);
             let len = 1 + (state % 24) as usize;
             let piece: Vec<u8> = (0..len).map(|i| b"abc"[((state >> (i * 2 % 60)) % 3) as usize]).collect();
             let text = std::str::from_utf8(&piece).unwrap();
@@ -577,15 +583,11 @@ mod tests {
 
     #[test]
     fn the_heap_merge_of_long_pieces_equals_the_scan() {
-        let merged: [&[u8]; 14] =
-            [b"ab", b"ba", b"aa", b"abc", b"ca", b"aab", b"bb", b"cab", b"abab", b"cc", b"bca", b"aaa", b"ac", b"bcab"];
-        let enc = small(&merged);
+        let enc = small(&MERGED);
         let (mut scanned, mut heaped) = (Vec::new(), Vec::new());
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         for round in 0..400 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            xorshift(&mut state);
             let len = 2 + (state % 700) as usize;
             let piece: Vec<u8> = (0..len)
                 .map(|i| if round % 5 == 0 { b'a' } else { b"abc"[((state >> (i * 7 % 61)) % 3) as usize] })
