@@ -290,7 +290,8 @@ def _fresh(label: str) -> str:
 def test_new_prompts_are_answered_by_the_front_while_the_worker_is_stopped_as_the_engine_answers(
         server, engine_server, http):
     prompts = [_fresh("Explain tides to a child, please."), 'Quote "this" and C:\\path\\to it,\nthen a tab\there.',
-               _fresh("Summarize the benefits of unit tests"), "x", _fresh("Why is the sky blue? " * 40)]
+               _fresh("Summarize the benefits of unit tests"), "x", _fresh("Why is the sky blue? " * 40),
+               _fresh("Café “déjà vu”, 日本語の質問 — ёлка")]
     before = scrape(server)
     _, answers = answered_while_stopped(
         server, lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about lakes"))),
@@ -315,10 +316,13 @@ def test_the_front_sends_a_prompt_it_cannot_compose_to_the_worker(server, http):
     answered_while_stopped(
         server, lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about lakes"))),
         lambda: http.post("/chat/completions", json=_shaped(_fresh("Tell me about seas")), timeout=2),
-        then=lambda: [waits_for_the_worker(prompt) for prompt in ("Hello!", "Café au lait?", "")])
+        then=lambda: [waits_for_the_worker(prompt) for prompt in ("Hello!", "Smile 🙂 please", "no\u00a0break", "")])
 
 
-_prompt = st.text(st.characters(max_codepoint=127), min_size=1, max_size=200) | _text
+# ASCII, the characters beyond it that the front composes for (shape.rs printable_beyond_ascii) and their neighbours,
+# and any text.
+_prompt = (st.text(st.characters(max_codepoint=127), min_size=1, max_size=200)
+           | st.text(st.sampled_from("aé “”—…ё日本語の가！\u00a0\u00ad\u3000\u200b🙂"), min_size=1, max_size=40) | _text)
 # Fields of the composed class (engine/replay_shape.py CLASS_KEYS) with valid and invalid values, and some outside it.
 _shape_fields = st.fixed_dictionaries({}, optional={
     "max_tokens": st.integers(-1, 80), "max_completion_tokens": st.integers(1, 80), "n": st.integers(0, 2),

@@ -151,7 +151,9 @@ def note(call: Call, outcome: Outcome, fills: list[tuple[int, int]]) -> str | No
 
 def _prompt_of(req) -> str | None:
     """The last user message's text, when the last message is that user message and its content a plain string the
-    front can take the place of: ASCII (its repr rules), and no JSON code block asked for (generate._answer_text)."""
+    front can take the place of: ASCII (the front takes a new prompt's characters beyond ASCII only where Python's
+    repr writes them as they are, rust/core/src/front/shape.rs printable_beyond_ascii), and no JSON code block asked
+    for (generate._answer_text)."""
     messages = req.raw.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages and messages is req.messages else None
     text = last.get("content") if isinstance(last, dict) and last.get("role") == "user" else None

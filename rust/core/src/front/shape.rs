@@ -11,7 +11,8 @@
 //! renewed, and with the message content, finish reason, usage and cost computed anew from the new prompt:
 //! `hole=START:END;seed=B64;key=B64PRE:B64SUF;enc=NAME;verbosity=WORD;limit=N;budget=N;prompt=BASE:MAXPROMPT;
 //! content=START:END;finish=START:END;usage=PS:PE,CS:CE,TS:TE;price=IN:CACHED:OUT;fixtures=B64JSON`.
-//! The front answers a matching request itself only when it can do so exactly: an ASCII prompt without "```json",
+//! The front answers a matching request itself only when it can do so exactly: a prompt of ASCII and common
+//! printable characters (`printable_beyond_ascii`: Python's `repr` writes them as they are) without "```json",
 //! that no fixture rule of the note answers, within the prompt limit; any other goes to a worker.
 use std::collections::HashMap;
 use std::fmt;
@@ -161,50 +162,74 @@ fn parse_gen(value: &[u8]) -> Option<GenNote> {
     (fields.len() == 13 && note.limit >= 1 && note.budget >= 1).then_some(note)
 }
 
-/// The raw content of a JSON string (between its quotes) as text, if it is one and all ASCII; `None` otherwise
-/// (an unescaped quote or control character, a bad escape, or any character beyond ASCII, escaped or not).
-fn ascii_json_string(raw: &[u8]) -> Option<String> {
+/// Characters beyond ASCII that a prompt the front composes for may hold: ranges of long-assigned letters and
+/// punctuation (Latin-1 and Latin Extended-A, Greek, Cyrillic, Hebrew, general punctuation, CJK symbols, kana, the
+/// unified ideographs of Unicode 1.1, Hangul syllables, fullwidth forms) in which every character is printable for
+/// Python (`str.isprintable`, in the Unicode of every supported Python), so `repr` writes each as it is; a prompt
+/// with any other (an emoji, a no-break space, a format character) goes to a worker.
+fn printable_beyond_ascii(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0xA1..=0xAC
+            | 0xAE..=0x17F
+            | 0x391..=0x3A1
+            | 0x3A3..=0x3C9
+            | 0x400..=0x52F
+            | 0x5D0..=0x5EA
+            | 0x2010..=0x2027
+            | 0x2030..=0x205E
+            | 0x3001..=0x303F
+            | 0x3041..=0x3096
+            | 0x30A1..=0x30FA
+            | 0x4E00..=0x9FA5
+            | 0xAC00..=0xD7A3
+            | 0xFF01..=0xFF5E
+    )
+}
+
+/// The raw content of a JSON string (between its quotes) as text, if it is one and each of its characters is ASCII
+/// or `printable_beyond_ascii`; `None` otherwise (an unescaped quote or control character, a bad escape, a
+/// surrogate, invalid UTF-8, or another character, escaped or not).
+fn json_string_text(raw: &[u8]) -> Option<String> {
+    let raw = std::str::from_utf8(raw).ok()?;
     let mut text = String::with_capacity(raw.len());
-    let mut at = 0;
-    while at < raw.len() {
-        let b = raw[at];
-        at += 1;
-        match b {
-            b'"' | 0..0x20 | 0x80.. => return None,
-            b'\\' => {
-                let escape = *raw.get(at)?;
-                at += 1;
-                text.push(match escape {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let hex = raw.get(at..at + 4)?;
-                        at += 4;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        let code = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-                        char::from(u8::try_from(code).ok().filter(u8::is_ascii)?)
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        let c = match c {
+            '"' | '\0'..='\x1f' => return None,
+            '\\' => match chars.next()? {
+                '"' => '"',
+                '\\' => '\\',
+                '/' => '/',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if hex.len() != 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return None;
                     }
-                    _ => return None,
-                });
-            }
-            _ => text.push(char::from(b)),
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)? // a surrogate is no char
+                }
+                _ => return None,
+            },
+            c => c,
+        };
+        if !c.is_ascii() && !printable_beyond_ascii(c) {
+            return None;
         }
+        text.push(c);
     }
     Some(text)
 }
 
-/// Python's `repr` of an ASCII str (Objects/unicodeobject.c `unicode_repr`): single quotes unless the text has a
-/// single quote and no double one; backslash, the quote, tab, newline and carriage return escaped as such, the
-/// other unprintable characters as `\xNN`.
-fn py_repr_ascii(text: &str, out: &mut Vec<u8>) {
+/// Python's `repr` of a str of ASCII and `printable_beyond_ascii` characters (Objects/unicodeobject.c
+/// `unicode_repr`): single quotes unless the text has a single quote and no double one; backslash, the quote, tab,
+/// newline and carriage return escaped as such, the other unprintable ASCII characters as `\xNN`, and every
+/// printable character as it is.
+fn py_repr(text: &str, out: &mut Vec<u8>) {
     let quote = if text.contains('\'') && !text.contains('"') { b'"' } else { b'\'' };
     out.push(quote);
     for b in text.bytes() {
@@ -215,7 +240,7 @@ fn py_repr_ascii(text: &str, out: &mut Vec<u8>) {
             b'\r' => out.extend_from_slice(b"\\r"),
             _ if b == quote => out.extend_from_slice(&[b'\\', quote]),
             0..0x20 | 0x7f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-            _ => out.push(b),
+            _ => out.push(b), // ASCII, or a byte of a printable character's UTF-8
         }
     }
     out.push(quote);
@@ -247,7 +272,7 @@ fn json_escape(text: &str, out: &mut Vec<u8>) {
 fn content_key(seed: &str, pre: &[u8], text: &str, suf: &[u8], scratch: &mut Vec<u8>) -> String {
     scratch.clear();
     scratch.extend_from_slice(pre);
-    py_repr_ascii(text, scratch);
+    py_repr(text, scratch);
     scratch.extend_from_slice(suf);
     let digest = Blake2b::<U16>::digest(&scratch[..]);
     let mut key = String::with_capacity(seed.len() + 32);
@@ -272,11 +297,11 @@ fn split_request<'a>(key: &'a [u8], head_key: &mut Vec<u8>) -> Option<&'a [u8]> 
 }
 
 /// The text of the JSON string between `prefix` and `suffix` in `body`, if that is all that lies between them and it
-/// is ASCII, at most `MAX_HOLE` bytes as sent.
+/// takes only the characters `json_string_text` takes, at most `MAX_HOLE` bytes as sent.
 fn hole_text(body: &[u8], prefix: &[u8], suffix: &[u8]) -> Option<String> {
     let hole = body.len().checked_sub(prefix.len() + suffix.len())?;
     let fits = hole <= MAX_HOLE && body.starts_with(prefix) && body.ends_with(suffix);
-    fits.then(|| ascii_json_string(&body[prefix.len()..body.len() - suffix.len()])).flatten()
+    fits.then(|| json_string_text(&body[prefix.len()..body.len() - suffix.len()])).flatten()
 }
 
 /// An answer of one shape, its generated parts computed anew for each prompt.
@@ -323,7 +348,7 @@ impl Shape {
         let hole = gen.hole.clone();
         let quoted =
             hole.start > 0 && request.get(hole.start - 1) == Some(&b'"') && request.get(hole.end) == Some(&b'"');
-        if !quoted || ascii_json_string(&request[hole.clone()]).is_none() {
+        if !quoted || json_string_text(&request[hole.clone()]).is_none() {
             return None;
         }
         let (Some(length), Some(cost)) = (header_value(head, b"content-length"), header_value(head, COST_HEADER))
@@ -586,7 +611,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_hole_is_one_ascii_json_string_of_at_most_max_hole_bytes() {
+    fn the_hole_is_one_json_string_of_at_most_max_hole_bytes() {
         let (pre, suf) = (&b"{\"content\":\""[..], &b"\"}"[..]);
         let body = |hole: &str| [pre, hole.as_bytes(), suf].concat();
         assert_eq!(hole_text(&body("Hi \\\"you\\\""), pre, suf).as_deref(), Some("Hi \"you\""));
@@ -598,10 +623,10 @@ mod tests {
     }
 
     #[test]
-    fn python_repr_of_ascii_text() {
+    fn python_repr_of_prompt_text() {
         let repr = |text: &str| {
             let mut out = Vec::new();
-            py_repr_ascii(text, &mut out);
+            py_repr(text, &mut out);
             String::from_utf8(out).unwrap()
         };
         // Each expectation is CPython 3.11's repr() of the same str.
@@ -613,26 +638,46 @@ mod tests {
         assert_eq!(repr("a\\b\tc\nd\re"), "'a\\\\b\\tc\\nd\\re'");
         assert_eq!(repr("\u{0}\u{1f}\u{7f}\u{8}\u{c}"), "'\\x00\\x1f\\x7f\\x08\\x0c'");
         assert_eq!(repr("~ !"), "'~ !'");
+        assert_eq!(repr("café “quoted” 日本語 ё"), "'café “quoted” 日本語 ё'");
     }
 
     #[test]
-    fn a_json_string_decodes_only_when_valid_and_ascii() {
-        let text = |raw: &[u8]| ascii_json_string(raw);
+    fn the_characters_beyond_ascii_are_printable_for_python() {
+        // CPython 3.11 (Unicode 14): every character of the ranges is printable, the neighbours checked here are not
+        // (U+00A0 and U+3000 are spaces, U+00AD and U+200B format characters, U+2028 a line separator).
+        for c in [
+            '¡', 'é', 'ÿ', 'ſ', 'Ω', 'ж', 'ԯ', 'א', '—', '…', '‰', '。', 'ぁ', 'ヺ', '一', '龥', '가', '힣', '！', '～',
+        ] {
+            assert!(printable_beyond_ascii(c), "{c}");
+        }
+        for c in ['\u{a0}', '\u{ad}', '\u{200b}', '\u{2028}', '\u{3000}', '\u{3a2}', '\u{9fa6}', '🙂', '\u{fffd}'] {
+            assert!(!printable_beyond_ascii(c), "{:?}", c);
+        }
+    }
+
+    #[test]
+    fn a_json_string_decodes_only_when_valid_and_of_the_characters_taken() {
+        let text = |raw: &[u8]| json_string_text(raw);
         assert_eq!(text(b"Hello, world").as_deref(), Some("Hello, world"));
         assert_eq!(text(br#"a\"b\\c\/d\b\f\n\r\t"#).as_deref(), Some("a\"b\\c/d\u{8}\u{c}\n\r\t"));
         assert_eq!(text(br"\u0041\u007f\u0000").as_deref(), Some("A\u{7f}\u{0}"));
         assert_eq!(text(b"").as_deref(), Some(""));
+        assert_eq!(text(br"caf\u00e9 \u65e5").as_deref(), Some("café 日"));
+        assert_eq!(text("café “x” 日本語".as_bytes()).as_deref(), Some("café “x” 日本語"));
         for bad in [
-            &b"a\"b"[..],           // an unescaped quote ends the string
-            b"a\nb",                // a raw control character
-            b"trailing\\",          // an escape cut short
-            b"\\x41",               // no such escape
-            b"\\u004",              // too few hex digits
-            b"\\u00g1",             // not hex
-            b"\\u+041",             // not hex either
-            b"\\u00e9",             // escaped, but not ASCII
-            b"\\ud83d\\ude00",      // a surrogate pair
-            "caf\u{e9}".as_bytes(), // raw UTF-8
+            &b"a\"b"[..],          // an unescaped quote ends the string
+            b"a\nb",               // a raw control character
+            b"trailing\\",         // an escape cut short
+            b"\\x41",              // no such escape
+            b"\\u004",             // too few hex digits
+            b"\\u00g1",            // not hex
+            b"\\u+041",            // not hex either
+            b"\\u00a0",            // escaped, but a no-break space
+            b"\\ud83d\\ude00",     // a surrogate pair
+            b"\\ud83d",            // a lone surrogate
+            "smile 🙂".as_bytes(), // raw UTF-8, an emoji
+            b"caf\xc3",            // not UTF-8
+            b"\\u00\xc3\xa9",      // not four hex digits
         ] {
             assert_eq!(text(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }

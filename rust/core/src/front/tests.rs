@@ -991,6 +991,8 @@ mod shapes {
                 "Honest hours, open ideas: adjusting clear units",
                 "'Honest hours, open ideas: adjusting clear units'",
             ),
+            (r"caf\u00e9 \u201cd\u00e9j\u00e0\u201d", "café “déjà”", "'café “déjà”'"),
+            ("日本語の質問 — ёлка", "日本語の質問 — ёлка", "'日本語の質問 — ёлка'"),
         ];
         let mut tags = Vec::new();
         for (raw, prompt, repr) in cases {
@@ -1030,8 +1032,8 @@ mod shapes {
         ask(&mut client, &request("", FIRST));
         let long = "a".repeat(MAX_PROMPT - BASE + 1);
         let forwarded: [(&str, &str); 9] = [
-            ("", "caf\\u00e9"),                        // escaped, but not ASCII
-            ("", "caf\u{e9}"),                         // raw UTF-8
+            ("", "smile \\ud83d\\ude42"),              // escaped, but an emoji
+            ("", "no\u{a0}break"),                     // raw UTF-8, a no-break space
             ("", "Say this is a test"),                // a fixture's exact prompt
             ("", "What is the WEATHER like?"),         // a fixture's regex
             ("", "give me ```json please"),            // asks for a schema's instance
