@@ -71,8 +71,8 @@ class Shape:
     req: Any  # endpoints.chat.request.ChatRequest
     key: str  # the content key the answer's RNG was seeded with
     encoding: str  # the model's encoding name
-    cap: int  # the natural answer's longest (generate.DEFAULT_ANSWER_CAP or the model's max output)
-    budget: int  # the output tokens allowed (max_tokens, else the cap): a non-reasoning model spends none thinking
+    cap: int  # the natural answer's longest (generate.answer_cap)
+    budget: int  # generate.output_budget: a non-reasoning model spends none of it thinking
     prompt_tokens: int
     prices: costing.Prices  # the served tier's
 

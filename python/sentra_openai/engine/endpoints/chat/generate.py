@@ -48,11 +48,21 @@ class Choice:
     audio: Any = None  # chat_audio.SpokenAnswer when the answer is spoken (`modalities` with "audio")
 
 
+def answer_cap(model) -> int:
+    """The longest natural answer the model writes (the limit cuts it, the model does not see the limit)."""
+    return min(model.max_output, DEFAULT_ANSWER_CAP)
+
+
+def output_budget(req: ChatRequest, model) -> int:
+    """The output tokens a choice may spend, reasoning included: the request's maximum, else the answer cap."""
+    return req.max_output if req.max_output is not None else answer_cap(model)
+
+
 def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.Random, fixtures) -> Choice:
     """One sampled answer; each choice draws its own fixture variant and text, as n samples of a model differ."""
     fixture = fixtures.match_chat(model.id, req, rng.random())
     reasoning = draw_reasoning_tokens(rng, model, req.max_output)
-    budget = (req.max_output if req.max_output is not None else min(model.max_output, DEFAULT_ANSWER_CAP)) - reasoning
+    budget = output_budget(req, model) - reasoning
     if budget <= 0:
         # The whole budget went to reasoning: OpenAI answers an empty message cut for length (capture pattern).
         return Choice(index, "", [], "length", completion_tokens=reasoning, reasoning_tokens=reasoning)
@@ -80,7 +90,7 @@ def generate_choice(index: int, req: ChatRequest, model, encoding, rng: random.R
         return Choice(index, None, [], finish, calls, completion_tokens=tokens + reasoning, reasoning_tokens=reasoning)
 
     # The model does not see max_tokens: it writes its natural answer and the limit cuts it.
-    text, cut = _answer_text(req, encoding, rng, fixture, min(model.max_output, DEFAULT_ANSWER_CAP), budget)
+    text, cut = _answer_text(req, encoding, rng, fixture, answer_cap(model), budget)
     text, stopped = textgen.apply_stop(text, req.stop)
     finish = "length" if cut and not stopped else "stop"
     tokens = len(tokensplit.token_ids(encoding, text))

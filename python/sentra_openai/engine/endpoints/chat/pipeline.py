@@ -104,7 +104,7 @@ def handle(call: Call) -> Outcome:
     cached = cached_prefix_tokens(call, model, req, encoding, prompt_tokens)
     completion_tokens = sum(c.completion_tokens for c in choices)
     reasoning_tokens = sum(c.reasoning_tokens for c in choices)
-    prices = service_tiers.tier_prices(model, tier)
+    prices = service_tiers.tier_prices(model, tier) or respond.text_prices(model)
     respond.charge_tokens(call, model, prompt_tokens, cached, completion_tokens, prices)
     completion_audio = chat_audio.audio_tokens_of(choices)
     chat_audio.bill_audio(call, model, prompt_tokens, cached, completion_tokens, prompt_audio, completion_audio)
@@ -151,10 +151,8 @@ def handle(call: Call) -> Outcome:
         call.created_at = meta.created
         if call.made_content and call.via_front and replay_shape.in_class(model, req):
             # The front may compose this answer for a new prompt (replay_shape.py): what that needs, known here.
-            cap = min(model.max_output, chat_generate.DEFAULT_ANSWER_CAP)
-            call.shape = replay_shape.Shape(model, req, key, model.encoding, cap,
-                                            req.max_output if req.max_output is not None else cap, prompt_tokens,
-                                            prices or respond.text_prices(model))
+            call.shape = replay_shape.Shape(model, req, key, model.encoding, chat_generate.answer_cap(model),
+                                            chat_generate.output_budget(req, model), prompt_tokens, prices)
     return respond.json_outcome(payload, delay=timing.total)
 
 
