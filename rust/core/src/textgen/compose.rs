@@ -300,11 +300,7 @@ fn words(text: &str) -> impl Iterator<Item = Token<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::textgen::lexicon::TEST_LEXICON;
-
-    fn lexicon() -> Lexicon {
-        Lexicon::from_json(TEST_LEXICON).expect("a valid lexicon")
-    }
+    use crate::textgen::lexicon::test_lexicon as lexicon;
 
     #[test]
     fn natural_length_draws_as_python() {

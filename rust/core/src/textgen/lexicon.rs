@@ -434,13 +434,16 @@ fn float_repr(x: f64) -> String {
 #[cfg(test)]
 pub(crate) const TEST_LEXICON: &str = r#"{"answer_length": {"median_tokens": 60, "sigma": 0.8, "min_tokens": 1, "max_tokens": 1200, "short_reply_max_tokens": 6, "paragraph_min_tokens": 90, "verbosity_factors": {"low": 0.6, "medium": 1, "high": 1.6}}, "composition": {"paragraph_sentences": [2, 4], "opener_chance": 0.6, "closer_chance": 0.5, "closer_after_tokens": 40, "closer_within_tokens": 25, "numbers": [2, 3.5, 10]}, "short_replies": ["Yes."], "openers": ["Here is {topic}."], "sentences": ["{adj} {noun} a {adj} {nouns}, an {verb_ing} {number}."], "closers": ["Bye."], "connectors": ["However"], "adjectives": ["useful", "open", "honest", "clear"], "degree_adverbs": ["quite"], "adverbs": ["often"], "nouns": [["hour", "hours"], ["idea", "ideas"], ["unit", "units"]], "verbs": [["improve", "improves", "improving"], ["adjust", "adjusts", "adjusting"]], "article_a_words": ["useful", "unit"], "article_an_words": ["honest", "hour"], "stopwords": ["about", "the", "for", "with", true], "topics": ["the basics"]}"#;
 
+/// `TEST_LEXICON`, read.
+#[cfg(test)]
+pub(crate) fn test_lexicon() -> Lexicon {
+    Lexicon::from_json(TEST_LEXICON).expect("a valid lexicon")
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_lexicon as lexicon;
     use super::*;
-
-    fn lexicon() -> Lexicon {
-        Lexicon::from_json(TEST_LEXICON).expect("a valid lexicon")
-    }
 
     #[test]
     fn templates_fill_as_python_does() {
