@@ -721,7 +721,7 @@ mod shapes {
     use crate::front::Textgen;
     use crate::textgen::bpe::Encoding;
     use crate::textgen::compose::generate_answer;
-    use crate::textgen::lexicon::{Lexicon, TEST_LEXICON};
+    use crate::textgen::lexicon::{test_lexicon, TEST_LEXICON};
     use crate::textgen::pyrandom::PyRandom;
 
     const PATTERN: &str = r"\s+|\S+";
@@ -965,7 +965,7 @@ mod shapes {
         let mut rng = PyRandom::from_str_seed(&format!("{SEED}{digest}"));
         rng.random();
         let enc = Encoding::new(&std::fs::read(byte_ranks()).unwrap(), PATTERN).unwrap();
-        let lexicon = Lexicon::from_json(TEST_LEXICON).unwrap();
+        let lexicon = test_lexicon();
         let answer = generate_answer(&mut rng, limit, &enc, &lexicon, prompt, "medium");
         assert_eq!(answer.completion_tokens, answer.text.len(), "a token per byte");
         let content = answer.text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
